@@ -1,0 +1,205 @@
+"""The case register: references, consents, activity and holds.
+
+A case is a reference and dates. Consent to store information must be recorded before any document
+is filed to the case (:func:`ensure_can_file`); third-party consents are roles the parent/carer may
+allow or withdraw at any time; holds (safeguarding, subject access request, ...) block shredding and
+disposal. Every change is an audit event in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from pipeline import audit
+from pipeline.config import Config
+from pipeline.dates import add_months, add_years
+from pipeline.models import HOLD_REASON_WORDS, HOLD_REASONS, Case, Hold, ThirdPartyConsent
+from pps_archive.errors import (
+    CaseExists,
+    CaseNotFound,
+    ConsentRequired,
+    HoldNotFound,
+    InvalidCaseRef,
+    InvalidValue,
+    OnHold,
+)
+
+
+def check_ref(cfg: Config, ref: str) -> str:
+    ref = ref.strip().upper()
+    if not cfg.reference_pattern.fullmatch(ref):
+        raise InvalidCaseRef(ref=ref, pattern=cfg.reference_pattern.pattern)
+    return ref
+
+
+def get_case(session: Session, ref: str, *, for_update: bool = False) -> Case:
+    stmt = select(Case).where(Case.ref == ref.strip().upper())
+    if for_update:
+        stmt = stmt.with_for_update()
+    case = session.scalars(stmt).one_or_none()
+    if case is None:
+        raise CaseNotFound(ref=ref)
+    return case
+
+
+def _live_case(session: Session, ref: str) -> Case:
+    case = get_case(session, ref, for_update=True)
+    if case.disposed_on is not None:
+        raise InvalidValue(f"case {case.ref} was disposed of on {case.disposed_on}: its records no longer exist.")
+    return case
+
+
+def open_case(
+    session: Session, cfg: Config, ref: str, *, today: dt.date, actor: str,
+    anonymous: bool = False, consent_to_store: bool = False,
+) -> Case:
+    ref = check_ref(cfg, ref)
+    if session.scalars(select(Case.id).where(Case.ref == ref)).first() is not None:
+        raise CaseExists(ref=ref)
+    case = Case(
+        ref=ref, anonymous=anonymous, opened_on=today, last_activity=today,
+        store_consent=consent_to_store, store_consent_on=today if consent_to_store else None,
+    )
+    session.add(case)
+    session.flush()
+    audit.record(session, actor, "case.open", case_ref=ref, anonymous=anonymous, consent_to_store=consent_to_store, on=today)
+    return case
+
+
+def set_store_consent(session: Session, ref: str, granted: bool, *, today: dt.date, actor: str) -> Case:
+    case = _live_case(session, ref)
+    case.store_consent = granted
+    case.store_consent_on = today
+    audit.record(session, actor, "consent.store", case_ref=case.ref, granted=granted, on=today)
+    return case
+
+
+def canonical_party(cfg: Config, name: str) -> str:
+    wanted = " ".join(name.split()).casefold()
+    for party in cfg.third_parties:
+        if party.casefold() == wanted:
+            return party
+    raise InvalidValue(
+        f"{name!r} is not a known third party. Consents name a role, not a person: one of "
+        f"{', '.join(cfg.third_parties)} (add roles to cases.third_parties in the configuration)."
+    )
+
+
+def set_third_party_consent(
+    session: Session, cfg: Config, ref: str, party: str, allowed: bool, *, today: dt.date, actor: str
+) -> ThirdPartyConsent:
+    party = canonical_party(cfg, party)
+    case = _live_case(session, ref)
+    row = next((tp for tp in case.third_parties if tp.party == party), None)
+    if row is None:
+        row = ThirdPartyConsent(party=party, allowed=allowed, changed_on=today)
+        case.third_parties.append(row)
+    else:
+        row.allowed, row.changed_on = allowed, today
+    session.flush()
+    audit.record(session, actor, "consent.third_party", case_ref=case.ref, party=party, allowed=allowed, on=today)
+    return row
+
+
+def ensure_can_file(case: Case) -> None:
+    """Documents may be filed to a case only with recorded consent to store information."""
+    if not case.store_consent:
+        raise ConsentRequired(ref=case.ref)
+
+
+def touch(session: Session, ref: str, on: dt.date, *, actor: str) -> Case:
+    """Record activity: the archive and disposal dates move on from the later of the two dates."""
+    case = _live_case(session, ref)
+    before = case.last_activity
+    case.last_activity = max(before, on)
+    audit.record(session, actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity)
+    return case
+
+
+def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.date, actor: str) -> Hold:
+    if reason not in HOLD_REASONS:
+        raise InvalidValue(f"{reason!r} is not a hold reason: use one of {', '.join(HOLD_REASONS)}.")
+    if not note.strip():
+        raise InvalidValue("a hold needs a note saying why (it stays in the database, never in the audit log).")
+    case = get_case(session, ref, for_update=True)
+    hold = Hold(reason=reason, note=note.strip(), placed_on=today, placed_by=actor)
+    case.holds.append(hold)
+    session.flush()
+    audit.record(session, actor, "hold.place", case_ref=case.ref, subject=f"hold:{hold.id}", reason=reason, on=today)
+    return hold
+
+
+def release_hold(session: Session, ref: str, hold_id: int, *, today: dt.date, actor: str) -> Hold:
+    case = get_case(session, ref, for_update=True)
+    hold = next((h for h in case.holds if h.id == hold_id and h.active), None)
+    if hold is None:
+        raise HoldNotFound(ref=case.ref, hold=hold_id)
+    hold.released_on, hold.released_by = today, actor
+    audit.record(session, actor, "hold.release", case_ref=case.ref, subject=f"hold:{hold.id}", reason=hold.reason, on=today)
+    return hold
+
+
+def active_holds(case: Case) -> list[Hold]:
+    return [h for h in case.holds if h.active]
+
+
+def ensure_not_held(case: Case, what: str) -> None:
+    holds = active_holds(case)
+    if holds:
+        h = holds[0]
+        raise OnHold(ref=case.ref, reason=HOLD_REASON_WORDS[h.reason], hold=h.id, what=what)
+
+
+@dataclass(frozen=True)
+class CaseDates:
+    archive_due: dt.date
+    dispose_after: dt.date
+
+
+def case_dates(cfg: Config, last_activity: dt.date) -> CaseDates:
+    return CaseDates(
+        archive_due=add_months(last_activity, cfg.archive_after_months),
+        dispose_after=add_years(last_activity, cfg.dispose_after_years),
+    )
+
+
+def status(cfg: Config, case: Case, as_of: dt.date) -> str:
+    """``active``, ``inactive`` (archive due), ``dispose-due``, or ``disposed``."""
+    if case.disposed_on is not None:
+        return "disposed"
+    dates = case_dates(cfg, case.last_activity)
+    if as_of >= dates.dispose_after:
+        return "dispose-due"
+    if as_of >= dates.archive_due:
+        return "inactive"
+    return "active"
+
+
+def list_cases(session: Session, cfg: Config, as_of: dt.date) -> list[dict]:
+    cases = session.scalars(
+        select(Case).options(selectinload(Case.holds), selectinload(Case.third_parties)).order_by(Case.ref)
+    )
+    out = []
+    for case in cases:
+        dates = case_dates(cfg, case.last_activity)
+        out.append(
+            {
+                "ref": case.ref,
+                "status": status(cfg, case, as_of),
+                "last_activity": case.last_activity.isoformat(),
+                "archive_due": dates.archive_due.isoformat(),
+                "dispose_after": dates.dispose_after.isoformat(),
+                "holds": [
+                    {"id": h.id, "reason": h.reason, "placed_on": h.placed_on.isoformat(), "placed_by": h.placed_by}
+                    for h in active_holds(case)
+                ],
+                "anonymous": case.anonymous,
+                "consent_to_store": case.store_consent,
+                "third_parties": {tp.party: tp.allowed for tp in case.third_parties},
+            }
+        )
+    return out

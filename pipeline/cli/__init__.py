@@ -1,0 +1,76 @@
+"""The ``pps-archive`` command line. Commands parse arguments, call one library function, print.
+
+Library code raises :class:`pps_archive.errors.PPSArchiveError`; this is the only place that turns
+errors into messages on stderr and exit codes. Heavy modules are imported inside the commands so
+that ``pps-archive --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from pipeline.cli._common import AppContext
+from pps_archive import __version__
+from pps_archive.errors import ExitCode, PPSArchiveError
+
+log = logging.getLogger("pps_archive")
+
+
+class PPSGroup(click.Group):
+    """Turns our errors into one line on stderr and the error's exit code; lists commands in order."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
+    def invoke(self, ctx: click.Context):  # noqa: ANN201
+        try:
+            return super().invoke(ctx)
+        except PPSArchiveError as exc:
+            click.echo(f"pps-archive: error: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except KeyboardInterrupt:
+            click.echo("pps-archive: interrupted", err=True)
+            ctx.exit(128 + 2)
+
+
+@click.group(cls=PPSGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Data directory. Default: $PPS_ARCHIVE_HOME, else the platform's user data dir.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="User configuration file (TOML). Default: $PPS_ARCHIVE_CONFIG, else config.toml in the data dir.")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
+@click.version_option(__version__, prog_name="pps-archive")
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, verbose: int) -> None:
+    """Scan, file, encrypt and archive case documents to CD, and dispose of them on time.
+
+    Start with 'pps-archive init'. The master passphrase comes from exactly one of
+    $PPS_ARCHIVE_PASSPHRASE, $PPS_ARCHIVE_PASSPHRASE_FILE or a prompt.
+    """
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("pps_archive").setLevel(level)
+    ctx.obj = AppContext(data_dir=data_dir, config_file=config_file)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _register() -> None:
+    from pipeline.cli import admin, cases
+
+    for command in (admin.init, cases.case, admin.audit):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="pps-archive", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return int(ExitCode.OK)

@@ -1,0 +1,136 @@
+"""Shared CLI options and helpers: the app context, --json, --as-of, --by, typed consent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import getpass
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from pps_archive.errors import ConfirmationRefused, InvalidValue
+
+if TYPE_CHECKING:
+    from pipeline.workspace import Workspace
+
+ENV_STAFF = "PPS_ARCHIVE_STAFF"
+
+
+@dataclass
+class AppContext:
+    data_dir: Path | None
+    config_file: Path | None
+    _workspace: Workspace | None = field(default=None, repr=False)
+
+    def workspace(self, *, ready: bool = True) -> Workspace:
+        """The data dir's workspace; with ``ready`` it must be initialised and at the newest schema."""
+        if self._workspace is None:
+            from pipeline.workspace import Workspace
+
+            self._workspace = Workspace.load(self.data_dir, self.config_file)
+        if ready:
+            self._workspace.ensure_ready()
+        return self._workspace
+
+    def close(self) -> None:
+        if self._workspace is not None:
+            self._workspace.close()
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
+
+
+def as_of_option(fn: Callable) -> Callable:
+    return click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=_parse_date, default=None,
+                        help="Act as if today were this date (default: today).")(fn)
+
+
+def json_option(fn: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else.")(fn)
+
+
+def _staff_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    name = value or os.environ.get(ENV_STAFF) or getpass.getuser()
+    name = " ".join(name.split())
+    if not name or len(name) > 64 or not name.isprintable():
+        raise click.BadParameter("a staff name or login of 1-64 printable characters")
+    return name
+
+
+def by_option(fn: Callable) -> Callable:
+    return click.option("--by", "actor", metavar="NAME", callback=_staff_name, default=None,
+                        help=f"The member of staff doing this, for the audit log (default: ${ENV_STAFF}, else your login).")(fn)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Iterable[str], empty: str = "(none)") -> None:
+    columns = list(columns)
+    if not rows:
+        click.echo(empty)
+        return
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    click.echo("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ",".join(_cell(v) for v in value) or "-"
+    if isinstance(value, dict):
+        return ",".join(f"{k}={_cell(v)}" for k, v in value.items()) or "-"
+    return str(value)
+
+
+def typed_consent(what: str, yes: bool, word: str = "YES") -> str:
+    """Ask the person to type ``word`` before a destructive action. Returns how consent was given,
+    for the audit log: ``"--yes"`` or ``"typed"``."""
+    if yes:
+        return "--yes"
+    if not sys.stdin.isatty():
+        raise ConfirmationRefused(what=what, word=word)
+    answer = click.prompt(f"{what}\nType {word} to go on", default="", show_default=False, err=True)
+    if answer.strip() != word:
+        raise ConfirmationRefused(what=what, word=word)
+    return "typed"
+
+
+def yes_option(fn: Callable) -> Callable:
+    return click.option("--yes", is_flag=True, help="Consent without the typed prompt (for scripts; recorded in the audit log).")(fn)
+
+
+def wrap_value_errors(fn: Callable) -> Callable:
+    """Turn a library ``ValueError`` from parsing user input into our InvalidValue."""
+
+    @functools.wraps(fn)
+    def inner(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ValueError as exc:
+            raise InvalidValue(str(exc)) from exc
+
+    return inner

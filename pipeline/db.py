@@ -1,0 +1,130 @@
+"""Engines, sessions and migrations.
+
+SQLite runs with WAL, foreign keys, ``secure_delete`` (a destroyed key's bytes are overwritten in
+the file, not left in free pages) and ``synchronous=FULL``; every transaction starts with
+``BEGIN IMMEDIATE`` so two processes never both read-then-write (the audit chain cannot fork).
+PostgreSQL is used through a ``postgresql+psycopg://`` URL; rows that must not be claimed twice are
+locked with ``SELECT ... FOR UPDATE`` (``SKIP LOCKED`` for the job queue).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pps_archive.errors import DatabaseUnavailable, NotInitialised
+
+log = logging.getLogger(__name__)
+
+SQLITE_FILE = "pps-archive.sqlite3"
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite+pysqlite:///{Path(data_dir) / SQLITE_FILE}"
+
+
+def redact(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+    dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "PRAGMA journal_mode=WAL",
+        "PRAGMA foreign_keys=ON",
+        "PRAGMA secure_delete=ON",
+        "PRAGMA synchronous=FULL",
+        "PRAGMA busy_timeout=30000",
+    ):
+        cur.execute(pragma)
+    cur.close()
+
+
+def _sqlite_begin(conn) -> None:  # noqa: ANN001
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(url=redact(url), problem="the URL is not valid", hint="Use sqlite:///PATH or postgresql+psycopg://user:password@host/dbname.") from exc
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(parsed, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+    elif parsed.get_backend_name() == "postgresql":
+        engine = create_engine(parsed, pool_pre_ping=True)
+    else:
+        raise DatabaseUnavailable(url=redact(url), problem="only SQLite and PostgreSQL are supported", hint="")
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def _alembic_config(engine: Engine):  # noqa: ANN202 - alembic imported lazily
+    from alembic.config import Config as AlembicConfig
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    return cfg
+
+
+def head_revision(engine: Engine) -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Upgrade the database to the newest schema; return (revision before, revision after)."""
+    from alembic import command
+
+    before = _try(engine, current_revision)
+    cfg = _alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+    return before, head_revision(engine)
+
+
+def _try(engine: Engine, fn):  # noqa: ANN001, ANN202
+    try:
+        return fn(engine)
+    except OperationalError as exc:
+        raise DatabaseUnavailable(url=redact(str(engine.url)), problem=str(exc.orig).strip(), hint="Check the server is running and the URL is right.") from exc
+
+
+def ensure_at_head(engine: Engine, data_dir: Path) -> None:
+    """Refuse to work on a database that is missing or older than this program."""
+    current = _try(engine, current_revision)
+    if current is None:
+        if inspect(engine).has_table("cases"):
+            raise DatabaseUnavailable(url=redact(str(engine.url)), problem="it has tables but no migration history", hint="It was not made by pps-archive.")
+        raise NotInitialised(what="the database", data_dir=data_dir)
+    head = head_revision(engine)
+    if current != head:
+        raise NotInitialised(what=f"the database schema (at {current}, this program needs {head})", data_dir=data_dir)
+
+
+def ping(engine: Engine) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))

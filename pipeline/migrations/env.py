@@ -1,0 +1,15 @@
+"""Alembic environment: migrations run on the connection the program hands over."""
+
+from alembic import context
+
+from pipeline.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=True,  # SQLite cannot ALTER most things: batch mode copies the table
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,240 @@
+"""One exit-code enum and one base exception for the whole program.
+
+Codes follow borg's convention: 0 success, 2 command-line usage (click's own), 3-99 errors,
+100-127 warnings, 128+N killed by signal N. Every error class has its own code; a test walks all
+subclasses of :class:`PPSArchiveError` and fails on a duplicate.
+
+Library code raises these; only the CLI and the daemon turn them into messages and exit codes.
+Messages name the file or case reference and say what to do next. They never carry a parent's
+or a child's name.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    USAGE = 2
+    # errors 3-99
+    CONFIG_INVALID = 3
+    NOT_INITIALISED = 4
+    DATABASE_UNAVAILABLE = 5
+    PASSPHRASE_SOURCE = 6
+    WRONG_PASSPHRASE = 7
+    CASE_NOT_FOUND = 8
+    CASE_EXISTS = 9
+    INVALID_CASE_REF = 10
+    CONSENT_REQUIRED = 11
+    HOLD_NOT_FOUND = 12
+    ON_HOLD = 13
+    INVALID_VALUE = 14
+    AUDIT_CHAIN_BROKEN = 15
+    CONFIRMATION_REFUSED = 16
+    MISSING_DEPENDENCY = 17
+    EXTERNAL_PROGRAM_FAILED = 18
+    BAD_INPUT = 19
+    DOCUMENT_NOT_FOUND = 20
+    UNSUPPORTED_FORMAT = 21
+    INTEGRITY_ERROR = 22
+    FOREIGN_ARCHIVE = 23
+    KEY_DESTROYED = 24
+    KEY_NOT_FOUND = 25
+    MEDIA_ERROR = 26
+    SHRED_BLOCKED = 27
+    NOT_ARCHIVED = 28
+    DISK_FULL = 29
+    # warnings 100-127
+    WARNING = 100
+    DUPLICATE_INPUT = 101
+    QUARANTINED = 102
+
+
+class PPSArchiveError(Exception):
+    """Base of every error a person can act on.
+
+    Subclasses set ``exit_code`` and ``template``; the template is formatted with the keyword
+    arguments given to the constructor, so ``CaseNotFound(ref="PPS-2024-0001")`` reads well.
+    """
+
+    exit_code: ExitCode = ExitCode.UNEXPECTED
+    template: str = "{message}"
+
+    def __init__(self, message: str | None = None, /, **fields: object) -> None:
+        self.fields = dict(fields)
+        if message is not None:
+            self.fields.setdefault("message", message)
+        try:
+            text = self.template.format(**self.fields)
+        except (KeyError, IndexError):
+            text = message or self.template
+        super().__init__(text)
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigInvalid(PPSArchiveError):
+    exit_code = ExitCode.CONFIG_INVALID
+    template = "{file}: {key}: {problem}. Fix that key (see config/default.toml for every key)."
+
+
+class NotInitialised(PPSArchiveError):
+    exit_code = ExitCode.NOT_INITIALISED
+    template = "{what} is not set up in {data_dir}: run 'pps-archive init' first."
+
+
+class DatabaseUnavailable(PPSArchiveError):
+    exit_code = ExitCode.DATABASE_UNAVAILABLE
+    template = "cannot use the database ({url}): {problem}. {hint}"
+
+
+class PassphraseSourceError(PPSArchiveError):
+    exit_code = ExitCode.PASSPHRASE_SOURCE
+
+
+class WrongPassphrase(PPSArchiveError):
+    exit_code = ExitCode.WRONG_PASSPHRASE
+    template = (
+        "the passphrase does not open this archive's master key. Check which passphrase source is "
+        "set ($PPS_ARCHIVE_PASSPHRASE, $PPS_ARCHIVE_PASSPHRASE_FILE or the prompt) and try again."
+    )
+
+
+class CaseNotFound(PPSArchiveError):
+    exit_code = ExitCode.CASE_NOT_FOUND
+    template = "no case {ref} in the register: check the reference, or open it with 'pps-archive case open {ref}'."
+
+
+class CaseExists(PPSArchiveError):
+    exit_code = ExitCode.CASE_EXISTS
+    template = "case {ref} is already open: use 'pps-archive case list' to see it."
+
+
+class InvalidCaseRef(PPSArchiveError):
+    exit_code = ExitCode.INVALID_CASE_REF
+    template = (
+        "{ref!r} is not a case reference: it must match {pattern} (set cases.reference_pattern in "
+        "the configuration to change that)."
+    )
+
+
+class ConsentRequired(PPSArchiveError):
+    exit_code = ExitCode.CONSENT_REQUIRED
+    template = (
+        "case {ref} has no recorded consent to store information: record it with "
+        "'pps-archive case consent {ref} --store yes' once the parent/carer has given it."
+    )
+
+
+class HoldNotFound(PPSArchiveError):
+    exit_code = ExitCode.HOLD_NOT_FOUND
+    template = "case {ref} has no active hold {hold}: see the holds with 'pps-archive case list'."
+
+
+class OnHold(PPSArchiveError):
+    exit_code = ExitCode.ON_HOLD
+    template = "case {ref} is under a {reason} hold (hold {hold}): {what} is blocked until the hold is released."
+
+
+class InvalidValue(PPSArchiveError):
+    exit_code = ExitCode.INVALID_VALUE
+    template = "{message}"
+
+
+class AuditChainBroken(PPSArchiveError):
+    exit_code = ExitCode.AUDIT_CHAIN_BROKEN
+    template = (
+        "the audit log has been altered: {problem}. Do not dispose of anything; restore the "
+        "database from a backup and compare."
+    )
+
+
+class ConfirmationRefused(PPSArchiveError):
+    exit_code = ExitCode.CONFIRMATION_REFUSED
+    template = "not confirmed: {what} was not carried out. Type {word} to confirm, or pass --yes in a script."
+
+
+class MissingDependency(PPSArchiveError):
+    exit_code = ExitCode.MISSING_DEPENDENCY
+    template = "{program} {problem}: install it with '{install}' (or run 'make demo', which installs it)."
+
+
+class ExternalProgramFailed(PPSArchiveError):
+    exit_code = ExitCode.EXTERNAL_PROGRAM_FAILED
+    template = "{program} failed (exit {returncode}): {stderr}"
+
+
+class BadInput(PPSArchiveError):
+    """An input file that cannot be processed; it is kept in quarantine with this reason."""
+
+    exit_code = ExitCode.BAD_INPUT
+    template = "{file}: {reason}"
+
+
+class DocumentNotFound(PPSArchiveError):
+    exit_code = ExitCode.DOCUMENT_NOT_FOUND
+    template = "no document {document}: list them with 'pps-archive documents'."
+
+
+class UnsupportedFormat(PPSArchiveError):
+    exit_code = ExitCode.UNSUPPORTED_FORMAT
+    template = "{what} uses format {version!r}, which this version of pps-archive does not know: upgrade pps-archive."
+
+
+class IntegrityError(PPSArchiveError):
+    exit_code = ExitCode.INTEGRITY_ERROR
+    template = "{what} failed its integrity check: {problem}."
+
+
+class ForeignArchive(PPSArchiveError):
+    exit_code = ExitCode.FOREIGN_ARCHIVE
+    template = (
+        "{what} belongs to archive {theirs}, not to this one ({ours}): use the backup made from "
+        "this archive."
+    )
+
+
+class KeyDestroyed(PPSArchiveError):
+    exit_code = ExitCode.KEY_DESTROYED
+    template = "the key of case {ref} was destroyed on {when} (disposal): its records cannot be decrypted any more."
+
+
+class KeyNotFound(PPSArchiveError):
+    exit_code = ExitCode.KEY_NOT_FOUND
+    template = "no key for case {ref} in this archive's key store."
+
+
+class MediaError(PPSArchiveError):
+    exit_code = ExitCode.MEDIA_ERROR
+    template = "{media}: {problem}"
+
+
+class ShredBlocked(PPSArchiveError):
+    exit_code = ExitCode.SHRED_BLOCKED
+    template = "shred-list entry {entry} cannot be confirmed: {reason}."
+
+
+class NotArchived(PPSArchiveError):
+    exit_code = ExitCode.NOT_ARCHIVED
+    template = "{what} is not on a verified disc yet: {hint}"
+
+
+class DiskFull(PPSArchiveError):
+    exit_code = ExitCode.DISK_FULL
+    template = "no space left while writing {path}: free some space and run the command again; nothing was registered."
+
+
+def all_error_classes() -> list[type[PPSArchiveError]]:
+    """Every subclass of the base, however deep, for the exit-code uniqueness test."""
+    seen: list[type[PPSArchiveError]] = []
+    stack = list(PPSArchiveError.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        if cls not in seen:
+            seen.append(cls)
+            stack.extend(cls.__subclasses__())
+    return seen
