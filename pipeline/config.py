@@ -27,6 +27,8 @@ class DocumentClass:
     description: str
     rule: str  # "retain" | "shred"
     holder: str
+    match: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class Config:
     @property
     def classes(self) -> dict[str, DocumentClass]:
         return {
-            name: DocumentClass(name, c["description"], c["rule"], c["holder"])
+            name: DocumentClass(name, c["description"], c["rule"], c["holder"], tuple(c["match"]), tuple(c["exclude"]))
             for name, c in self.raw["classes"].items()
         }
 
@@ -132,10 +134,11 @@ def _merge(base: dict[str, Any], override: dict[str, Any], source: str, prefix: 
             if key not in base:
                 if template is None or not isinstance(value, dict):
                     raise ConfigInvalid(file=source, key=dotted, problem="must be a table")
-                missing = set(template) - set(value)
+                optional = {k for k, v in template.items() if isinstance(v, list)}  # lists default to empty
+                missing = set(template) - set(value) - optional
                 if missing:
                     raise ConfigInvalid(file=source, key=dotted, problem=f"needs the keys {', '.join(sorted(missing))}")
-                base[key] = {}
+                base[key] = {k: [] for k in optional}
                 _merge_leaf_table(base[key], template, value, source, dotted + ".")
                 continue
         if key not in base:

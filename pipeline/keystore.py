@@ -59,11 +59,13 @@ def ensure_master_key(session: Session, cfg: Config, passphrase: bytes, archive:
 
     row = _master_row(session)
     if row is not None:
-        return keys.unwrap_master_key(row.record, passphrase, archive)
-    master, wrapped = keys.create_master_key(passphrase, archive, kdf_params(cfg))
-    session.add(WrappedKey(purpose="master", case_ref=None, record=wrapped, public=None, created_at=_now()))
-    session.flush()
-    audit.record(session, actor, "keys.master_created", subject=f"archive:{archive}")
+        master = keys.unwrap_master_key(row.record, passphrase, archive)
+    else:
+        master, wrapped = keys.create_master_key(passphrase, archive, kdf_params(cfg))
+        session.add(WrappedKey(purpose="master", case_ref=None, record=wrapped, public=None, created_at=_now()))
+        session.flush()
+        audit.record(session, actor, "keys.master_created", subject=f"archive:{archive}")
+    ensure_archive_keys(session, master, archive, actor=actor)
     return master
 
 
@@ -80,3 +82,104 @@ def unlock(session: Session, passphrase: bytes) -> bytes:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+# --- the archive key pair and case keys ------------------------------------------------------
+#
+# Intake must encrypt without the passphrase (the daemon does not hold it), so case keys are
+# sealed with public-key encryption: each case's age identity is encrypted (age format) to the
+# archive's own recipient, whose identity is wrapped by the master key. Creating a case key and
+# encrypting a document need only public keys; reading anything needs the passphrase.
+
+ARCHIVE_KEY_REF = "(archive)"
+
+
+def _row(session: Session, purpose: str, case_ref: str | None = None, *, for_update: bool = False) -> WrappedKey | None:
+    stmt = select(WrappedKey).where(WrappedKey.purpose == purpose)
+    stmt = stmt.where(WrappedKey.case_ref.is_(None) if case_ref is None else WrappedKey.case_ref == case_ref)
+    if for_update:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def ensure_archive_keys(session: Session, master: bytes, archive: str, *, actor: str) -> None:
+    """The archive key pair (for sealing case keys and review copies) and the disc-signing key."""
+    from archive_media import keys
+
+    if _row(session, "archive") is None:
+        ident = keys.new_case_key()
+        record = keys.wrap_case_key(master, archive, ARCHIVE_KEY_REF, ident.identity)
+        session.add(WrappedKey(purpose="archive", case_ref=None, record=record, public=ident.recipient, created_at=_now()))
+        audit.record(session, actor, "keys.archive_created", subject=f"archive:{archive}")
+    if _row(session, "signing") is None:
+        sk = keys.new_signing_key(master, archive)
+        session.add(WrappedKey(purpose="signing", case_ref=None, record=sk.wrapped, public=keys.public_key_pem(sk.public_key), created_at=_now()))
+        audit.record(session, actor, "keys.signing_created", subject=f"archive:{archive}", fingerprint=keys.key_fingerprint(sk.public_key))
+    session.flush()
+
+
+def archive_recipient(session: Session) -> str:
+    row = _row(session, "archive")
+    if row is None or not row.public:
+        from pps_archive.errors import NotInitialised
+
+        raise NotInitialised(what="the archive key", data_dir="this data directory")
+    return row.public
+
+
+def archive_identity(session: Session, master: bytes) -> str:
+    from archive_media import keys
+
+    row = _row(session, "archive")
+    return keys.unwrap_case_key(master, archive_id(session), ARCHIVE_KEY_REF, row.record)
+
+
+def _seal(recipient: str, payload: bytes) -> bytes:
+    import io
+
+    from archive_media import envelope
+
+    out = io.BytesIO()
+    envelope.encrypt_stream(io.BytesIO(payload), out, recipient)
+    return out.getvalue()
+
+
+def case_recipient(session: Session, case_ref: str) -> str:
+    """The case's public key; the case key is made (and sealed) the first time it is needed."""
+    import json
+
+    from archive_media import keys
+
+    row = _row(session, "case", case_ref, for_update=True)
+    if row is not None:
+        return row.public
+    ident = keys.new_case_key()
+    archive = archive_id(session)
+    payload = json.dumps({"v": 1, "archive": archive, "case": case_ref, "identity": ident.identity}).encode()
+    session.add(WrappedKey(purpose="case", case_ref=case_ref, record=_seal(archive_recipient(session), payload), public=ident.recipient, created_at=_now()))
+    session.flush()
+    audit.record(session, "intake", "keys.case_created", case_ref=case_ref)
+    return ident.recipient
+
+
+def case_identity(session: Session, master: bytes, case_ref: str) -> str:
+    """The case's secret key (needs the master key); a record sealed for another case is refused."""
+    import io
+    import json
+
+    from archive_media import envelope
+    from pps_archive.errors import IntegrityError, KeyNotFound
+
+    row = _row(session, "case", case_ref)
+    if row is None:
+        raise KeyNotFound(ref=case_ref)
+    out = io.BytesIO()
+    envelope.decrypt_stream(io.BytesIO(row.record), out, archive_identity(session, master), what=f"the key of case {case_ref}")
+    data = json.loads(out.getvalue())
+    if data.get("v") != 1 or data.get("archive") != archive_id(session) or data.get("case") != case_ref:
+        raise IntegrityError(what=f"the key record of case {case_ref}", problem="it was sealed for another case or archive")
+    return data["identity"]
+
+
+def has_case_key(session: Session, case_ref: str) -> bool:
+    return _row(session, "case", case_ref) is not None

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import (
+    BigInteger,
+    DateTime,
     Boolean,
     CheckConstraint,
     Date,
@@ -139,3 +141,98 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+INPUT_STATES = ("queued", "processing", "done", "quarantined")
+DECISIONS = ("retain", "shred", "review")
+SOURCES = ("barcode", "ocr_text", "manual")
+
+
+class Input(Base):
+    """A file (or a group of single-page files) taken from a drop folder: also the job queue.
+
+    ``sha256`` is unique, so the same bytes are never taken in twice. The spool holds the content
+    under that hash until the input's documents are committed. ``display_name`` is the name the
+    file had in the drop folder; it is shown to staff and never used for a file name of ours.
+    """
+
+    __tablename__ = "inputs"
+    __table_args__ = (CheckConstraint("state IN " + str(INPUT_STATES), name="state"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(Text)
+    profile: Mapped[str] = mapped_column(String(64))
+    members: Mapped[int] = mapped_column(Integer, default=1)  # files in a group of single-page scans
+    member_names: Mapped[str | None] = mapped_column(Text)  # JSON list of a group's file names
+    size: Mapped[int] = mapped_column(Integer)
+    source_mtime_ns: Mapped[int | None] = mapped_column(Integer().with_variant(BigInteger(), "postgresql"))
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    pages: Mapped[int | None] = mapped_column(Integer)
+
+    documents: Mapped[list[Document]] = relationship(back_populates="input", order_by="Document.id")
+
+
+class Document(Base):
+    """One paper document: its pages, its case, its retain/shred decision and why."""
+
+    __tablename__ = "documents"
+    __table_args__ = (
+        CheckConstraint("decision IN " + str(DECISIONS), name="decision"),
+        CheckConstraint("source IN " + str(SOURCES), name="source"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    input_id: Mapped[int] = mapped_column(ForeignKey("inputs.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    doc_class: Mapped[str | None] = mapped_column(String(48))
+    decision: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16))
+    pages: Mapped[int] = mapped_column(Integer)
+    source_pages: Mapped[str] = mapped_column(Text)  # JSON list of "<input file name>#<page>"
+    state: Mapped[str] = mapped_column(String(16))  # filed | review | shred-only | disposed
+    suggested_ref: Mapped[str | None] = mapped_column(String(40))  # a reference seen but not usable
+    vault_item: Mapped[str | None] = mapped_column(String(40), unique=True)  # opaque blob id
+    encrypted_to: Mapped[str | None] = mapped_column(String(16))  # "case" | "archive" (review copies)
+    plaintext_sha256: Mapped[str | None] = mapped_column(String(64))
+    ciphertext_sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    input: Mapped[Input] = relationship(back_populates="documents")
+    case: Mapped[Case | None] = relationship()
+    shred_entry: Mapped[ShredEntry | None] = relationship(back_populates="document", uselist=False)
+
+
+class ShredEntry(Base):
+    """The paper of one document, to be shredded once staff confirm it (and, for a retained
+    document, only after its scan is on a verified disc)."""
+
+    __tablename__ = "shred_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), unique=True)
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
+    document: Mapped[Document] = relationship(back_populates="shred_entry")
+
+
+class QuarantineEntry(Base):
+    """An input that could not be processed, or a duplicate of one already taken in.
+
+    ``file`` is the name it had in the drop folder; ``path`` (relative to the data dir, an opaque
+    name) is where the kept copy lies, or empty when nothing needed keeping (a duplicate).
+    """
+
+    __tablename__ = "quarantine"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    input_id: Mapped[int | None] = mapped_column(ForeignKey("inputs.id"), index=True)
+    file: Mapped[str] = mapped_column(Text)
+    profile: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    path: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -59,9 +59,10 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, ver
 
 
 def _register() -> None:
-    from pipeline.cli import admin, cases
+    from pipeline.cli import admin, cases, intake
 
-    for command in (admin.init, cases.case, admin.audit):
+    for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
+                    intake.review, intake.quarantine, admin.audit):
         cli.add_command(command)
 
 

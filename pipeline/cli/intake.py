@@ -1,0 +1,151 @@
+"""``ingest``, ``watch``, ``documents``, ``review``, ``quarantine`` and ``coversheet``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pipeline.cli._common import AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table
+
+DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source", "reason"]
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--keep", is_flag=True, help="Leave the files where they are (by default they are removed once safely taken in, as from a drop folder).")
+@click.option("--workers", type=click.IntRange(1, 32), default=None, help="Worker processes (default: intake.workers).")
+@json_option
+@pass_app
+def ingest(app: AppContext, paths: tuple[Path, ...], keep: bool, workers: int | None, as_json: bool) -> None:
+    """Process PATHS now, in the foreground, exactly as the daemon would.
+
+    Without PATHS, finishes whatever is already queued (after a crash, say).
+    """
+    from pipeline import intake
+
+    ws = app.workspace()
+    results = intake.ingest(ws, app.config_file, list(paths), keep=keep, workers=workers)
+    if as_json:
+        print_json({"inputs": results})
+        return
+    for r in results:
+        name = r["file"] if isinstance(r["file"], str) else f"{r['file'][0]} (+{len(r['file']) - 1})"
+        line = f"{name}: {r['outcome']}"
+        if r["documents"]:
+            line += f", documents {', '.join(map(str, r['documents']))}"
+        if r.get("reason"):
+            line += f" — {r['reason']}"
+        click.echo(line)
+
+
+@click.command()
+@click.option("--folder", "folders", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Watch this folder instead of the configured drop folders (repeatable).")
+@pass_app
+def watch(app: AppContext, folders: tuple[Path, ...]) -> None:
+    """The daemon: watch the drop folders and process what lands. SIGTERM finishes cleanly."""
+    import signal
+
+    from pipeline.intake import Daemon
+
+    ws = app.workspace()
+    daemon = Daemon(ws, app.config_file, folders)
+    signal.signal(signal.SIGTERM, lambda *_: daemon.stop())
+    signal.signal(signal.SIGINT, lambda *_: daemon.stop())
+    daemon.run()
+
+
+@click.command()
+@click.option("--case", "case_ref", metavar="REF", help="Only this case's documents.")
+@json_option
+@pass_app
+def documents(app: AppContext, case_ref: str | None, as_json: bool) -> None:
+    """List documents with their case, class, decision and the reason for it."""
+    from pipeline.documents import list_documents
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        rows = list_documents(s, case_ref=case_ref)
+    print_json(rows) if as_json else print_table(rows, DOC_COLUMNS, empty="no documents")
+
+
+@click.group()
+def review() -> None:
+    """The manual queue: documents the pipeline could not decide on its own."""
+
+
+@review.command("list")
+@json_option
+@pass_app
+def review_list(app: AppContext, as_json: bool) -> None:
+    """Documents waiting for a person, with the reason."""
+    from pipeline.documents import list_documents
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        rows = list_documents(s, decision="review")
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "suggested_case_ref", "class", "pages", "source_pages", "reason"], empty="the review queue is empty")
+
+
+@review.command("assign")
+@click.argument("doc", type=int)
+@click.option("--case", "case_ref", required=True, metavar="REF", help="The case the document belongs to.")
+@click.option("--retain/--shred", "retain", required=True, default=None, help="Keep a scan (then shred the paper), or shred only.")
+@click.option("--class", "doc_class", metavar="CLASS", help="The document class (default: the one the pipeline saw, if any).")
+@as_of_option
+@by_option
+@pass_app
+def review_assign(app: AppContext, doc: int, case_ref: str, retain: bool, doc_class: str | None, as_of: dt.date, actor: str) -> None:
+    """File review item DOC to case --case, as --retain or --shred."""
+    from pipeline.cli.admin import passphrase
+    from pipeline.documents import assign
+
+    ws = app.workspace()
+    secret = passphrase() if retain else None
+    row = assign(ws, doc, case_ref, "retain" if retain else "shred", doc_class, actor=actor, passphrase=secret, today=as_of)
+    click.echo(f"document {row['id']}: {row['decision']} {row['class']} for {row['case_ref']}")
+
+
+@click.group()
+def quarantine() -> None:
+    """Inputs that could not be processed, with what to do about each."""
+
+
+@quarantine.command("list")
+@json_option
+@pass_app
+def quarantine_list(app: AppContext, as_json: bool) -> None:
+    """Files in quarantine: the name they had, why, and when they came."""
+    from pipeline.quarantine import list_entries
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        rows = list_entries(s)
+    print_json(rows) if as_json else print_table(rows, ["id", "file", "received_at", "reason"], empty="quarantine is empty")
+
+
+@click.command()
+@click.argument("ref")
+@click.option("--class", "doc_class", required=True, metavar="CLASS", help="Document class (see config: classes).")
+@click.option("--retain/--shred", "retain", required=True, default=None, help="Keep a scan of the document, or shred only.")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF to write.")
+@pass_app
+def coversheet(app: AppContext, ref: str, doc_class: str, retain: bool, out: Path) -> None:
+    """Write a printable cover sheet for a document of case REF."""
+    from pipeline.cases import check_ref
+    from pps_archive.errors import InvalidValue
+    from scanners.coversheet import CoverSheet, render_coversheet_pdf
+
+    ws = app.workspace(ready=False)
+    cfg = ws.config
+    ref = check_ref(cfg, ref)
+    if doc_class not in cfg.classes:
+        raise InvalidValue(f"{doc_class!r} is not a document class: use one of {', '.join(cfg.classes)}")
+    sheet = CoverSheet(case_ref=ref, decision="retain" if retain else "shred", doc_class=doc_class)
+    render_coversheet_pdf(sheet, out, cfg.section("service")["name"])
+    click.echo(f"cover sheet for {ref} ({'RETAIN' if retain else 'SHRED'} {doc_class}) written to {out}")

@@ -1,0 +1,183 @@
+"""Intake: ``ingest`` in the foreground and the ``watch`` daemon, sharing one path.
+
+Both take ready units into the spool (:mod:`pipeline.spool`) and let workers
+(:mod:`pipeline.worker`) process the queue. The daemon's watcher thread never OCRs: it only copies
+files into the spool; the work happens in worker processes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import re
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import queue, spool
+from pipeline.jobcontext import sweep
+from pipeline.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unit:
+    paths: tuple[Path, ...]
+    names: tuple[str, ...]
+
+
+def group_paths(paths: Sequence[Path], group_pattern: str) -> list[Unit]:
+    """Files given together: single-page files of one batch (``scan_0042_p001.jpg`` ...) become one
+    unit in page order, as the daemon's watcher groups them; everything else is a unit alone."""
+    rx = re.compile(group_pattern, re.IGNORECASE) if group_pattern else None
+    groups: dict[tuple[Path, str], list[tuple[int, Path]]] = {}
+    units: list[Unit] = []
+    for p in paths:
+        m = rx.fullmatch(p.name) if rx else None
+        if m:
+            groups.setdefault((p.parent, m.group("batch")), []).append((int(m.group("page")), p))
+        else:
+            units.append(Unit((p,), (p.name,)))
+    for members in groups.values():
+        members.sort()
+        units.append(Unit(tuple(p for _, p in members), tuple(p.name for _, p in members)))
+    return units
+
+
+def recover(ws: Workspace) -> None:
+    """Before workers start: orphan spool copies and dead jobs' working folders go."""
+    removed = spool.recover(ws)
+    stale = sweep(ws.path("work"))
+    if removed or stale:
+        log.info("recovered: %d orphan spool folder(s), %d stale working folder(s)", len(removed), len(stale))
+
+
+def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
+                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool) -> None:
+    from pipeline.worker import prepare_process, work
+
+    prepare_process(threads)
+    ws = Workspace.load(Path(data_dir), Path(config_file) if config_file else None)
+    try:
+        work(ws, name, only=only, stop=stop, idle_exit=idle_exit)
+    finally:
+        ws.close()
+
+
+def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: list[int] | None = None,
+                stop: multiprocessing.synchronize.Event | None = None, idle_exit: bool = True) -> list[multiprocessing.Process]:
+    """Start ``count`` worker processes (spawned: no state inherited but the environment)."""
+    ctx = multiprocessing.get_context("spawn")
+    threads = ws.config.section("ocr")["tesseract_threads"]
+    procs = []
+    for i in range(count):
+        p = ctx.Process(
+            target=_worker_main, name=f"pps-worker-{i + 1}",
+            args=(str(ws.data_dir), str(config_file) if config_file else None, f"{_host()}:{i + 1}", threads, only, stop, idle_exit),
+            daemon=False,
+        )
+        p.start()
+        procs.append(p)
+    return procs
+
+
+def _host() -> str:
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str = "ingest",
+           keep: bool = False, workers: int | None = None) -> list[dict]:
+    """Take ``paths`` in and process them (and anything already queued) in the foreground."""
+    from pipeline.models import Input
+
+    recover(ws)
+    group_pattern = next(iter(ws.config.scanner_profiles(ws.data_dir)), None)
+    units = group_paths([Path(p) for p in paths], group_pattern.group_pattern if group_pattern else "")
+    taken = []
+    for unit in units:
+        t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
+        taken.append((unit, t))
+    with ws.transaction() as s:
+        waiting = s.query(Input.id).filter(Input.state.in_(("queued", "processing"))).count()
+    count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
+    if waiting:
+        if count == 1:
+            from pipeline.worker import prepare_process, work
+
+            prepare_process(ws.config.section("ocr")["tesseract_threads"])
+            work(ws, f"{_host()}:fg", idle_exit=True)
+        else:
+            for p in run_workers(ws, config_file, count=count):
+                p.join()
+    return [_report(ws, unit, t) for unit, t in taken]
+
+
+def _report(ws: Workspace, unit: Unit, t: spool.Taken) -> dict:
+    from pipeline.models import Input, QuarantineEntry
+
+    with ws.transaction() as s:
+        row = s.get(Input, t.input_id)
+        out = {"file": unit.names[0] if len(unit.names) == 1 else list(unit.names), "input": t.input_id,
+               "outcome": t.outcome if t.outcome != "queued" else row.state,
+               "documents": [d.id for d in row.documents]}
+        if row.state == "quarantined" or t.outcome == "duplicate":
+            entry = s.query(QuarantineEntry).filter(QuarantineEntry.file == (unit.names[0] if t.outcome == "duplicate" else row.display_name)).order_by(QuarantineEntry.id.desc()).first()
+            if entry is not None:
+                out["reason"] = entry.reason
+    return out
+
+
+class Daemon:
+    """``pps-archive watch``: the watcher thread takes files in; worker processes do the work."""
+
+    def __init__(self, ws: Workspace, config_file: Path | None, folders: Sequence[Path] = ()) -> None:
+        from scanners.watch import ScannerProfile, settings_from_config
+
+        self.ws, self.config_file = ws, config_file
+        profiles = ws.config.scanner_profiles(ws.data_dir)
+        if folders:
+            base = profiles[0] if profiles else None
+            profiles = [dataclasses.replace(base, name=f"folder{i + 1}", folder=Path(f).absolute()) for i, f in enumerate(folders)]
+        self.profiles = [ScannerProfile(**dataclasses.asdict(p)) for p in profiles]
+        self.settings = settings_from_config(ws.config.section("intake"))
+        self.stop_event = multiprocessing.get_context("spawn").Event()
+        self._stopped = threading.Event()
+
+    def _on_ready(self, unit) -> None:  # noqa: ANN001 - scanners.watch.ReadyInput
+        t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow())
+        log.info("taken in: input %s (%s)", t.input_id, t.outcome)
+
+    def _on_refused(self, path: Path, reason: str) -> None:
+        log.warning("a drop-folder entry was refused: %s", reason)
+
+    def run(self) -> None:
+        from scanners.watch import DropFolderWatcher
+
+        recover(self.ws)
+        for p in self.profiles:
+            p.folder.mkdir(parents=True, exist_ok=True)
+        workers = run_workers(self.ws, self.config_file, count=self.ws.config.section("intake")["workers"],
+                              stop=self.stop_event, idle_exit=False)
+        watcher = DropFolderWatcher(self.profiles, self.settings, self._on_ready, on_refused=self._on_refused)
+        watcher.start()
+        log.warning("watching %d folder(s) with %d worker(s)", len(self.profiles), len(workers))
+        try:
+            while not self._stopped.wait(1.0):
+                for i, p in enumerate(workers):
+                    if not p.is_alive():  # a worker died (OOM, kill): start another
+                        log.error("worker %s exited with %s; starting a new one", p.name, p.exitcode)
+                        workers[i] = run_workers(self.ws, self.config_file, count=1, stop=self.stop_event, idle_exit=False)[0]
+        finally:
+            watcher.stop()
+            self.stop_event.set()
+            for p in workers:
+                p.join()
+
+    def stop(self) -> None:
+        self._stopped.set()

@@ -1,0 +1,76 @@
+"""Quarantine: inputs that could not be processed, kept with a reason a person can act on.
+
+A quarantined file is moved from the spool to ``quarantine/<date>/q<entry id>/`` under opaque member
+names (never the name it had, which may say something about a family); the database keeps the
+original name for staff. Duplicates are recorded with the date of the first copy; their bytes are
+not kept twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline import audit
+from pipeline.models import Input, QuarantineEntry
+from pipeline.workspace import Workspace, make_private_dir
+
+log = logging.getLogger(__name__)
+
+
+def quarantine_input(ws: Workspace, s: Session, row: Input, reason: str, *, now: dt.datetime, actor: str = "intake") -> QuarantineEntry:
+    """Move an input's spool copy into quarantine and mark it; in the caller's transaction."""
+    entry = QuarantineEntry(input_id=row.id, file=row.display_name, profile=row.profile, reason=reason, received_at=row.received_at)
+    s.add(entry)
+    s.flush()
+    folder = make_private_dir(ws.path("quarantine") / now.date().isoformat()) / f"q{entry.id}"
+    source = ws.path("spool") / row.sha256
+    if source.exists():
+        if folder.exists():
+            shutil.rmtree(folder)
+        source.rename(folder)
+    entry.path = str(folder.relative_to(ws.data_dir))
+    row.state, row.finished_at, row.claimed_by, row.lease_until = "quarantined", now, None, None
+    audit.record(s, actor, "input.quarantined", subject=f"input:{row.id}", entry=entry.id)
+    log.warning("input %s quarantined as entry %s", row.id, entry.id)
+    return entry
+
+
+def record_duplicate(
+    ws: Workspace, s: Session, first: Input, paths: Sequence[Path], display_name: str, profile: str,
+    *, now: dt.datetime, actor: str = "intake",
+) -> QuarantineEntry:
+    reason = (
+        f"the same file was already received on {first.received_at:%Y-%m-%d %H:%M} as {first.display_name!r}: "
+        f"nothing was filed twice and this copy was removed. No action needed unless you meant to scan "
+        f"a different document."
+    )
+    entry = QuarantineEntry(input_id=None, file=display_name, profile=profile, reason=reason, received_at=now, path=None)
+    s.add(entry)
+    s.flush()
+    audit.record(s, actor, "input.duplicate", subject=f"input:{first.id}", entry=entry.id)
+    log.warning("duplicate of input %s recorded as quarantine entry %s", first.id, entry.id)
+    return entry
+
+
+def list_entries(s: Session, *, include_resolved: bool = False) -> list[dict]:
+    stmt = select(QuarantineEntry).order_by(QuarantineEntry.id)
+    if not include_resolved:
+        stmt = stmt.where(QuarantineEntry.resolved_at.is_(None))
+    return [
+        {
+            "id": e.id,
+            "file": e.file,
+            "reason": e.reason,
+            "received_at": e.received_at.isoformat(timespec="seconds"),
+            "profile": e.profile,
+            "kept_at": e.path,
+        }
+        for e in s.scalars(stmt)
+    ]
