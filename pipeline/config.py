@@ -78,6 +78,14 @@ class Config:
             for name, c in self.raw["classes"].items()
         }
 
+    @property
+    def ocr_jobs(self) -> int:
+        """Pages OCR'd in parallel in one input: ``ocr.jobs``, or cores / workers when 0."""
+        jobs = self.raw["ocr"]["jobs"]
+        if jobs > 0:
+            return jobs
+        return max(1, (os.cpu_count() or 1) // self.raw["intake"]["workers"])
+
     def scanner_profiles(self, data_dir: Path) -> list[ScannerProfileConfig]:
         out = []
         for name, p in self.raw["scanners"].items():

@@ -173,6 +173,7 @@ class Input(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     pages: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)  # why the last attempt failed (no file content)
 
     documents: Mapped[list[Document]] = relationship(back_populates="input", order_by="Document.id")
 

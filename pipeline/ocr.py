@@ -22,13 +22,14 @@ class OcrResult:
     page_texts: tuple[str, ...]
 
 
-def ocr_document(source: Path, out: Path, sidecar: Path, *, language: str, rotate: bool, deskew: bool, display: str) -> OcrResult:
+def ocr_document(source: Path, out: Path, sidecar: Path, *, language: str, rotate: bool, deskew: bool, display: str,
+                 jobs: int = 1) -> OcrResult:
     import ocrmypdf
 
     try:
         code = ocrmypdf.ocr(
             source, out, language=[language], rotate_pages=rotate, deskew=deskew, output_type="pdfa",
-            sidecar=sidecar, jobs=1, progress_bar=False, optimize=1,
+            sidecar=sidecar, jobs=max(1, jobs), progress_bar=False, optimize=1,
         )
     except ocrmypdf.exceptions.EncryptedPdfError as exc:
         raise BadInput(file=display, reason="is password-protected: remove the password and drop it in again") from exc
@@ -58,3 +59,25 @@ def quick_text(image, *, language: str = "eng") -> str:  # noqa: ANN001 - a PIL 
         return pytesseract.image_to_string(image, lang=language, config="--psm 6")
     except pytesseract.TesseractError as exc:
         raise ExternalProgramFailed(program="tesseract", returncode=exc.status, stderr=str(exc.message)[-400:]) from exc
+
+
+def extract_pages(source: Path, indices: list[int], out: Path) -> None:
+    """A new PDF of pages ``indices`` (0-based) of ``source``, keeping its PDF/A identification
+    (XMP metadata and output intent), written atomically."""
+    import pikepdf
+
+    from pps_archive.atomic import atomic_writer
+
+    with pikepdf.open(source) as src:
+        dst = pikepdf.new()
+        for i in indices:
+            dst.pages.append(src.pages[i])
+        for key in ("/OutputIntents", "/Metadata"):
+            if key in src.Root:
+                value = src.Root[key]
+                if not value.is_indirect:
+                    value = src.make_indirect(value)
+                dst.Root[key] = dst.copy_foreign(value)
+        dst.docinfo = dst.copy_foreign(src.make_indirect(src.docinfo) if not src.docinfo.is_indirect else src.docinfo)
+        with atomic_writer(out) as fh:
+            dst.save(fh)

@@ -47,32 +47,31 @@ def open_scan(ws: Workspace, row: Input):  # noqa: ANN201 - scanners.pages.ScanI
 
 
 def page_mark(page, cfg: Config, reader: str) -> tuple[str, SheetFacts | None]:  # noqa: ANN001
-    """("sheet", facts) for a cover sheet, ("separator", None) for PATCHT, ("page", None) otherwise."""
+    """From the page's barcodes: ("sheet", facts), ("separator", None) for PATCHT, or ("page", None)."""
     from scanners.barcodes import read_codes
-    from scanners.coversheet import is_generic_separator, parse_coversheet_text, parse_payload
+    from scanners.coversheet import is_generic_separator, parse_payload
 
-    image = page.load()
-    classes = list(cfg.classes)
-    pattern = cfg.reference_pattern.pattern
-    codes = read_codes(image, reader=reader)
+    codes = read_codes(page.load(), reader=reader)
     for code in codes:
-        sheet = parse_payload(code.text, pattern, classes)
+        sheet = parse_payload(code.text, cfg.reference_pattern.pattern, list(cfg.classes))
         if sheet is not None:
             return "sheet", SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "barcode")
     if any(is_generic_separator(c.text) for c in codes):
         return "separator", None
-    if _may_be_sheet(image):
-        from pipeline.ocr import quick_text
-
-        sheet = parse_coversheet_text(quick_text(image, language=cfg.section("ocr")["language"]), pattern, classes)
-        if sheet is not None:
-            return "sheet", SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "ocr")
     return "page", None
+
+
+def sheet_from_text(text: str, cfg: Config) -> SheetFacts | None:
+    """A cover sheet whose barcode could not be read, recognised from its printed title and payload."""
+    from scanners.coversheet import parse_coversheet_text
+
+    sheet = parse_coversheet_text(text, cfg.reference_pattern.pattern, list(cfg.classes))
+    return SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "ocr") if sheet else None
 
 
 def _may_be_sheet(image) -> bool:  # noqa: ANN001
     """Cheap test for a cover sheet whose barcode could not be read: OCR the top band at low
-    resolution and look for the sheet's title."""
+    resolution and look for the sheet's title. Used only on pages that are not OCR'd anyway."""
     from pipeline.ocr import quick_text
 
     w, h = image.size
@@ -97,7 +96,18 @@ def split(pages: list, marks: list[tuple[str, SheetFacts | None]]) -> tuple[list
     return [s for s in segments if s.pages or s.sheet is not None], separators
 
 
-# --- step 2: OCR what needs reading, then decide --------------------------------------------
+def resplit(seg: Segment, sheets: list[SheetFacts | None]) -> list[Segment]:
+    """Split a segment again at pages found (by OCR) to be cover sheets; ``sheets[i]`` for page i."""
+    out = [Segment(sheet=seg.sheet)]
+    for page, sheet in zip(seg.pages, sheets, strict=True):
+        if sheet is not None:
+            out.append(Segment(sheet=sheet))
+        else:
+            out[-1].pages.append(page)
+    return out
+
+
+# --- step 2: read the text of what is kept or must be matched, then decide ------------------
 
 @dataclass(frozen=True)
 class Prepared:
@@ -106,23 +116,65 @@ class Prepared:
     texts: tuple[str, ...] | None  # None: not read (a SHRED cover sheet)
 
 
-def prepare_segment(ws: Workspace, jc: JobContext, n: int, seg: Segment, scan) -> Prepared:  # noqa: ANN001
-    """OCR a document unless its cover sheet says SHRED (then nothing of it is kept or read)."""
+def _needs_reading(seg: Segment) -> bool:
+    return not (seg.sheet is not None and seg.sheet.decision == "shred")
+
+
+def check_unread_pages(segments: list[Segment], cfg: Config) -> list[Segment]:
+    """Pages behind a SHRED sheet are not OCR'd, so look at each for an unreadable cover sheet."""
+    out: list[Segment] = []
+    for seg in segments:
+        if _needs_reading(seg):
+            out.append(seg)
+            continue
+        sheets = []
+        for page in seg.pages:
+            image = page.load()
+            sheet = None
+            if _may_be_sheet(image):
+                from pipeline.ocr import quick_text
+
+                sheet = sheet_from_text(quick_text(image, language=cfg.section("ocr")["language"]), cfg)
+            sheets.append(sheet)
+        out.extend(resplit(seg, sheets) if any(sheets) else [seg])
+    return out
+
+
+def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan) -> list[Prepared]:  # noqa: ANN001
+    """OCR every page that needs reading in one OCRmyPDF run (pages in parallel), then cut the
+    result into one PDF/A per document. Pages whose text shows a cover sheet split documents."""
+    from pipeline.ocr import extract_pages, ocr_document, pdf_text
     from scanners.pages import write_pdf
 
-    if seg.sheet is not None and seg.sheet.decision == "shred":
-        return Prepared(seg, None, None)
-    write_pdf(seg.pages, jc.segment_pdf(n))
+    cfg = ws.config
+    wanted = [page for seg in segments if _needs_reading(seg) for page in seg.pages]
+    if not wanted:
+        return [Prepared(seg, None, None) for seg in segments]
+    write_pdf(wanted, jc.tmp("read.pdf"))
     if scan.has_text_layer:
-        from pipeline.ocr import pdf_text
-
-        return Prepared(seg, jc.segment_pdf(n), pdf_text(jc.segment_pdf(n)))
-    from pipeline.ocr import ocr_document
-
-    o = ws.config.section("ocr")
-    result = ocr_document(jc.segment_pdf(n), jc.ocr_pdf(n), jc.sidecar(n), language=o["language"],
-                          rotate=o["rotate_pages"], deskew=o["deskew"], display=scan.display_name)
-    return Prepared(seg, result.pdf, result.page_texts)
+        read_pdf, texts = jc.tmp("read.pdf"), pdf_text(jc.tmp("read.pdf"))
+    else:
+        o = cfg.section("ocr")
+        result = ocr_document(jc.tmp("read.pdf"), jc.tmp("read.ocr.pdf"), jc.tmp("read.txt"), language=o["language"],
+                              rotate=o["rotate_pages"], deskew=o["deskew"], display=scan.display_name, jobs=cfg.ocr_jobs)
+        read_pdf, texts = result.pdf, result.page_texts
+    index = {id(page): i for i, page in enumerate(wanted)}
+    final: list[Segment] = []
+    for seg in segments:
+        if not _needs_reading(seg):
+            final.append(seg)
+            continue
+        sheets = [sheet_from_text(texts[index[id(p)]], cfg) for p in seg.pages]
+        final.extend(resplit(seg, sheets) if any(sheets) else [seg])
+    out = []
+    for n, seg in enumerate(final):
+        if not seg.pages or not _needs_reading(seg) or any(id(p) not in index for p in seg.pages):
+            out.append(Prepared(seg, None, None))
+            continue
+        idx = [index[id(p)] for p in seg.pages]
+        extract_pages(read_pdf, idx, jc.segment_pdf(n))
+        out.append(Prepared(seg, jc.segment_pdf(n), tuple(texts[i] for i in idx)))
+    return out
 
 
 def case_lookup(s: Session):  # noqa: ANN201

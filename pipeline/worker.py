@@ -52,8 +52,9 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
         row = s.get(Input, input_id)
         attempt, sha = row.attempts, row.sha256
         if attempt > queue.MAX_ATTEMPTS:
-            entry_reason = (f"processing failed {attempt - 1} times (the worker crashed or was stopped each time): "
-                            f"check the file opens, then drop it in again")
+            last = row.last_error or "the worker was stopped or crashed each time"
+            entry_reason = (f"processing failed {attempt - 1} times (last: {last}): check that the file opens and "
+                            f"is a scan, then drop it in again; if it fails again, report it with this message")
             quarantine.quarantine_input(ws, s, row, entry_reason, now=queue.utcnow())
             return Outcome(input_id, "quarantined", reason=entry_reason)
     with JobContext(ws.path("work"), input_id, attempt) as jc:
@@ -62,9 +63,10 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
             reader = ws.config.section("barcodes")["reader"]
             marks = [process.page_mark(page, ws.config, reader) for page in scan.pages]
             segments, _ = process.split(scan.pages, marks)
-            empty = [seg for seg in segments if not seg.pages]
-            segments = [seg for seg in segments if seg.pages]
-            prepared = [process.prepare_segment(ws, jc, n, seg, scan) for n, seg in enumerate(segments)]
+            segments = process.check_unread_pages(segments, ws.config)
+            prepared = process.read_segments(ws, jc, segments, scan)
+            empty = [p.segment for p in prepared if not p.segment.pages]
+            prepared = [p for p in prepared if p.segment.pages]
         except BadInput as exc:
             with ws.transaction() as s:
                 row = s.get(Input, input_id, with_for_update=True)
@@ -101,7 +103,7 @@ def _release(ws: Workspace, input_id: int, worker: str, reason: str) -> None:
     with ws.transaction() as s:
         row = s.get(Input, input_id, with_for_update=True)
         if row.state == "processing" and row.claimed_by == worker:
-            row.state, row.claimed_by, row.lease_until = "queued", None, None
+            row.state, row.claimed_by, row.lease_until, row.last_error = "queued", None, None, reason[:500]
             audit.record(s, "intake", "input.retry", subject=f"input:{input_id}", attempt=row.attempts, error=reason[:200])
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 12:53:36.442329
+Create Date: 2026-11-29 12:58:19.608475
 """
 
 from alembic import op
@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.Column('lease_until', sa.DateTime(), nullable=True),
     sa.Column('finished_at', sa.DateTime(), nullable=True),
     sa.Column('pages', sa.Integer(), nullable=True),
+    sa.Column('last_error', sa.Text(), nullable=True),
     sa.CheckConstraint("state IN ('queued', 'processing', 'done', 'quarantined')", name=op.f('ck_inputs_state')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inputs')),
     sa.UniqueConstraint('sha256', name=op.f('uq_inputs_sha256'))
