@@ -48,11 +48,36 @@ def group_paths(paths: Sequence[Path], group_pattern: str) -> list[Unit]:
 
 
 def recover(ws: Workspace) -> None:
-    """Before workers start: orphan spool copies and dead jobs' working folders go."""
+    """Before workers start: orphan spool copies, dead jobs' working folders and encrypted blobs
+    that a killed worker wrote but never committed go."""
     removed = spool.recover(ws)
     stale = sweep(ws.path("work"))
-    if removed or stale:
-        log.info("recovered: %d orphan spool folder(s), %d stale working folder(s)", len(removed), len(stale))
+    orphans = sweep_vault(ws)
+    if removed or stale or orphans:
+        log.info("recovered: %d orphan spool folder(s), %d stale working folder(s), %d uncommitted blob(s)",
+                 len(removed), len(stale), len(orphans))
+
+
+def sweep_vault(ws: Workspace, *, min_age: float | None = None) -> list[str]:
+    """Remove vault blobs no document refers to, once older than twice a job's lease (a worker
+    still inside its lease may be about to commit them)."""
+    import time
+
+    from sqlalchemy import select
+
+    from archive_media.vault import Vault
+    from pipeline.models import Document
+
+    age = 2 * queue.DEFAULT_LEASE.total_seconds() if min_age is None else min_age
+    vault = Vault(ws.path("vault"))
+    with ws.transaction() as s:
+        known = set(s.scalars(select(Document.vault_item).where(Document.vault_item.is_not(None))))
+    now, removed = time.time(), []
+    for item_id in list(vault.item_ids()):
+        if item_id not in known and now - vault.path_of(item_id).stat().st_mtime >= age:
+            vault.delete(item_id)
+            removed.append(item_id)
+    return removed
 
 
 def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
