@@ -1,0 +1,114 @@
+"""Taking files in exactly once, on both databases (no OCR: these are the bookkeeping rules)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy import select
+
+from pipeline import queue, quarantine, spool
+from pipeline.models import Input
+
+NOW = dt.datetime(2026, 1, 5, 9, 30)
+
+
+def drop(folder: Path, name: str, data: bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+def test_take_in_moves_into_a_private_spool_and_queues(workspace, tmp_path: Path) -> None:
+    f = drop(tmp_path / "drop", "Smith letter.pdf", b"%PDF-1.4 one")
+    taken = spool.take_in(workspace, [f], ["Smith letter.pdf"], "office", now=NOW)
+    assert taken.outcome == "queued"
+    assert not f.exists()
+    [member] = spool.spool_members(workspace, taken.sha256)
+    assert member.name == "0001.pdf"  # our name: position and extension, never the family's
+    assert oct(member.stat().st_mode & 0o777) == "0o600"
+    with workspace.transaction() as s:
+        row = s.get(Input, taken.input_id)
+        assert (row.state, row.display_name, row.size) == ("queued", "Smith letter.pdf", 12)
+
+
+def test_same_bytes_twice_are_reported_not_queued_twice(workspace, tmp_path: Path) -> None:
+    first = spool.take_in(workspace, [drop(tmp_path / "a", "scan1.pdf", b"%PDF same")], ["scan1.pdf"], "office", now=NOW)
+    again = spool.take_in(workspace, [drop(tmp_path / "b", "scan1 copy.pdf", b"%PDF same")], ["scan1 copy.pdf"], "office",
+                          now=NOW + dt.timedelta(hours=1))
+    assert again.outcome == "duplicate" and again.input_id == first.input_id
+    with workspace.transaction() as s:
+        assert len(s.scalars(select(Input)).all()) == 1
+        [entry] = quarantine.list_entries(s)
+    assert entry["file"] == "scan1 copy.pdf"
+    assert "already received on 2026-01-05 09:30 as 'scan1.pdf'" in entry["reason"]
+
+
+def test_originals_left_by_a_crash_after_commit_are_recognised(workspace, tmp_path: Path) -> None:
+    f = drop(tmp_path / "drop", "scan2.pdf", b"%PDF crash")
+    keep = tmp_path / "copy"
+    shutil.copy2(f, keep)
+    first = spool.take_in(workspace, [f], ["scan2.pdf"], "office", now=NOW)
+    shutil.copy2(keep, f)  # as if the process died before removing the original
+    again = spool.take_in(workspace, [f], ["scan2.pdf"], "office", now=NOW)
+    assert (again.outcome, again.input_id) == ("already-taken", first.input_id)
+    assert not f.exists()
+    with workspace.transaction() as s:
+        assert quarantine.list_entries(s) == []
+
+
+def test_group_of_page_files_is_one_input_in_page_order(workspace, tmp_path: Path) -> None:
+    pages = [drop(tmp_path / "d", f"scan_0042_p00{i}.jpg", f"page {i}".encode()) for i in (1, 2, 3)]
+    taken = spool.take_in(workspace, pages, [p.name for p in pages], "office", now=NOW)
+    members = spool.spool_members(workspace, taken.sha256)
+    assert [m.read_bytes() for m in members] == [b"page 1", b"page 2", b"page 3"]
+    with workspace.transaction() as s:
+        assert s.get(Input, taken.input_id).display_name == "scan_0042_p001.jpg (+2 more pages)"
+
+
+def test_recover_removes_half_copied_and_orphan_spool_folders(workspace, tmp_path: Path) -> None:
+    kept = spool.take_in(workspace, [drop(tmp_path, "a.pdf", b"%PDF a")], ["a.pdf"], "office", now=NOW)
+    (workspace.path("spool") / ".incoming-123-abc").mkdir()
+    (workspace.path("spool") / ("f" * 64)).mkdir()
+    removed = spool.recover(workspace)
+    assert sorted(removed) == sorted([".incoming-123-abc", "f" * 64])
+    assert spool.spool_dir(workspace, kept.sha256).exists()
+
+
+def test_claims_never_hand_one_job_to_two_workers(workspace, tmp_path: Path) -> None:
+    for i in range(3):
+        spool.take_in(workspace, [drop(tmp_path, f"{i}.pdf", f"%PDF {i}".encode())], [f"{i}.pdf"], "office", now=NOW)
+    now = queue.utcnow()
+    with workspace.sessions() as s1, workspace.sessions() as s2:
+        s1.begin()
+        a = queue.claim(s1, "w1", now=now)
+        if workspace.engine.dialect.name == "postgresql":
+            # a second worker, while the first still holds its row lock, skips it
+            s2.begin()
+            b = queue.claim(s2, "w2", now=now)
+            assert b is not None and b.id != a.id
+            s2.commit()
+        s1.commit()
+    with workspace.transaction() as s:
+        c = queue.claim(s, "w3", now=now)
+        assert c is not None and c.id != a.id
+        claimed = s.scalars(select(Input).where(Input.state == "processing")).all()
+        assert len({r.claimed_by for r in claimed}) == len(claimed)
+
+
+def test_an_abandoned_job_is_claimed_again_after_its_lease(workspace, tmp_path: Path) -> None:
+    spool.take_in(workspace, [drop(tmp_path, "x.pdf", b"%PDF x")], ["x.pdf"], "office", now=NOW)
+    t0 = queue.utcnow()
+    with workspace.transaction() as s:
+        first = queue.claim(s, "dead-worker", now=t0, lease=dt.timedelta(minutes=5))
+    with workspace.transaction() as s:
+        assert queue.claim(s, "w2", now=t0 + dt.timedelta(minutes=1)) is None
+        again = queue.claim(s, "w2", now=t0 + dt.timedelta(minutes=6))
+        assert again.id == first.id and again.attempts == 2
+
+
+def test_spool_is_private(workspace) -> None:
+    assert oct(os.stat(workspace.path("spool")).st_mode & 0o777) == "0o700"
