@@ -237,3 +237,41 @@ class QuarantineEntry(Base):
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     path: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+DISC_STATUSES = ("built", "verified", "in-cupboard", "failed", "destroyed")
+
+
+class Disc(Base):
+    """The disc register: one row per CD image built, where the disc is, and what state it is in.
+
+    Only items on a disc that passed verification count as archived."""
+
+    __tablename__ = "discs"
+    __table_args__ = (CheckConstraint("status IN " + str(DISC_STATUSES), name="status"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), unique=True)
+    iso_sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer().with_variant(BigInteger(), "postgresql"))
+    dispose_year: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    location: Mapped[str | None] = mapped_column(Text)
+    built_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    verify_level: Mapped[str | None] = mapped_column(String(8))  # quick | full
+    destroyed_on: Mapped[dt.date | None] = mapped_column(Date)
+    items: Mapped[list[DiscItemRow]] = relationship(back_populates="disc", order_by="DiscItemRow.id")
+
+
+class DiscItemRow(Base):
+    """A document's encrypted blob as written on a disc, with the disposal date in its index."""
+
+    __tablename__ = "disc_items"
+    __table_args__ = (UniqueConstraint("disc_id", "document_id", name="disc_document"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    disc_id: Mapped[int] = mapped_column(ForeignKey("discs.id"), index=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    vault_item: Mapped[str] = mapped_column(String(40))
+    case_ref: Mapped[str] = mapped_column(String(40), index=True)
+    dispose_after: Mapped[dt.date] = mapped_column(Date)
+    disc: Mapped[Disc] = relationship(back_populates="items")

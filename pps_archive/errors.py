@@ -155,7 +155,7 @@ class AuditChainBroken(PPSArchiveError):
 
 class ConfirmationRefused(PPSArchiveError):
     exit_code = ExitCode.CONFIRMATION_REFUSED
-    template = "not confirmed: {what} was not carried out. Type {word} to confirm, or pass --yes in a script."
+    template = "not confirmed, nothing was done ({what}). Type {word} at the prompt, or pass --yes in a script."
 
 
 class MissingDependency(PPSArchiveError):

@@ -59,10 +59,11 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, ver
 
 
 def _register() -> None:
-    from pipeline.cli import admin, cases, intake
+    from pipeline.cli import admin, cases, intake, lifecycle
 
     for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
-                    intake.review, intake.quarantine, admin.audit):
+                    intake.review, intake.quarantine, lifecycle.archive_due, lifecycle.shred_list, lifecycle.shred,
+                    admin.audit):
         cli.add_command(command)
 
 

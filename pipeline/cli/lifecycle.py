@@ -1,0 +1,79 @@
+"""``archive-due``, ``shred-list`` and ``shred confirm``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pipeline.cli._common import (
+    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
+)
+
+
+@click.command("archive-due")
+@as_of_option
+@json_option
+@pass_app
+def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
+    """Cases inactive for the archive period, and what is still to do for each."""
+    from pipeline.lifecycle import archive_due as due
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        rows = due(s, ws.config, as_of)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        r["holds"] = [f"{h['id']}:{h['reason']}" for h in r["holds"]]
+        r["review"] = len(r["documents_in_review"])
+        r["not_on_disc"] = len(r["not_on_verified_disc"])
+        r["unshredded"] = len(r["paper_not_shredded"])
+    print_table(rows, ["ref", "last_activity", "archive_due", "holds", "review", "not_on_disc", "unshredded", "archived"],
+                empty=f"no case is due for archiving on {as_of}")
+
+
+@click.command("shred-list")
+@click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path), help="Also write a printable PDF of the list.")
+@click.option("--all", "show_all", is_flag=True, help="Include entries already confirmed.")
+@as_of_option
+@json_option
+@pass_app
+def shred_list(app: AppContext, pdf: Path | None, show_all: bool, as_of: dt.date, as_json: bool) -> None:
+    """Paper to shred: pending entries may be shredded now; blocked ones say why not."""
+    from pipeline import shredding
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        rows = shredding.shred_list(s, ws.config, include_confirmed=show_all or as_json)
+    if pdf is not None:
+        shredding.write_pdf([r for r in rows if r["state"] != "confirmed"], pdf, ws.config.section("service")["name"], as_of)
+    if as_json:
+        print_json(rows)
+    else:
+        print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "blocked_reason"], empty="nothing to shred")
+
+
+@click.group()
+def shred() -> None:
+    """Record paper as shredded."""
+
+
+@shred.command("confirm")
+@click.argument("ids", nargs=-1, required=True, type=int)
+@click.option("--by", "actor", required=True, metavar="NAME", help="Who shredded the paper.")
+@as_of_option
+@yes_option
+@pass_app
+def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.date, yes: bool) -> None:
+    """Confirm shred-list entries IDS shredded (refused for blocked entries)."""
+    from pipeline import shredding
+
+    ws = app.workspace()
+    consent = typed_consent(f"confirm that {actor} has shredded the paper of shred-list "
+                            f"entr{'y' if len(ids) == 1 else 'ies'} {', '.join(map(str, ids))}", yes)
+    with ws.transaction() as s:
+        done = shredding.confirm(s, list(ids), by=actor, today=as_of, consent=consent)
+    click.echo(f"confirmed shredded: {', '.join(map(str, done))}")
