@@ -1,0 +1,80 @@
+"""The key-store backup file (``keys export`` / ``keys import``): wrapped records only, and it expires.
+
+A backup holds the archive's wrapped records exactly as stored (master, signing, one per case), so
+it is no more readable than the database without the passphrase. It names its archive, and loading
+a backup of another archive fails with :class:`ForeignArchive`. It also carries an expiry date: a
+case key destroyed at disposal survives in every older backup, so backups must die too (NIST SP
+800-88: crypto-erase fails where a copy of the key survives). Loading refuses an expired backup,
+and the importer must skip cases whose key the database records as destroyed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from pps_archive.errors import ForeignArchive, IntegrityError, InvalidValue, UnsupportedFormat
+
+__all__ = ["KeyBackup", "dump_backup", "load_backup"]
+
+FORMAT = "pps-archive/key-backup"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class KeyBackup:
+    archive_id: str
+    created: dt.date
+    expires: dt.date
+    master: bytes
+    signing: bytes | None = None
+    cases: dict[str, bytes] = field(default_factory=dict)  # case ref -> wrapped case key
+
+
+def dump_backup(backup: KeyBackup) -> bytes:
+    if backup.expires <= backup.created:
+        raise InvalidValue("a key backup must expire after the day it is made")
+    doc = {
+        "format": FORMAT,
+        "version": VERSION,
+        "archive": backup.archive_id,
+        "created": backup.created.isoformat(),
+        "expires": backup.expires.isoformat(),
+        "master": backup.master.decode("ascii"),
+        "signing": backup.signing.decode("ascii") if backup.signing is not None else None,
+        "cases": {ref: record.decode("ascii") for ref, record in sorted(backup.cases.items())},
+    }
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("ascii")
+
+
+def load_backup(data: bytes, archive_id: str, as_of: dt.date) -> KeyBackup:
+    """Parse a backup; :class:`ForeignArchive` if it is another archive's, refuse it once expired."""
+    what = "the key backup"
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise IntegrityError(what=what, problem="it is not a pps-archive key backup (not JSON)") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise IntegrityError(what=what, problem="it is not a pps-archive key backup")
+    if doc.get("version") != VERSION:
+        raise UnsupportedFormat(what=what, version=doc.get("version"))
+    if doc.get("archive") != archive_id:
+        raise ForeignArchive(what=what, theirs=doc.get("archive"), ours=archive_id)
+    try:
+        backup = KeyBackup(
+            archive_id=archive_id,
+            created=dt.date.fromisoformat(doc["created"]),
+            expires=dt.date.fromisoformat(doc["expires"]),
+            master=str(doc["master"]).encode("ascii"),
+            signing=str(doc["signing"]).encode("ascii") if doc.get("signing") is not None else None,
+            cases={str(ref): str(rec).encode("ascii") for ref, rec in dict(doc.get("cases") or {}).items()},
+        )
+    except (KeyError, TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise IntegrityError(what=what, problem=f"it is malformed ({exc!r})") from None
+    if as_of >= backup.expires:
+        raise InvalidValue(
+            f"the key backup made on {backup.created} expired on {backup.expires}: it may still hold keys destroyed "
+            "since, so it cannot be imported. Destroy it, and use a newer backup."
+        )
+    return backup
