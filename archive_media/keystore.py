@@ -10,6 +10,8 @@ and the importer must skip cases whose key the database records as destroyed.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass, field
@@ -30,6 +32,7 @@ class KeyBackup:
     master: bytes
     signing: bytes | None = None
     cases: dict[str, bytes] = field(default_factory=dict)  # case ref -> wrapped case key
+    archive: bytes | None = None  # the archive key pair's wrapped identity (case keys are sealed to it)
 
 
 def dump_backup(backup: KeyBackup) -> bytes:
@@ -41,9 +44,10 @@ def dump_backup(backup: KeyBackup) -> bytes:
         "archive": backup.archive_id,
         "created": backup.created.isoformat(),
         "expires": backup.expires.isoformat(),
-        "master": backup.master.decode("ascii"),
-        "signing": backup.signing.decode("ascii") if backup.signing is not None else None,
-        "cases": {ref: record.decode("ascii") for ref, record in sorted(backup.cases.items())},
+        "master": _b64(backup.master),
+        "signing": _b64(backup.signing) if backup.signing is not None else None,
+        "archive_key": _b64(backup.archive) if backup.archive is not None else None,
+        "cases": {ref: _b64(record) for ref, record in sorted(backup.cases.items())},
     }
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("ascii")
 
@@ -66,11 +70,12 @@ def load_backup(data: bytes, archive_id: str, as_of: dt.date) -> KeyBackup:
             archive_id=archive_id,
             created=dt.date.fromisoformat(doc["created"]),
             expires=dt.date.fromisoformat(doc["expires"]),
-            master=str(doc["master"]).encode("ascii"),
-            signing=str(doc["signing"]).encode("ascii") if doc.get("signing") is not None else None,
-            cases={str(ref): str(rec).encode("ascii") for ref, rec in dict(doc.get("cases") or {}).items()},
+            master=_unb64(doc["master"]),
+            signing=_unb64(doc["signing"]) if doc.get("signing") is not None else None,
+            archive=_unb64(doc["archive_key"]) if doc.get("archive_key") is not None else None,
+            cases={str(ref): _unb64(rec) for ref, rec in dict(doc.get("cases") or {}).items()},
         )
-    except (KeyError, TypeError, ValueError, UnicodeEncodeError) as exc:
+    except (KeyError, TypeError, ValueError, UnicodeEncodeError, binascii.Error) as exc:
         raise IntegrityError(what=what, problem=f"it is malformed ({exc!r})") from None
     if as_of >= backup.expires:
         raise InvalidValue(
@@ -78,3 +83,12 @@ def load_backup(data: bytes, archive_id: str, as_of: dt.date) -> KeyBackup:
             "since, so it cannot be imported. Destroy it, and use a newer backup."
         )
     return backup
+
+
+def _b64(record: bytes) -> str:
+    """Records are stored as they are; base64 keeps binary ones (sealed case keys) in the JSON."""
+    return base64.b64encode(record).decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(str(text).encode("ascii"), validate=True)

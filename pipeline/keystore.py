@@ -183,3 +183,87 @@ def case_identity(session: Session, master: bytes, case_ref: str) -> str:
 
 def has_case_key(session: Session, case_ref: str) -> bool:
     return _row(session, "case", case_ref) is not None
+
+
+# --- backup, import, passphrase change, export of one case's key --------------------------------
+
+def export_backup(session: Session, *, today: dt.date, valid_days: int, actor: str, consent: str) -> bytes:
+    """The wrapped key store as a backup file that expires (old backups must not outlive disposal)."""
+    from archive_media.keystore import KeyBackup, dump_backup
+
+    rows = session.scalars(select(WrappedKey)).all()
+    by = {r.purpose: r for r in rows if r.case_ref is None}
+    backup = KeyBackup(
+        archive_id=archive_id(session), created=today, expires=today + dt.timedelta(days=valid_days),
+        master=by["master"].record, signing=by["signing"].record if "signing" in by else None,
+        archive=by["archive"].record if "archive" in by else None,
+        cases={r.case_ref: r.record for r in rows if r.purpose == "case"},
+    )
+    audit.record(session, actor, "keys.exported", subject=f"archive:{backup.archive_id}", cases=len(backup.cases),
+                 expires=backup.expires, consent=consent)
+    return dump_backup(backup)
+
+
+def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt.date, actor: str) -> dict:
+    """Restore missing wrapped keys from a backup of this archive. Keys of cases disposed of since
+    are never brought back; a record that differs from the one stored is refused. The passphrase
+    must open the backup's master key (that also proves the backup belongs to this archive)."""
+    from archive_media import keys
+    from archive_media.keystore import load_backup
+    from pipeline.models import Case
+    from pps_archive.errors import IntegrityError
+
+    backup = load_backup(data, archive_id(session), today)
+    master = keys.unwrap_master_key(backup.master, passphrase, backup.archive_id)
+
+    def public_of(purpose: str, ref: str | None, record: bytes) -> str | None:
+        if purpose == "signing":
+            return keys.public_key_pem(keys.public_key_of(keys.unwrap_signing_key(master, backup.archive_id, record)))
+        if purpose == "archive":
+            return keys.recipient_of(keys.unwrap_case_key(master, backup.archive_id, ARCHIVE_KEY_REF, record))
+        if purpose == "case":
+            return None  # filled in below, once the archive key is in place
+        return None
+
+    disposed = set(session.scalars(select(Case.ref).where(Case.disposed_on.is_not(None))))
+    wanted = [("master", None, backup.master), ("signing", None, backup.signing), ("archive", None, backup.archive)]
+    wanted += [("case", ref, rec) for ref, rec in backup.cases.items()]
+    added = skipped = 0
+    for purpose, ref, record in wanted:
+        if record is None:
+            continue
+        if ref is not None and ref in disposed:
+            skipped += 1
+            continue
+        row = _row(session, purpose, ref)
+        if row is None:
+            row = WrappedKey(purpose=purpose, case_ref=ref, record=record, public=public_of(purpose, ref, record), created_at=_now())
+            session.add(row)
+            session.flush()
+            if purpose == "case":
+                row.public = keys.recipient_of(case_identity(session, master, ref))
+            added += 1
+        elif row.record != record:
+            raise IntegrityError(what=f"the backup's {purpose} key{f' of case {ref}' if ref else ''}",
+                                 problem="it differs from the one in the database; nothing was imported")
+    session.flush()
+    audit.record(session, actor, "keys.imported", subject=f"archive:{backup.archive_id}", added=added, skipped_disposed=skipped)
+    return {"added": added, "skipped_disposed": skipped, "backup_created": backup.created.isoformat()}
+
+
+def change_passphrase(session: Session, cfg: Config, old: bytes, new: bytes, *, actor: str) -> None:
+    """Re-wrap the master key under a new passphrase; nothing else is re-encrypted."""
+    from archive_media import keys
+
+    row = _master_row(session)
+    row.record = keys.rewrap_master_key(row.record, old, new, archive_id(session), kdf_params(cfg))
+    audit.record(session, actor, "keys.passphrase_changed", subject=f"archive:{archive_id(session)}")
+
+
+def export_case_key(session: Session, master: bytes, case_ref: str, *, actor: str, consent: str) -> str:
+    """The case's key in age's own identity-file format, for an independent ``age -d -i``."""
+    from archive_media import keys
+
+    text = keys.export_case_identity(case_identity(session, master, case_ref), case_ref)
+    audit.record(session, actor, "keys.case_exported", case_ref=case_ref, consent=consent)
+    return text

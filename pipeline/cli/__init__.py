@@ -59,11 +59,11 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, ver
 
 
 def _register() -> None:
-    from pipeline.cli import admin, cases, intake, lifecycle
+    from pipeline.cli import admin, cases, intake, lifecycle, media
 
     for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
-                    intake.review, intake.quarantine, lifecycle.archive_due, lifecycle.shred_list, lifecycle.shred,
-                    admin.audit):
+                    intake.review, intake.quarantine, media.media, media.restore, media.keys, lifecycle.archive_due,
+                    lifecycle.shred_list, lifecycle.shred, admin.audit):
         cli.add_command(command)
 
 

@@ -1,0 +1,227 @@
+"""``media ...``, ``restore`` and ``keys ...``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from pipeline.cli._common import (
+    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
+)
+
+
+def _capacity(_ctx: click.Context, _param: click.Parameter, value: str | None) -> int | None:
+    from pipeline.units import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.group()
+def media() -> None:
+    """CD images: plan, build, verify, and the disc register."""
+
+
+@media.command("plan")
+@click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
+@json_option
+@pass_app
+def media_plan(app: AppContext, capacity: int | None, as_json: bool) -> None:
+    """What the next 'media build' would put on which disc."""
+    from pipeline import media as m
+    from pipeline.units import parse_size
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity or parse_size(ws.config.section("media")["capacity"]))]
+    if as_json:
+        print_json(discs)
+    else:
+        print_table(discs, ["label", "dispose_year", "items", "cases", "bytes"], empty="nothing to archive: every retained document is on a disc")
+
+
+@media.command("build")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images.")
+@click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
+@as_of_option
+@by_option
+@json_option
+@pass_app
+def media_build(app: AppContext, out: Path, capacity: int | None, as_of: dt.date, actor: str, as_json: bool) -> None:
+    """Build the planned images (read back before they are registered)."""
+    from pipeline import media as m
+    from pipeline.cli.admin import passphrase
+    from pipeline.units import parse_size
+
+    ws = app.workspace()
+    built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=passphrase(),
+                    actor=actor, today=as_of)
+    if as_json:
+        print_json(built)
+        return
+    for b in built:
+        click.echo(f"{b['label']}: {b['items']} items, {b['bytes']} bytes -> {b['path']}")
+    click.echo("nothing to build" if not built else "burn each image to a CD-R, then run 'pps-archive media verify' on the disc")
+
+
+@media.command("verify")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--full", is_flag=True, help="Also decrypt every item and compare its hash (needs the passphrase).")
+@by_option
+@json_option
+@pass_app
+def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: str, as_json: bool) -> None:
+    """Read images or mounted discs back; a disc that passes counts as archived."""
+    from pipeline import media as m
+    from pipeline.cli.admin import passphrase
+
+    ws = app.workspace()
+    secret = passphrase() if full else None
+    reports = [m.verify(ws, src, full=full, passphrase=secret, actor=actor) for src in sources]
+    if as_json:
+        print_json(reports)
+    else:
+        for r in reports:
+            click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items) — {r['status']}")
+
+
+@media.command("list")
+@json_option
+@pass_app
+def media_list(app: AppContext, as_json: bool) -> None:
+    """The disc register."""
+    from pipeline import media as m
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        rows = m.register(s)
+    print_json(rows) if as_json else print_table(rows, ["label", "status", "items", "location", "verified_at", "iso_sha256"], empty="no discs")
+
+
+@media.command("store")
+@click.argument("label")
+@click.option("--location", required=True, help="Where the disc is kept, e.g. 'locked cupboard, shelf 2'.")
+@by_option
+@pass_app
+def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
+    """Record that verified disc LABEL is in the cupboard, and where."""
+    from pipeline import media as m
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        m.store(s, label, location, actor=actor)
+    click.echo(f"disc {label}: in the cupboard at {location}")
+
+
+@click.command()
+@click.option("--media", "source", required=True, type=click.Path(exists=True, path_type=Path), help="Disc image or mounted disc.")
+@click.option("--document", "document", required=True, type=int, help="Document id (see 'pps-archive documents').")
+@click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the PDF.")
+@by_option
+@pass_app
+def restore(app: AppContext, source: Path, document: int, out: Path, actor: str) -> None:
+    """Decrypt one document from a disc (the decryption is recorded in the audit log)."""
+    from pipeline import media as m
+    from pipeline.cli.admin import passphrase
+
+    ws = app.workspace()
+    r = m.restore(ws, source, document, out, passphrase=passphrase(), actor=actor)
+    click.echo(f"document {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
+
+
+@click.group()
+def keys() -> None:
+    """Back up and restore the key store; export one case's key for an independent decrypt."""
+
+
+@keys.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--valid-days", default=365, show_default=True, type=click.IntRange(1, 3650),
+              help="The backup expires after this many days (a destroyed case key must not live on in old backups).")
+@as_of_option
+@by_option
+@yes_option
+@pass_app
+def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, actor: str, yes: bool) -> None:
+    """Write a backup of the wrapped key store (useless without the passphrase)."""
+    from pipeline import keystore
+    from pps_archive.atomic import atomic_write_bytes
+
+    ws = app.workspace()
+    consent = typed_consent(f"export the key store to {out}, valid for {valid_days} days", yes)
+    with ws.transaction() as s:
+        data = keystore.export_backup(s, today=as_of, valid_days=valid_days, actor=actor, consent=consent)
+    atomic_write_bytes(out, data, 0o600)
+    click.echo(f"key store backup written to {out}; it expires on {as_of + dt.timedelta(days=valid_days)}")
+
+
+@keys.command("import")
+@click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@as_of_option
+@by_option
+@pass_app
+def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> None:
+    """Restore missing keys from a backup of this archive (never keys of cases disposed of)."""
+    from pipeline import keystore
+    from pipeline.cli.admin import passphrase
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        r = keystore.import_backup(s, backup.read_bytes(), passphrase(), today=as_of, actor=actor)
+    click.echo(f"imported {r['added']} key(s) from the backup of {r['backup_created']}; {r['skipped_disposed']} of disposed cases skipped")
+
+
+@keys.command("export-case")
+@click.argument("ref")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@by_option
+@yes_option
+@pass_app
+def keys_export_case(app: AppContext, ref: str, out: Path, actor: str, yes: bool) -> None:
+    """Write case REF's key as an age identity file: 'age -d -i FILE ITEM.AGE' then decrypts its items."""
+    from pipeline import keystore
+    from pipeline.cases import get_case
+    from pipeline.cli.admin import passphrase
+    from pps_archive.atomic import atomic_write_bytes
+
+    ws = app.workspace()
+    consent = typed_consent(f"write the secret key of case {ref} to {out}", yes)
+    secret = passphrase()
+    with ws.transaction() as s:
+        ref = get_case(s, ref).ref
+        text = keystore.export_case_key(s, keystore.unlock(s, secret), ref, actor=actor, consent=consent)
+    atomic_write_bytes(out, text.encode("ascii"), 0o600)
+    click.echo(f"the key of case {ref} written to {out} (mode 0600): destroy the file when done")
+
+
+@keys.command("change-passphrase")
+@by_option
+@pass_app
+def keys_change_passphrase(app: AppContext, actor: str) -> None:
+    """Re-wrap the master key under a new passphrase (from $PPS_ARCHIVE_NEW_PASSPHRASE or a prompt)."""
+    import os
+    import sys
+
+    from pipeline import keystore
+    from pipeline.cli.admin import passphrase, prompt_passphrase
+    from pps_archive.errors import PassphraseSourceError
+
+    ws = app.workspace()
+    old = passphrase()
+    new = os.environ.get("PPS_ARCHIVE_NEW_PASSPHRASE")
+    if new is None:
+        if not sys.stdin.isatty():
+            raise PassphraseSourceError("set $PPS_ARCHIVE_NEW_PASSPHRASE, or run this in a terminal to be asked for the new passphrase.")
+        new = prompt_passphrase("New master passphrase", True)
+    if not new:
+        raise PassphraseSourceError("the new passphrase is empty.")
+    with ws.transaction() as s:
+        keystore.unlock(s, old)
+        keystore.change_passphrase(s, ws.config, old, new.encode("utf-8"), actor=actor)
+    click.echo("master key re-wrapped under the new passphrase; nothing else was re-encrypted")

@@ -1,0 +1,272 @@
+"""Archive media: plan discs, build and register images, verify them, restore from them.
+
+Retained documents not yet on a disc are packed onto images no larger than the capacity, grouped
+by the year their case is due for disposal so that a disc expires whole. A disc is ``built`` when
+its image is written and read back; ``verified`` once ``media verify`` has read the image (or the
+burnt disc) again and found every file intact. Only items on a verified disc count as archived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from pipeline import audit, keystore
+from pipeline.cases import case_dates
+from pipeline.config import Config
+from pipeline.models import Case, Disc, DiscItemRow, Document
+from pipeline.workspace import Workspace
+from pps_archive.errors import DocumentNotFound, InvalidValue, MediaError, NotArchived
+
+LIVE_DISC = ("built", "verified", "in-cupboard")
+
+
+@dataclass(frozen=True)
+class PlannedItem:
+    document_id: int
+    item_id: str
+    case_ref: str
+    dispose_after: dt.date
+    size: int
+    ciphertext_sha256: str
+
+
+@dataclass(frozen=True)
+class PlannedDisc:
+    label: str
+    dispose_year: int
+    items: tuple[PlannedItem, ...]
+    estimated_size: int
+
+    def as_dict(self) -> dict:
+        return {"label": self.label, "dispose_year": self.dispose_year, "items": len(self.items),
+                "cases": len({i.case_ref for i in self.items}), "bytes": self.estimated_size,
+                "documents": [i.document_id for i in self.items]}
+
+
+def _candidates(s: Session, cfg: Config) -> list[PlannedItem]:
+    on_disc = select(DiscItemRow.document_id).join(Disc).where(Disc.status.in_(LIVE_DISC))
+    docs = s.scalars(
+        select(Document)
+        .join(Case)
+        .where(Document.decision == "retain", Document.encrypted_to == "case", Document.vault_item.is_not(None),
+               Case.disposed_on.is_(None), Document.id.not_in(on_disc))
+        .options(selectinload(Document.case))
+        .order_by(Document.id)
+    )
+    return [
+        PlannedItem(d.id, d.vault_item, d.case.ref, case_dates(cfg, d.case.last_activity).dispose_after, d.size or 0,
+                    d.ciphertext_sha256)
+        for d in docs
+    ]
+
+
+def _next_labels(s: Session, year: int):  # noqa: ANN202 - a generator of labels
+    used = set(s.scalars(select(Disc.label).where(Disc.dispose_year == year)))
+    n = 1
+    while True:
+        label = f"PPS-{year}-{n:03d}"
+        if label not in used:
+            yield label
+        n += 1
+
+
+def plan(s: Session, cfg: Config, capacity: int) -> list[PlannedDisc]:
+    """Pack the candidates into discs by disposal year, keeping a case's items together."""
+    from archive_media.iso import estimate_size
+
+    by_year: dict[int, list[PlannedItem]] = {}
+    for item in _candidates(s, cfg):
+        by_year.setdefault(item.dispose_after.year, []).append(item)
+    discs = []
+    for year in sorted(by_year):
+        items = sorted(by_year[year], key=lambda i: (i.case_ref, i.document_id))
+        labels = _next_labels(s, year)
+        current: list[PlannedItem] = []
+        for item in items:
+            if estimate_size([item.size]) > capacity:
+                raise InvalidValue(f"document {item.document_id} ({item.size} bytes) is larger than a disc's capacity of {capacity} bytes")
+            if current and estimate_size([i.size for i in current] + [item.size]) > capacity:
+                discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([i.size for i in current])))
+                current = []
+            current.append(item)
+        if current:
+            discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([i.size for i in current])))
+    return discs
+
+
+def _signing_key(s: Session, master: bytes) -> bytes:
+    from archive_media import keys
+
+    row = keystore._row(s, "signing")  # noqa: SLF001 - the key store's own lookup
+    return keys.unwrap_signing_key(master, keystore.archive_id(s), row.record)
+
+
+def public_key(s: Session) -> bytes:
+    from archive_media import keys
+
+    row = keystore._row(s, "signing")  # noqa: SLF001
+    return keys.public_key_from_pem(row.public)
+
+
+def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date) -> list[dict]:
+    """Build, read back and register an image for every planned disc."""
+    from archive_media.iso import DiscContent, DiscItem, build_image, verify_quick
+    from archive_media.vault import Vault
+
+    vault = Vault(ws.path("vault"))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    with ws.transaction() as s:
+        master = keystore.unlock(s, passphrase)
+        signing, archive = _signing_key(s, master), keystore.archive_id(s)
+        planned = plan(s, ws.config, capacity)
+    ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
+    for disc in planned:
+        with ws.transaction() as s:
+            head = audit.head(s).head
+        content = DiscContent(
+            label=disc.label, archive_id=archive, service_name=ws.config.section("service")["name"], audit_head=head,
+            items=tuple(DiscItem(i.item_id, vault.path_of(i.item_id), i.case_ref, i.dispose_after.isoformat(), i.ciphertext_sha256)
+                        for i in disc.items),
+            created=today.isoformat(),
+        )
+        path = out_dir / f"{disc.label}.iso"
+        built = build_image(content, path, signing, ecc=ecc)
+        try:
+            verify_quick(built.path, public_key=public_key_of(signing), archive_id=archive, image_sha256=built.sha256)
+            with ws.transaction() as s:
+                row = Disc(label=disc.label, iso_sha256=built.sha256, size=built.size, dispose_year=disc.dispose_year,
+                           status="built", built_at=_utcnow())
+                s.add(row)
+                s.flush()
+                for i in disc.items:
+                    s.add(DiscItemRow(disc_id=row.id, document_id=i.document_id, vault_item=i.item_id, case_ref=i.case_ref,
+                                      dispose_after=i.dispose_after))
+                audit.record(s, actor, "media.built", subject=f"disc:{disc.label}", items=len(disc.items), sha256=built.sha256,
+                             ecc=built.ecc)
+        except BaseException:
+            path.unlink(missing_ok=True)  # never leave an image that is not in the register
+            raise
+        results.append({"label": disc.label, "path": str(path), "iso_sha256": built.sha256, "items": len(disc.items),
+                        "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc)})
+    return results
+
+
+def public_key_of(signing: bytes) -> bytes:
+    from archive_media.keys import public_key_of as pub
+
+    return pub(signing)
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str) -> dict:
+    """Read an image (or a mounted disc) back and record the result in the register."""
+    from archive_media.iso import read_disc, verify_full, verify_quick
+    from pps_archive.errors import PPSArchiveError
+
+    with ws.transaction() as s:
+        pub, archive = public_key(s), keystore.archive_id(s)
+    with read_disc(source, public_key=pub, archive_id=archive) as reader:
+        label = reader.index.label
+    with ws.transaction() as s:
+        disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items))).one_or_none()
+        if disc is None:
+            raise MediaError(media=str(source), problem=f"disc {label} is not in this archive's register")
+        expected = disc.iso_sha256 if Path(source).is_file() else None
+        identities: dict[str, str] = {}
+        plaintext: dict[str, str] = {}
+        if full:
+            master = keystore.unlock(s, passphrase)
+            docs = {d.id: d for d in s.scalars(select(Document).where(Document.id.in_([i.document_id for i in disc.items])))}
+            for item in disc.items:
+                if keystore.has_case_key(s, item.case_ref) and item.case_ref not in identities:
+                    identities[item.case_ref] = keystore.case_identity(s, master, item.case_ref)
+                doc = docs.get(item.document_id)
+                if doc is not None and doc.plaintext_sha256:
+                    plaintext[item.vault_item] = doc.plaintext_sha256
+    try:
+        if full:
+            report = verify_full(source, identities, plaintext, public_key=pub, archive_id=archive, image_sha256=expected)
+            quick, extra = report.quick, {"decrypted": report.decrypted, "checked": report.checked,
+                                          "without_key": len(report.without_key)}
+        else:
+            quick, extra = verify_quick(source, public_key=pub, archive_id=archive, image_sha256=expected), {}
+    except PPSArchiveError as exc:
+        with ws.transaction() as s:
+            disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one()
+            if disc.status != "destroyed":
+                disc.status = "failed"
+            audit.record(s, actor, "media.verify_failed", subject=f"disc:{label}", level="full" if full else "quick")
+        raise MediaError(media=str(source), problem=f"disc {label} failed verification: {exc}. Its items no longer "
+                         f"count as archived; build a new disc with 'pps-archive media build'") from exc
+    with ws.transaction() as s:
+        disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one()
+        if disc.status in ("built", "failed"):
+            disc.status = "verified"
+        disc.verified_at, disc.verify_level = _utcnow(), "full" if full else "quick"
+        audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=disc.verify_level, items=quick.items)
+        status = disc.status
+    return {"media": str(source), "label": label, "ok": True, "level": "full" if full else "quick", "items": quick.items,
+            "files": quick.files, "status": status, **extra}
+
+
+def register(s: Session) -> list[dict]:
+    discs = s.scalars(select(Disc).options(selectinload(Disc.items)).order_by(Disc.label))
+    return [
+        {"label": d.label, "iso_sha256": d.iso_sha256, "items": len(d.items), "status": d.status, "location": d.location,
+         "verified_at": d.verified_at.isoformat(timespec="seconds") if d.verified_at else None,
+         "dispose_year": d.dispose_year, "bytes": d.size}
+        for d in discs
+    ]
+
+
+def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
+    disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one_or_none()
+    if disc is None:
+        raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
+    if disc.status not in ("verified", "in-cupboard"):
+        raise NotArchived(what=f"disc {label}", hint="verify it with 'pps-archive media verify' before it goes in the cupboard")
+    disc.status, disc.location = "in-cupboard", location
+    audit.record(s, actor, "media.stored", subject=f"disc:{label}", location=location)
+    return disc
+
+
+def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphrase: bytes, actor: str) -> dict:
+    """Decrypt one document from a disc image or a mounted disc, checking its plaintext hash."""
+    from archive_media.iso import read_disc
+
+    with ws.transaction() as s:
+        doc = s.get(Document, document_id)
+        if doc is None:
+            raise DocumentNotFound(document=document_id)
+        if doc.case is None or doc.vault_item is None or doc.decision != "retain":
+            raise InvalidValue(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
+        master = keystore.unlock(s, passphrase)
+        identity = keystore.case_identity(s, master, doc.case.ref)
+        pub, archive = public_key(s), keystore.archive_id(s)
+        item, expected, ref = doc.vault_item, doc.plaintext_sha256, doc.case.ref
+    with read_disc(source, public_key=pub, archive_id=archive) as reader:
+        if item not in {e.item_id for e in reader.index.entries}:
+            raise MediaError(media=str(source), problem=f"document {document_id} is not on disc {reader.index.label}")
+        reader.decrypt_item(item, identity, out, expected)
+        label = reader.index.label
+    with ws.transaction() as s:
+        audit.record(s, actor, "document.restored", case_ref=ref, subject=f"document:{document_id}", disc=label)
+    return {"document": document_id, "case_ref": ref, "disc": label, "out": str(out)}
