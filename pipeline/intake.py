@@ -133,10 +133,13 @@ def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, pr
     count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
     if waiting:
         if count == 1:
-            from pipeline.worker import prepare_process, work
+            from pipeline.worker import prepare_process, restore_environment, work
 
-            prepare_process(ws.config.section("ocr")["tesseract_threads"])
-            work(ws, f"{_host()}:fg", idle_exit=True)
+            saved = prepare_process(ws.config.section("ocr")["tesseract_threads"])
+            try:
+                work(ws, f"{_host()}:fg", idle_exit=True)
+            finally:
+                restore_environment(saved)
         else:
             for p in run_workers(ws, config_file, count=count):
                 p.join()

@@ -93,22 +93,23 @@ def decide(
 
 def _decide_by_sheet(sheet: SheetFacts, texts: Sequence[str] | None, cfg: Config, lookup: Callable[[str], CaseFacts | None]) -> Decision:
     how = "cover sheet barcode" if sheet.read_by == "barcode" else "cover sheet (barcode unreadable, read by OCR)"
+    source = "barcode" if sheet.read_by == "barcode" else "ocr_text"
     gate = _case_gate(lookup(sheet.case_ref), sheet.case_ref)
     if gate:
-        return Decision(None, sheet.doc_class, "review", f"{how} names {sheet.case_ref}, but {gate}", "barcode", sheet.case_ref)
+        return Decision(None, sheet.doc_class, "review", f"{how} names {sheet.case_ref}, but {gate}", source, sheet.case_ref)
     if texts:
         others = [r for r in find_refs(texts, cfg) if r != sheet.case_ref]
         if others and sheet.case_ref not in find_refs(texts, cfg):
             return Decision(
                 None, sheet.doc_class, "review",
                 f"{how} says {sheet.case_ref} but the document mentions {', '.join(others)}: check which case it belongs to",
-                "barcode", sheet.case_ref,
+                source, sheet.case_ref,
             )
     default = cfg.classes[sheet.doc_class].rule
     reason = f"{how}: {sheet.decision.upper()} {sheet.doc_class}"
     if sheet.decision != default:
         reason += f" (class default is {default}: marked on the sheet)"
-    return Decision(sheet.case_ref, sheet.doc_class, sheet.decision, reason, "barcode")
+    return Decision(sheet.case_ref, sheet.doc_class, sheet.decision, reason, source)
 
 
 def _decide_by_text(texts: Sequence[str], cfg: Config, lookup: Callable[[str], CaseFacts | None]) -> Decision:

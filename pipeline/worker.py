@@ -38,11 +38,23 @@ class Outcome:
     reason: str | None = None
 
 
-def prepare_process(threads: int) -> None:
-    """For a worker process: Tesseract's thread cap, and no secret in what children inherit."""
+def prepare_process(threads: int) -> dict[str, str | None]:
+    """For a worker: Tesseract's thread cap, and no secret in what its children inherit (OCRmyPDF
+    starts Tesseract and Ghostscript with this process's environment). Returns what it changed."""
+    saved = {name: os.environ.get(name) for name in (*SECRET_ENV, "OMP_THREAD_LIMIT")}
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
     for name in SECRET_ENV:
         os.environ.pop(name, None)
+    return saved
+
+
+def restore_environment(saved: dict[str, str | None]) -> None:
+    """After a foreground worker (``ingest`` in-process): put back what :func:`prepare_process` changed."""
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:

@@ -1,0 +1,106 @@
+"""Reading cover sheets, separators and decoys with both engines, from the image in the PDF."""
+
+from __future__ import annotations
+
+import pytest
+
+from scanners import _looks
+from scanners.barcodes import READERS, Code, read_codes
+from scanners.coversheet import GENERIC_SEPARATOR, format_payload, parse_payload
+from scanners.pages import open_input
+from tests.factory import CLASSES, PAGE_KINDS, REF_PATTERN, Cover, Degrade
+from tests.scanners.conftest import DPIS, SHEET_VARIANTS, SYMBOLOGIES, sheet_cover
+
+
+@pytest.fixture(scope="module")
+def sheet_pages(sheet_batches):
+    """(dpi, variant, symbology) -> the page image as loaded from the PDF."""
+    out = {}
+    for dpi, batch in sheet_batches.items():
+        scan = open_input(batch.path, batch.path.name)
+        images = iter(page.load() for page in scan.pages)
+        for variant in SHEET_VARIANTS:
+            for symbology in SYMBOLOGIES:
+                out[dpi, variant, symbology] = next(images)
+    return out
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("symbology", SYMBOLOGIES)
+@pytest.mark.parametrize("variant", list(SHEET_VARIANTS))
+@pytest.mark.parametrize("dpi", DPIS)
+def test_every_cover_sheet_variant_is_read(sheet_pages, reader: str, symbology: str, variant: str, dpi: int) -> None:
+    image = sheet_pages[dpi, variant, symbology]
+    assert image.info["dpi"] == pytest.approx((dpi, dpi), rel=0.01)
+    found = read_codes(image, reader)
+    cover = sheet_cover(variant, symbology)
+    assert [parse_payload(c.text, REF_PATTERN, CLASSES) for c in found] == [cover.sheet]
+    assert [c.symbology for c in found] == [symbology]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_thorough_reading_finds_both_codes_of_a_real_sheet(scan_factory, reader: str) -> None:
+    page = scan_factory.coversheet(Cover("PPS-2024-0555", "retain", "NOTE"), dpi=300, degrade=Degrade(skew=2.0))
+    page.image.info["dpi"] = (300, 300)
+    found = read_codes(page.image, reader, thorough=True)
+    assert sorted(c.symbology for c in found) == ["code128", "qr"]
+    assert {c.text for c in found} == {"PPS-2024-0555|RETAIN|NOTE"}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_bilevel_g4_cover_sheet_is_read(container_batches, reader: str) -> None:
+    batch = container_batches["tiff-g4"]
+    scan = open_input(batch.path, batch.path.name)
+    image = scan.pages[0].load()
+    assert image.mode == "1"
+    assert {c.text for c in read_codes(image, reader)} == {"PPS-2024-0137|RETAIN|PPS-LETTER"}
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_generic_separator_is_read(container_batches, reader: str) -> None:
+    batch = container_batches["pdf"]
+    label = next(p.label for p in batch.pages if p.kind == "separator")
+    scan = open_input(batch.path, batch.path.name)
+    page = next(p for p in scan.pages if p.label == label)
+    assert read_codes(page.load(), reader) == [Code("code128", GENERIC_SEPARATOR)]
+
+
+@pytest.mark.parametrize("reader", READERS)
+def test_decoy_url_on_a_school_letter_is_read_and_ignored(scan_factory, reader: str) -> None:
+    page = scan_factory.page("school-letter", "PPS-2024-0137", dpi=300, degrade=Degrade(skew=1.0))
+    page.image.info["dpi"] = (300, 300)
+    found = read_codes(page.image, reader)
+    assert [c.symbology for c in found] == ["qr"]
+    assert found[0].text.startswith("https://")
+    assert parse_payload(found[0].text, REF_PATTERN, CLASSES) is None
+
+
+@pytest.mark.parametrize("dpi", DPIS)
+@pytest.mark.parametrize("kind", [k for k in PAGE_KINDS if k != "school-letter"])
+def test_ordinary_pages_have_no_codes_and_skip_the_expensive_pass(scan_factory, kind: str, dpi: int) -> None:
+    page = scan_factory.page(kind, "PPS-2024-0137", dpi=dpi, degrade=Degrade(skew=1.5, speckle=200, jpeg_quality=30))
+    page.image.info["dpi"] = (dpi, dpi)
+    small = _looks.scaled_to(page.image, 150)
+    assert not _looks.barcode_like(small, _looks.dpi_of(small))
+    assert read_codes(page.image, "zxing") == []
+
+
+def test_cover_sheets_look_like_they_carry_a_code(sheet_pages) -> None:
+    for image in sheet_pages.values():
+        small = _looks.scaled_to(image, 150)
+        assert _looks.barcode_like(small, _looks.dpi_of(small))
+
+
+def test_unknown_reader_is_refused(scan_factory) -> None:
+    with pytest.raises(ValueError, match="zxing, zbar"):
+        read_codes(scan_factory.separator(dpi=200).image, "quagga")
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("symbology", SYMBOLOGIES)
+def test_a_sheet_fed_sideways_is_read(sheet_pages, reader: str, symbology: str) -> None:
+    from PIL import Image
+
+    image = sheet_pages[300, "skew+3", symbology].transpose(Image.Transpose.ROTATE_90)
+    image.info["dpi"] = (300, 300)
+    assert [c.text for c in read_codes(image, reader)] == [format_payload(sheet_cover("skew+3", symbology).sheet)]
