@@ -94,16 +94,49 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def _migration_engine(engine: Engine) -> Engine:
+    """SQLite: a connection with foreign keys OFF. Alembic's batch mode rebuilds a table by copying
+    it and dropping the old one; with foreign keys on, that drop would fire ON DELETE CASCADE /
+    SET NULL on every row that points at the table (documents would lose their case)."""
+    if engine.dialect.name != "sqlite":
+        return engine
+    plain = create_engine(engine.url, connect_args={"timeout": 30})
+
+    def pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute("PRAGMA secure_delete=ON")
+        cur.close()
+
+    event.listen(plain, "connect", pragmas)
+    return plain
+
+
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Upgrade the database to the newest schema; return (revision before, revision after)."""
+    return migrate_to(engine, "head")
+
+
+def migrate_to(engine: Engine, revision: str) -> tuple[str | None, str]:
     from alembic import command
 
     before = _try(engine, current_revision)
     cfg = _alembic_config(engine)
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    return before, head_revision(engine)
+    target = _migration_engine(engine)
+    try:
+        with target.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+            if engine.dialect.name == "sqlite":
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise DatabaseUnavailable(url=redact(str(engine.url)), problem=f"the migration broke {len(broken)} foreign key(s)",
+                                              hint="Nothing was changed; report this.")
+    finally:
+        if target is not engine:
+            target.dispose()
+    return before, _try(engine, current_revision)
 
 
 def _try(engine: Engine, fn):  # noqa: ANN001, ANN202

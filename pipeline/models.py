@@ -79,6 +79,7 @@ class Case(Base):
     store_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     store_consent_on: Mapped[dt.date | None] = mapped_column(Date)
     disposed_on: Mapped[dt.date | None] = mapped_column(Date)
+    disposal_run_id: Mapped[int | None] = mapped_column(ForeignKey("disposal_runs.id"))
 
     third_parties: Mapped[list[ThirdPartyConsent]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="ThirdPartyConsent.party"
@@ -275,3 +276,16 @@ class DiscItemRow(Base):
     case_ref: Mapped[str] = mapped_column(String(40), index=True)
     dispose_after: Mapped[dt.date] = mapped_column(Date)
     disc: Mapped[Disc] = relationship(back_populates="items")
+
+
+class DisposalRun(Base):
+    """One annual disposal run. Cases it disposed of point to it, so an interrupted run is finished
+    by running it again, and its certificate covers everything it did."""
+
+    __tablename__ = "disposal_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    operator: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    certificate: Mapped[str | None] = mapped_column(Text)  # JSON of the certificate, kept permanently

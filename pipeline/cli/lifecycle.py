@@ -77,3 +77,53 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
     with ws.transaction() as s:
         done = shredding.confirm(s, list(ids), by=actor, today=as_of, consent=consent)
     click.echo(f"confirmed shredded: {', '.join(map(str, done))}")
+
+
+@click.command()
+@click.option("--media", "sources", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+              help="A disc image or mounted disc (repeat for every disc in the cupboard).")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@as_of_option
+@by_option
+@yes_option
+@json_option
+@pass_app
+def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
+    """The annual disposal run: destroy the keys of cases due (crypto-erase), list discs to destroy."""
+    from pipeline import disposal
+
+    ws = app.workspace()
+    if dry_run:
+        result = disposal.dry_run(ws, list(sources), as_of)
+        if as_json:
+            print_json(result)
+            return
+        click.echo(f"disposal plan for {as_of} (dry run, nothing changed):")
+        _print_plan(result["dispose"], result)
+        return
+    preview = disposal.dry_run(ws, list(sources), as_of)
+    consent = typed_consent(f"destroy the records of {len(preview['dispose'])} case(s) for good "
+                            f"({', '.join(d['case_ref'] for d in preview['dispose']) or 'none'})", yes)
+    cert = disposal.execute(ws, list(sources), as_of, actor=actor, consent=consent)
+    if as_json:
+        print_json(cert)
+        return
+    click.echo(f"disposal run {cert['run']} on {as_of}:")
+    _print_plan(cert["destroyed"], cert | {"held": cert["held_back"], "kept_reactivated": cert["kept_reactivated"]})
+    click.echo(f"certificate: {', '.join(cert['files'])}")
+
+
+def _print_plan(cases: list[dict], p: dict) -> None:
+    click.echo(f"  cases to dispose of: {', '.join(c['case_ref'] for c in cases) or 'none'}")
+    for h in p.get("held", []):
+        click.echo(f"  held back: {h['case_ref']} ({', '.join(x['words'] for x in h['holds'])})")
+    for k in p.get("kept_reactivated", []):
+        click.echo(f"  kept (reactivated): {k['case_ref']}, now dispose after {k['register_says']}")
+    for d in p.get("discs_to_destroy", []):
+        click.echo(f"  destroy disc {d['label']} ({d['location'] or 'location not recorded'})")
+    for d in p.get("discs_to_consolidate", []):
+        click.echo(f"  consolidate disc {d['label']}: re-burn the live items of {', '.join(d['live_cases'])}, then destroy it")
+    for label in p.get("discs_not_presented", p.get("not_presented", [])):
+        click.echo(f"  not presented: disc {label} is in the register but was not read")
+    for label in p.get("discs_not_registered", p.get("not_registered", [])):
+        click.echo(f"  not registered: disc {label} was read but is not in this archive's register")

@@ -1,0 +1,275 @@
+"""The annual disposal run, against the discs.
+
+1. Read every disc presented (image files or a mounted drive); check each index's signature.
+2. Cross-check with the register, which is authoritative: a case reactivated after its disc was
+   burnt is kept; a case under a hold is held back; discs registered but not presented, and discs
+   presented but not registered, are reported.
+3. For each case due (six years after its last activity, no active hold): destroy its data key —
+   the cryptographic erase that makes every copy of its items on every write-once disc unreadable —
+   delete its vault blobs, and purge its records down to a tombstone with no personal data.
+4. List discs whose every item is now erased, with their cupboard location, for physical
+   destruction; discs still holding live items past their year, for consolidation.
+5. Write a destruction certificate (JSON and PDF), kept permanently.
+
+``plan`` changes nothing (``--dry-run``); ``execute`` carries the plan out one case per
+transaction, and a run interrupted half-way is finished by running it again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from pipeline import audit, keystore
+from pipeline.cases import active_holds, case_dates
+from pipeline.config import Config
+from pipeline.models import (
+    HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
+)
+from pipeline.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PresentedDisc:
+    source: str
+    label: str
+    items: int
+
+
+@dataclass
+class DisposalPlan:
+    as_of: dt.date
+    dispose: list[dict] = field(default_factory=list)  # cases to dispose of now
+    held: list[dict] = field(default_factory=list)  # due, but under a hold
+    kept_reactivated: list[dict] = field(default_factory=list)  # a disc says due, the register says not
+    discs_to_destroy: list[dict] = field(default_factory=list)
+    discs_to_consolidate: list[dict] = field(default_factory=list)
+    not_presented: list[str] = field(default_factory=list)
+    not_registered: list[str] = field(default_factory=list)
+    presented: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "as_of": self.as_of.isoformat()}
+
+
+def read_presented(ws: Workspace, sources: list[Path]) -> tuple[list[PresentedDisc], dict[str, dt.date]]:
+    """Each disc's index, signature-checked; and per case the earliest disposal date a disc gives."""
+    from archive_media.iso import read_disc
+    from pipeline.media import public_key
+
+    with ws.transaction() as s:
+        pub, archive = public_key(s), keystore.archive_id(s)
+    discs, disc_dates = [], {}
+    for src in sources:
+        with read_disc(Path(src), public_key=pub, archive_id=archive) as reader:
+            index = reader.index
+        for e in index.entries:
+            disc_dates[e.case_ref] = min(disc_dates.get(e.case_ref, e.dispose_after), e.dispose_after)
+        discs.append(PresentedDisc(str(src), index.label, len(index.entries)))
+    return discs, disc_dates
+
+
+def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc], disc_dates: dict[str, dt.date]) -> DisposalPlan:
+    p = DisposalPlan(as_of=as_of)
+    cases = list(s.scalars(select(Case).where(Case.disposed_on.is_(None)).options(selectinload(Case.holds))))
+    due_refs = set()
+    for c in cases:
+        dispose_after = case_dates(cfg, c.last_activity).dispose_after
+        if dispose_after > as_of:
+            if c.ref in disc_dates and disc_dates[c.ref] <= as_of:
+                p.kept_reactivated.append({"case_ref": c.ref, "disc_says": disc_dates[c.ref].isoformat(),
+                                           "register_says": dispose_after.isoformat(), "last_activity": c.last_activity.isoformat()})
+            continue
+        holds = active_holds(c)
+        if holds:
+            p.held.append({"case_ref": c.ref, "dispose_after": dispose_after.isoformat(),
+                           "holds": [{"id": h.id, "reason": h.reason, "words": HOLD_REASON_WORDS[h.reason]} for h in holds]})
+            continue
+        due_refs.add(c.ref)
+        p.dispose.append({"case_ref": c.ref, "opened_on": c.opened_on.isoformat(), "last_activity": c.last_activity.isoformat(),
+                          "dispose_after": dispose_after.isoformat()})
+    p.dispose.sort(key=lambda d: d["case_ref"])
+    _plan_discs(s, p, presented, due_refs)
+    return p
+
+
+def _plan_discs(s: Session, p: DisposalPlan, presented: list[PresentedDisc], due_refs: set[str]) -> None:
+    disposed = set(s.scalars(select(Case.ref).where(Case.disposed_on.is_not(None)))) | due_refs
+    discs = list(s.scalars(select(Disc).where(Disc.status != "destroyed").options(selectinload(Disc.items)).order_by(Disc.label)))
+    labels = {d.label for d in discs}
+    seen = {pd.label for pd in presented}
+    p.presented = [asdict(pd) for pd in presented]
+    p.not_registered = sorted(seen - labels)
+    p.not_presented = sorted(d.label for d in discs if d.label not in seen and d.status in ("verified", "in-cupboard"))
+    for d in discs:
+        refs = {i.case_ref for i in d.items}
+        if refs and refs <= disposed:
+            p.discs_to_destroy.append({"label": d.label, "location": d.location, "status": d.status, "items": len(d.items),
+                                       "presented": d.label in seen})
+        elif d.dispose_year < p.as_of.year and refs & disposed:
+            live = sorted(refs - disposed)
+            p.discs_to_consolidate.append({"label": d.label, "location": d.location, "live_cases": live,
+                                           "live_items": sum(1 for i in d.items if i.case_ref in live)})
+
+
+def _open_run(s: Session, as_of: dt.date, operator: str) -> DisposalRun:
+    run = s.scalars(select(DisposalRun).where(DisposalRun.finished_at.is_(None), DisposalRun.as_of == as_of)).first()
+    if run is None:
+        run = DisposalRun(as_of=as_of, operator=operator, started_at=_utcnow())
+        s.add(run)
+        s.flush()
+        audit.record(s, operator, "disposal.started", subject=f"disposal:{run.id}", as_of=as_of)
+    return run
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor: str) -> dict:
+    """Crypto-erase one case and purge its records to a tombstone, in the caller's transaction."""
+    from archive_media.vault import Vault
+
+    case = s.scalars(select(Case).where(Case.ref == ref).with_for_update()).one()
+    docs = list(s.scalars(select(Document).where((Document.case_id == case.id) | (Document.suggested_ref == ref))))
+    record = {"case_ref": ref, "opened_on": case.opened_on.isoformat(), "last_activity": case.last_activity.isoformat(),
+              "dispose_after": case_dates(ws.config, case.last_activity).dispose_after.isoformat(),
+              "documents": [d.id for d in docs], "vault_items": sum(1 for d in docs if d.vault_item)}
+    key_destroyed = s.execute(delete(WrappedKey).where(WrappedKey.purpose == "case", WrappedKey.case_ref == ref)).rowcount > 0
+    vault = Vault(ws.path("vault"))
+    for d in docs:
+        if d.vault_item:
+            vault.delete(d.vault_item)
+        # the tombstone keeps ids, class, decision and page count: no file names, no free text
+        d.vault_item = d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = None
+        d.reason, d.source_pages, d.state, d.suggested_ref = "disposed", "[]", "disposed", None
+    inputs = {d.input_id for d in docs}
+    for inp in s.scalars(select(Input).where(Input.id.in_(inputs))):
+        others = s.scalars(select(Document.id).where(Document.input_id == inp.id, Document.state != "disposed")).first()
+        if others is None:
+            inp.display_name, inp.member_names = "(disposed)", None
+    s.execute(delete(ThirdPartyConsent).where(ThirdPartyConsent.case_id == case.id))
+    for h in case.holds:
+        h.note = ""
+    case.disposed_on, case.disposal_run_id, case.store_consent = run.as_of, run.id, False
+    record["key_destroyed"] = key_destroyed
+    audit.record(s, actor, "case.disposed", case_ref=ref, subject=f"disposal:{run.id}", documents=len(docs), key_destroyed=key_destroyed)
+    return record
+
+
+def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
+    """What ``execute`` would do, changing nothing."""
+    presented, disc_dates = read_presented(ws, sources)
+    with ws.transaction() as s:
+        return plan(s, ws.config, as_of, presented, disc_dates).as_dict()
+
+
+def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, consent: str) -> dict:
+    presented, disc_dates = read_presented(ws, sources)
+    with ws.transaction() as s:
+        p = plan(s, ws.config, as_of, presented, disc_dates)
+        run = _open_run(s, as_of, actor)
+        run_id = run.id
+    for item in p.dispose:
+        with ws.transaction() as s:  # one case at a time: an interruption loses nothing
+            run = s.get(DisposalRun, run_id)
+            dispose_case(ws, s, item["case_ref"], run, actor=actor)
+    _wipe_free_space(ws)
+    with ws.transaction() as s:
+        run = s.get(DisposalRun, run_id)
+        cert = certificate(ws, s, run, p, consent=consent)
+        audit.record(s, actor, "disposal.finished", subject=f"disposal:{run_id}", cases=len(cert["destroyed"]),
+                     discs_to_destroy=len(p.discs_to_destroy), consent=consent)
+        cert["audit_head"] = audit.head(s).head
+        run.finished_at, run.certificate = _utcnow(), json.dumps(cert, sort_keys=True)
+    write_certificate(ws, cert)
+    return cert
+
+
+def _wipe_free_space(ws: Workspace) -> None:
+    """SQLite: with ``secure_delete`` the key rows' bytes were zeroed in the pages; a checkpoint
+    also empties the write-ahead log, which still held the old page images."""
+    if ws.engine.dialect.name != "sqlite":
+        return
+    raw = ws.engine.raw_connection()  # outside SQLAlchemy's transaction: a checkpoint needs none open
+    try:
+        busy, _log, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("the write-ahead log could not be emptied now (another process is reading); it will be at the next checkpoint")
+    finally:
+        raw.close()
+
+
+def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *, consent: str) -> dict:
+    cases = list(s.scalars(select(Case).where(Case.disposal_run_id == run.id).order_by(Case.ref)))
+    destroyed = []
+    for c in cases:
+        docs = list(s.scalars(select(Document.id).where(Document.case_id == c.id)))
+        destroyed.append({"case_ref": c.ref, "opened_on": c.opened_on.isoformat(), "last_activity": c.last_activity.isoformat(),
+                          "dispose_after": case_dates(ws.config, c.last_activity).dispose_after.isoformat(),
+                          "documents": docs, "key_destroyed": not keystore.has_case_key(s, c.ref)})
+    svc = ws.config.section("service")
+    return {
+        "certificate": "pps-archive destruction certificate", "version": 1, "run": run.id,
+        "service": svc["name"], "policy": svc["retention_authority"],
+        "retention": {"archive_after_months": ws.config.archive_after_months, "dispose_after_years": ws.config.dispose_after_years},
+        "run_date": run.as_of.isoformat(), "operator": run.operator, "consent": consent,
+        "started_at": run.started_at.isoformat(timespec="seconds"), "finished_at": _utcnow().isoformat(timespec="seconds"),
+        "destroyed": destroyed, "keys_destroyed": [d["case_ref"] for d in destroyed if d["key_destroyed"]],
+        "discs_to_destroy": p.discs_to_destroy, "discs_to_consolidate": p.discs_to_consolidate,
+        "held_back": p.held, "kept_reactivated": p.kept_reactivated,
+        "discs_not_presented": p.not_presented, "discs_not_registered": p.not_registered,
+        "method": "cryptographic erase (NIST SP 800-88): each case's data key destroyed; vault copies deleted",
+    }
+
+
+def write_certificate(ws: Workspace, cert: dict) -> tuple[Path, Path]:
+    from pps_archive.atomic import atomic_write_bytes
+
+    folder = ws.path("certificates")
+    stem = f"disposal-{cert['run_date']}-run{cert['run']}"
+    js = folder / f"{stem}.json"
+    atomic_write_bytes(js, (json.dumps(cert, indent=2, sort_keys=True) + "\n").encode(), 0o600)
+    pdf = folder / f"{stem}.pdf"
+    _certificate_pdf(cert, pdf)
+    cert["files"] = [str(js), str(pdf)]
+    return js, pdf
+
+
+def _certificate_pdf(cert: dict, out: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table
+
+    from pps_archive.atomic import atomic_writer
+
+    st = getSampleStyleSheet()
+    story = [Paragraph(f"{cert['service']}: certificate of destruction", st["Title"]),
+             Paragraph(f"Disposal run {cert['run']} on {cert['run_date']}, operator {cert['operator']} (consent: {cert['consent']}).", st["BodyText"]),
+             Paragraph(f"Authority: {cert['policy']}.", st["BodyText"]),
+             Paragraph(f"Method: {cert['method']}.", st["BodyText"]), Spacer(1, 8)]
+    rows = [["Case", "Opened", "Last activity", "Dispose after", "Documents", "Key destroyed"]]
+    rows += [[d["case_ref"], d["opened_on"], d["last_activity"], d["dispose_after"], str(len(d["documents"])),
+              "yes" if d["key_destroyed"] else "no"] for d in cert["destroyed"]]
+    story += [Paragraph("Records destroyed", st["Heading2"]), Table(rows, repeatRows=1)]
+    for title, key, fmt in (
+        ("Discs to destroy physically", "discs_to_destroy", lambda d: f"{d['label']} — {d['location'] or 'location not recorded'}"),
+        ("Discs to consolidate (re-burn live items, then destroy)", "discs_to_consolidate", lambda d: f"{d['label']}: live cases {', '.join(d['live_cases'])}"),
+        ("Held back", "held_back", lambda d: f"{d['case_ref']}: " + ", ".join(f"{h['words']} (hold {h['id']})" for h in d["holds"])),
+        ("Kept: reactivated after the disc was made", "kept_reactivated", lambda d: f"{d['case_ref']}: dispose after {d['register_says']}"),
+        ("Registered discs not presented", "discs_not_presented", str),
+        ("Presented discs not in the register", "discs_not_registered", str),
+    ):
+        if cert[key]:
+            story += [Paragraph(title, st["Heading2"])] + [Paragraph(fmt(x), st["BodyText"]) for x in cert[key]]
+    story += [Spacer(1, 8), Paragraph(f"Audit chain head after the run: {cert.get('audit_head', '(see JSON)')}", st["BodyText"])]
+    with atomic_writer(out, 0o600) as fh:
+        SimpleDocTemplate(fh, pagesize=A4, title="Certificate of destruction").build(story)
