@@ -114,7 +114,7 @@ def _plan_discs(s: Session, p: DisposalPlan, presented: list[PresentedDisc], due
         if refs and refs <= disposed:
             p.discs_to_destroy.append({"label": d.label, "location": d.location, "status": d.status, "items": len(d.items),
                                        "presented": d.label in seen})
-        elif d.dispose_year < p.as_of.year and refs & disposed:
+        elif d.dispose_year <= p.as_of.year and refs & disposed:
             live = sorted(refs - disposed)
             p.discs_to_consolidate.append({"label": d.label, "location": d.location, "live_cases": live,
                                            "live_items": sum(1 for i in d.items if i.case_ref in live)})

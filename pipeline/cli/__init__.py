@@ -63,7 +63,7 @@ def _register() -> None:
 
     for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
                     intake.review, intake.quarantine, media.media, media.restore, media.keys, lifecycle.archive_due,
-                    lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, admin.audit):
+                    lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, lifecycle.stats, admin.audit):
         cli.add_command(command)
 
 

@@ -127,3 +127,25 @@ def _print_plan(cases: list[dict], p: dict) -> None:
         click.echo(f"  not presented: disc {label} is in the register but was not read")
     for label in p.get("discs_not_registered", p.get("not_registered", [])):
         click.echo(f"  not registered: disc {label} was read but is not in this archive's register")
+
+
+@click.command()
+@as_of_option
+@json_option
+@pass_app
+def stats(app: AppContext, as_of: dt.date, as_json: bool) -> None:
+    """Anonymous statistics for monitoring the service (counts under 5 shown as <5)."""
+    from pipeline.stats import statistics
+
+    ws = app.workspace()
+    with ws.transaction() as s:
+        data = statistics(s, as_of)
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"statistics as of {data['as_of']} (counts under {data['suppressed_below']} are shown as <{data['suppressed_below']})")
+    for key, table in data.items():
+        if isinstance(table, dict):
+            click.echo(f"\n{key.replace('_', ' ')}:")
+            for k, v in table.items():
+                click.echo(f"  {k:<32} {v}")
