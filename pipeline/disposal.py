@@ -65,6 +65,8 @@ def read_presented(ws: Workspace, sources: list[Path]) -> tuple[list[PresentedDi
     from archive_media.iso import read_disc
     from pipeline.media import public_key
 
+    if not sources:
+        return [], {}
     with ws.transaction() as s:
         pub, archive = public_key(s), keystore.archive_id(s)
     discs, disc_dates = [], {}
