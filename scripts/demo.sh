@@ -1,36 +1,70 @@
 #!/usr/bin/env bash
-# The main job end to end on the embedded SQLite default, in ./demo-output (safe to run again:
-# it starts from scratch each time). Uses a demo passphrase: never use it for real records.
+# The main job end to end on the embedded SQLite default, in ./demo-output (it starts from scratch
+# each time). A demo passphrase is used: never use it for real records.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="$PWD/demo-output"
 rm -rf "$out"
-mkdir -p "$out"
+mkdir -p "$out/scans"
 export PPS_ARCHIVE_HOME="$out/data"
 export PPS_ARCHIVE_PASSPHRASE="demo passphrase - not for real records"
 export PPS_ARCHIVE_STAFF="demo"
 unset PPS_ARCHIVE_PASSPHRASE_FILE PPS_ARCHIVE_DATABASE_URL PPS_ARCHIVE_CONFIG
 pa() { echo "+ pps-archive $*" >&2; .venv/bin/pps-archive "$@"; }
+step() { echo; echo "== $*"; }
 
-echo "== 1. set up the data directory, database and master key"
+step "1. set up the data directory, database and master key (safe to run again)"
 pa init
-pa init   # idempotent: checks, changes nothing
+pa init
 
-echo "== 2. the case register"
+step "2. the case register: consent, third parties, holds"
 pa case open PPS-2024-0137 --consent-to-store --as-of 2024-01-15
-pa case open PPS-2024-0138 --anonymous --as-of 2024-02-01
-pa case consent PPS-2024-0138 --store yes --as-of 2024-02-02
 pa case consent PPS-2024-0137 --third-party "SEN Team" --allow --as-of 2024-01-15
-pa case consent PPS-2024-0137 --third-party School --allow --as-of 2024-01-15
-pa case consent PPS-2024-0137 --third-party School --withdraw --as-of 2024-03-01
-pa case open PPS-2024-0139 --as-of 2024-03-10
-pa case hold PPS-2024-0139 --reason safeguarding --note "concern reported to the LSCB" --as-of 2024-04-01
-pa case touch PPS-2024-0137 --on 2024-06-30
-pa case list --as-of 2025-01-10
+pa case open PPS-2024-0138 --anonymous --consent-to-store --as-of 2024-02-01
+pa case open PPS-2024-0139 --as-of 2024-03-10            # no consent to store yet
+pa case hold PPS-2024-0138 --reason safeguarding --note "concern reported to the LSCB" --as-of 2024-04-01
+pa coversheet PPS-2024-0137 --class EHCP --shred -o "$out/coversheet-example.pdf"
 
-echo "== 3. the audit log"
+step "3. scans arrive (cover sheets, skew, a JPEG batch at 200 dpi, a G4 TIFF, two bad files)"
+.venv/bin/python scripts/demo_scans.py "$out/scans"
+ls "$out/scans"
+
+step "4. intake: exactly as the daemon does it ('pps-archive watch' watches drop folders)"
+pa ingest "$out"/scans/*
+pa documents
+pa review list
+pa quarantine list
+
+step "5. staff resolve the review queue once the parent's consent is recorded"
+pa case consent PPS-2024-0139 --store yes --as-of 2024-07-01
+for doc in $(.venv/bin/pps-archive review list --json | .venv/bin/python -c 'import json,sys; [print(d["id"]) for d in json.load(sys.stdin) if d["suggested_case_ref"] == "PPS-2024-0139"]'); do
+  pa review assign "$doc" --case PPS-2024-0139 --retain
+done
+
+step "6. archive media: plan, build, verify, put in the cupboard"
+pa media plan
+pa media build --out "$out/discs" --as-of 2024-10-01
+for iso in "$out"/discs/*.iso; do
+  pa media verify --full "$iso"
+  pa media store "$(basename "$iso" .iso)" --location "locked cupboard, shelf 1"
+done
+pa media list
+
+step "7. archive-due and the shred list (retained paper only once its scan is on a verified disc)"
+pa archive-due --as-of 2025-01-10
+pa shred-list --pdf "$out/shred-list.pdf"
+
+step "8. six years on: the annual disposal run against the discs (dry run first)"
+pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --dry-run
+pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --yes
+
+step "9. anonymous statistics and the audit chain"
+pa stats --as-of 2031-01-01
 pa audit verify
 
 echo
-echo "Done. The data directory is $out/data (database: pps-archive.sqlite3)."
-echo "Try: PPS_ARCHIVE_HOME=$out/data .venv/bin/pps-archive case list --json"
+echo "Done. Look in $out:"
+echo "  data/           the data directory (database pps-archive.sqlite3, encrypted vault, certificates/)"
+echo "  discs/          the CD images; each holds README.TXT saying how to decrypt an item with 'age'"
+echo "  shred-list.pdf  the printable shred list; coversheet-example.pdf  a cover sheet"
+echo "Try: PPS_ARCHIVE_HOME=$out/data .venv/bin/pps-archive case list"
