@@ -1,6 +1,7 @@
-"""Generate docs/cli.md from the commands' own --help (a test fails when the file is stale).
+"""Generate docs/cli.md from the commands' own --help, and docs/errors.md from the error classes
+(a test fails when either file is stale).
 
-Regenerate with ``.venv/bin/python -m pipeline.cli._docgen > docs/cli.md``.
+Regenerate with ``.venv/bin/python -m pipeline.cli._docgen``.
 """
 
 from __future__ import annotations
@@ -27,5 +28,30 @@ def render() -> str:
     return "\n".join(parts)
 
 
+def render_errors() -> str:
+    import archive_media  # noqa: F401 - every package's error classes
+    import scanners  # noqa: F401
+    from pps_archive.errors import ExitCode, all_error_classes
+
+    by_code = {cls.exit_code: cls for cls in all_error_classes()}
+    lines = ["# Exit codes and errors", "", "Generated from `pps_archive/errors.py`; do not edit by hand.", "",
+             "0 is success, 2 a command-line usage error, 3-99 errors (one per class), 100-127 warnings.", "",
+             "| code | error | message |", "| --- | --- | --- |"]
+    for code in ExitCode:
+        cls = by_code.get(code)
+        name = cls.__name__ if cls else code.name.lower().replace("_", " ")
+        text = (cls.template if cls else "").replace("|", "\\|").replace("{", "<").replace("}", ">")
+        lines.append(f"| {int(code)} | {name} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+DOCS = {"cli.md": render, "errors.md": render_errors}
+
+
 if __name__ == "__main__":
-    print(render(), end="")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "docs"
+    for name, fn in DOCS.items():
+        (root / name).write_text(fn(), encoding="utf-8")
+        print(f"wrote docs/{name}")
