@@ -119,8 +119,6 @@ def _host() -> str:
 def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str = "ingest",
            keep: bool = False, workers: int | None = None) -> list[dict]:
     """Take ``paths`` in and process them (and anything already queued) in the foreground."""
-    from pipeline.models import Input
-
     recover(ws)
     group_pattern = next(iter(ws.config.scanner_profiles(ws.data_dir)), None)
     units = group_paths([Path(p) for p in paths], group_pattern.group_pattern if group_pattern else "")
@@ -129,7 +127,7 @@ def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, pr
         t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
         taken.append((unit, t))
     with ws.transaction() as s:
-        waiting = s.query(Input.id).filter(Input.state.in_(("queued", "processing"))).count()
+        waiting = queue.pending(s)
     count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
     if waiting:
         if count == 1:
@@ -147,17 +145,23 @@ def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, pr
 
 
 def _report(ws: Workspace, unit: Unit, t: spool.Taken) -> dict:
+    from sqlalchemy import select
+
     from pipeline.models import Input, QuarantineEntry
 
     with ws.transaction() as s:
         row = s.get(Input, t.input_id)
         out = {"file": unit.names[0] if len(unit.names) == 1 else list(unit.names), "input": t.input_id,
                "outcome": t.outcome if t.outcome != "queued" else row.state,
-               "documents": [d.id for d in row.documents]}
-        if row.state == "quarantined" or t.outcome == "duplicate":
-            entry = s.query(QuarantineEntry).filter(QuarantineEntry.file == (unit.names[0] if t.outcome == "duplicate" else row.display_name)).order_by(QuarantineEntry.id.desc()).first()
-            if entry is not None:
-                out["reason"] = entry.reason
+               "documents": [d.id for d in row.documents] if t.outcome != "duplicate" else []}
+        if t.quarantine_entry is not None:
+            entry = s.get(QuarantineEntry, t.quarantine_entry)
+        elif row.state == "quarantined":
+            entry = s.scalars(select(QuarantineEntry).where(QuarantineEntry.input_id == row.id)).first()
+        else:
+            entry = None
+        if entry is not None:
+            out["reason"] = entry.reason
     return out
 
 

@@ -44,6 +44,7 @@ class Taken:
     input_id: int
     outcome: str  # "queued" | "already-taken" | "duplicate"
     sha256: str
+    quarantine_entry: int | None = None  # the entry recording a duplicate
 
 
 def member_name(index: int, source: Path) -> str:
@@ -133,7 +134,7 @@ def take_in(
         if existing is not None:
             if existing.state in ("done", "quarantined"):
                 shutil.rmtree(spool_dir(ws, sha), ignore_errors=True)  # our fresh copy is not needed
-            return _already_have(ws, s, existing, paths, display_name, profile, size, mtime_ns, now, actor)
+            return _already_have(ws, s, existing, paths, display_name, profile, size, mtime_ns, now, actor, keep_originals)
     try:
         with ws.transaction() as s:
             row = Input(
@@ -149,7 +150,7 @@ def take_in(
         # another process took the same bytes in at the same moment: theirs counts
         with ws.transaction() as s:
             existing = s.scalars(select(Input).where(Input.sha256 == sha)).one()
-            return _already_have(ws, s, existing, paths, display_name, profile, size, mtime_ns, now, actor)
+            return _already_have(ws, s, existing, paths, display_name, profile, size, mtime_ns, now, actor, keep_originals)
     if not keep_originals:
         _remove_originals(paths)
     log.info("input %s queued (%d file(s), %d bytes)", input_id, len(paths), size)
@@ -158,20 +159,22 @@ def take_in(
 
 def _already_have(
     ws: Workspace, s: Session, existing: Input, paths: Sequence[Path], display_name: str, profile: str,
-    size: int, mtime_ns: int, now: dt.datetime, actor: str,
+    size: int, mtime_ns: int, now: dt.datetime, actor: str, keep_originals: bool = False,
 ) -> Taken:
     same_drop = (existing.display_name, existing.profile, existing.size, existing.source_mtime_ns) == (
         display_name, profile, size, mtime_ns
     )
     if same_drop:
         # the originals of an input we already committed (a crash came before they were removed)
-        _remove_originals(paths)
+        if not keep_originals:
+            _remove_originals(paths)
         return Taken(existing.id, "already-taken", existing.sha256)
     from pipeline import quarantine
 
-    quarantine.record_duplicate(ws, s, existing, paths, display_name, profile, now=now, actor=actor)
-    _remove_originals(paths)
-    return Taken(existing.id, "duplicate", existing.sha256)
+    entry = quarantine.record_duplicate(ws, s, existing, paths, display_name, profile, now=now, actor=actor)
+    if not keep_originals:
+        _remove_originals(paths)
+    return Taken(existing.id, "duplicate", existing.sha256, entry.id)
 
 
 def recover(ws: Workspace) -> list[str]:
