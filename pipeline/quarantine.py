@@ -1,9 +1,11 @@
 """Quarantine: inputs that could not be processed, kept with a reason a person can act on.
 
-A quarantined file is moved from the spool to ``quarantine/<date>/q<entry id>/`` under opaque member
-names (never the name it had, which may say something about a family); the database keeps the
-original name for staff. Duplicates are recorded with the date of the first copy; their bytes are
-not kept twice.
+A quarantined file is encrypted (age, to the archive's own key) from the spool into
+``quarantine/<date>/q<entry id>/`` under opaque member names — never the name it had, which may say
+something about a family — and the spool copy is removed, so a file that could not be processed does
+not lie about in the clear. ``pps-archive quarantine export`` decrypts it for a person (passphrase).
+The database keeps the original name for staff. Duplicates are recorded with the date of the first
+copy; their bytes are not kept twice.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import audit
+from pipeline import audit, keystore
 from pipeline.models import Input, QuarantineEntry
 from pipeline.workspace import Workspace, make_private_dir
 
@@ -32,14 +34,47 @@ def quarantine_input(ws: Workspace, s: Session, row: Input, reason: str, *, now:
     folder = make_private_dir(ws.path("quarantine") / now.date().isoformat()) / f"q{entry.id}"
     source = ws.path("spool") / row.sha256
     if source.exists():
-        if folder.exists():
-            shutil.rmtree(folder)
-        source.rename(folder)
+        _encrypt_folder(source, folder, keystore.archive_recipient(s))
     entry.path = str(folder.relative_to(ws.data_dir))
     row.state, row.finished_at, row.claimed_by, row.lease_until = "quarantined", now, None, None
     audit.record(s, actor, "input.quarantined", subject=f"input:{row.id}", entry=entry.id)
     log.warning("input %s quarantined as entry %s", row.id, entry.id)
     return entry
+
+
+def _encrypt_folder(source: Path, folder: Path, recipient: str) -> None:
+    from archive_media import envelope
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp = folder.with_name(folder.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    make_private_dir(tmp)
+    for member in sorted(source.iterdir()):
+        envelope.encrypt_file(member, tmp / f"{member.name}.age", recipient)
+    tmp.rename(folder)
+    shutil.rmtree(source)
+
+
+def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: bytes, *, actor: str) -> list[Path]:
+    """Decrypt a quarantined file for a person to look at (the export is an audit event)."""
+    from archive_media import envelope
+    from pps_archive.errors import InvalidValue
+
+    entry = s.get(QuarantineEntry, entry_id)
+    if entry is None or not entry.path:
+        raise InvalidValue(f"quarantine entry {entry_id} has no kept file (see 'pps-archive quarantine list')")
+    identity = keystore.archive_identity(s, keystore.unlock(s, passphrase))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    members = sorted((ws.data_dir / entry.path).glob("*.age"))
+    for i, member in enumerate(members, start=1):
+        name = entry.file if len(members) == 1 else f"{i:04d}-{entry.file}"
+        target = out_dir / Path(name).name
+        envelope.decrypt_file(member, target, identity, what=f"quarantine entry {entry_id}")
+        written.append(target)
+    audit.record(s, actor, "quarantine.exported", subject=f"quarantine:{entry_id}")
+    return written
 
 
 def record_duplicate(

@@ -129,6 +129,24 @@ def quarantine_list(app: AppContext, as_json: bool) -> None:
     print_json(rows) if as_json else print_table(rows, ["id", "file", "received_at", "reason"], empty="quarantine is empty")
 
 
+@quarantine.command("export")
+@click.argument("entry", type=int)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write the file into.")
+@by_option
+@pass_app
+def quarantine_export(app: AppContext, entry: int, out: Path, actor: str) -> None:
+    """Decrypt quarantined file ENTRY so a person can look at it (needs the passphrase)."""
+    from pipeline.cli.admin import passphrase
+    from pipeline.quarantine import export
+
+    ws = app.workspace()
+    secret = passphrase()
+    with ws.transaction() as s:
+        written = export(ws, s, entry, out, secret, actor=actor)
+    for path in written:
+        click.echo(f"written: {path} (delete it when done)")
+
+
 @click.command()
 @click.argument("ref")
 @click.option("--class", "doc_class", required=True, metavar="CLASS", help="Document class (see config: classes).")
