@@ -82,12 +82,20 @@ def sweep_vault(ws: Workspace, *, min_age: float | None = None) -> list[str]:
 
 def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
                  stop: multiprocessing.synchronize.Event | None, idle_exit: bool) -> None:
+    import signal
+
     from pipeline.worker import prepare_process, work
 
+    # the daemon stops workers through ``stop`` between jobs; a SIGTERM sent to the whole group
+    # (systemd) must not kill one half-way through a job
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare_process(threads)
     ws = Workspace.load(Path(data_dir), Path(config_file) if config_file else None)
     try:
-        work(ws, name, only=only, stop=stop, idle_exit=idle_exit)
+        from pipeline.hostlock import worker_name
+
+        work(ws, worker_name(name), only=only, stop=stop, idle_exit=idle_exit)
     finally:
         ws.close()
 
@@ -101,7 +109,7 @@ def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: li
     for i in range(count):
         p = ctx.Process(
             target=_worker_main, name=f"pps-worker-{i + 1}",
-            args=(str(ws.data_dir), str(config_file) if config_file else None, f"{_host()}:{i + 1}", threads, only, stop, idle_exit),
+            args=(str(ws.data_dir), str(config_file) if config_file else None, f"w{i + 1}", threads, only, stop, idle_exit),
             daemon=False,
         )
         p.start()
@@ -109,33 +117,37 @@ def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: li
     return procs
 
 
-def _host() -> str:
-    import os
-    import socket
-
-    return f"{socket.gethostname()}-{os.getpid()}"
-
-
 def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str = "ingest",
            keep: bool = False, workers: int | None = None) -> list[dict]:
     """Take ``paths`` in and process them (and anything already queued) in the foreground."""
-    recover(ws)
+    from pipeline.hostlock import active
+
+    with active(ws.data_dir, lambda: recover(ws)):
+        return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers)
+
+
+def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str, keep: bool,
+            workers: int | None) -> list[dict]:
     group_pattern = next(iter(ws.config.scanner_profiles(ws.data_dir)), None)
     units = group_paths([Path(p) for p in paths], group_pattern.group_pattern if group_pattern else "")
     taken = []
     for unit in units:
         t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
         taken.append((unit, t))
+    from pipeline.hostlock import host
+
     with ws.transaction() as s:
-        waiting = queue.pending(s)
+        waiting = queue.pending(s, host=host())
     count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
     if waiting:
         if count == 1:
             from pipeline.worker import prepare_process, restore_environment, work
 
+            from pipeline.hostlock import worker_name
+
             saved = prepare_process(ws.config.section("ocr")["tesseract_threads"])
             try:
-                work(ws, f"{_host()}:fg", idle_exit=True)
+                work(ws, worker_name("fg"), idle_exit=True)
             finally:
                 restore_environment(saved)
         else:
@@ -189,9 +201,14 @@ class Daemon:
         log.warning("a drop-folder entry was refused: %s", reason)
 
     def run(self) -> None:
+        from pipeline.hostlock import active
+
+        with active(self.ws.data_dir, lambda: recover(self.ws)):
+            self._run()
+
+    def _run(self) -> None:
         from scanners.watch import DropFolderWatcher
 
-        recover(self.ws)
         for p in self.profiles:
             p.folder.mkdir(parents=True, exist_ok=True)
         workers = run_workers(self.ws, self.config_file, count=self.ws.config.section("intake")["workers"],
@@ -202,8 +219,10 @@ class Daemon:
         try:
             while not self._stopped.wait(1.0):
                 for i, p in enumerate(workers):
-                    if not p.is_alive():  # a worker died (OOM, kill): start another
+                    if not p.is_alive():  # a worker died (OOM, kill): free its job, start another
                         log.error("worker %s exited with %s; starting a new one", p.name, p.exitcode)
+                        with self.ws.transaction() as s:
+                            spool.free_dead_workers(s)
                         workers[i] = run_workers(self.ws, self.config_file, count=1, stop=self.stop_event, idle_exit=False)[0]
         finally:
             watcher.stop()

@@ -19,8 +19,9 @@ class JobContext:
         self.root = work_root / f"j{input_id}-{attempt}"
 
     def __enter__(self) -> JobContext:
-        if self.root.exists():
-            shutil.rmtree(self.root)
+        # folders of this input's earlier attempts (a worker killed mid-job) go first
+        for old in self.root.parent.glob(f"{self.root.name.split('-')[0]}-*"):
+            shutil.rmtree(old, ignore_errors=True)
         make_private_dir(self.root)
         return self
 
@@ -30,16 +31,6 @@ class JobContext:
     def segment_pdf(self, n: int) -> Path:
         """The pages of document ``n`` as the scanner made them."""
         return self.root / f"seg{n:03d}.pdf"
-
-    def ocr_pdf(self, n: int) -> Path:
-        """Document ``n`` after OCR (PDF/A with a text layer)."""
-        return self.root / f"seg{n:03d}.ocr.pdf"
-
-    def sidecar(self, n: int) -> Path:
-        return self.root / f"seg{n:03d}.txt"
-
-    def page_png(self, n: int) -> Path:
-        return self.root / f"page{n:04d}.png"
 
     def tmp(self, name: str) -> Path:
         return self.root / name

@@ -212,6 +212,18 @@ def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
     return out
 
 
+def plans_still_hold(s: Session, plans: list[Planned]) -> bool:
+    """At commit: every case a document is filed to still has consent and is not disposed of."""
+    lookup = case_lookup(s)
+    for p in plans:
+        if p.decision.case_ref is None:
+            continue
+        facts = lookup(p.decision.case_ref)
+        if facts is None or facts.disposed or not facts.store_consent:
+            return False
+    return True
+
+
 # --- step 3: encrypt, then commit everything at once --------------------------------------------
 
 def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, pages: int, *, now: dt.datetime) -> list[int]:  # noqa: ANN001

@@ -26,34 +26,51 @@ from pipeline.workspace import Workspace, make_private_dir
 log = logging.getLogger(__name__)
 
 
-def quarantine_input(ws: Workspace, s: Session, row: Input, reason: str, *, now: dt.datetime, actor: str = "intake") -> QuarantineEntry:
-    """Move an input's spool copy into quarantine and mark it; in the caller's transaction."""
-    entry = QuarantineEntry(input_id=row.id, file=row.display_name, profile=row.profile, reason=reason, received_at=row.received_at)
-    s.add(entry)
-    s.flush()
-    folder = make_private_dir(ws.path("quarantine") / now.date().isoformat()) / f"q{entry.id}"
-    source = ws.path("spool") / row.sha256
-    if source.exists():
-        _encrypt_folder(source, folder, keystore.archive_recipient(s))
-    entry.path = str(folder.relative_to(ws.data_dir))
-    row.state, row.finished_at, row.claimed_by, row.lease_until = "quarantined", now, None, None
-    audit.record(s, actor, "input.quarantined", subject=f"input:{row.id}", entry=entry.id)
-    log.warning("input %s quarantined as entry %s", row.id, entry.id)
-    return entry
-
-
-def _encrypt_folder(source: Path, folder: Path, recipient: str) -> None:
-    from archive_media import envelope
-
+def stash(ws: Workspace, input_id: int, sha256: str, recipient: str, *, now: dt.datetime) -> str | None:
+    """Encrypt an input's spool copy into quarantine (before any transaction: it may be large).
+    The spool copy stays until the quarantine is committed. Returns the folder, relative."""
+    source = ws.path("spool") / sha256
+    if not source.exists():
+        return None
+    folder = make_private_dir(ws.path("quarantine") / now.date().isoformat()) / f"input{input_id}"
     if folder.exists():
         shutil.rmtree(folder)
     tmp = folder.with_name(folder.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     make_private_dir(tmp)
     for member in sorted(source.iterdir()):
-        envelope.encrypt_file(member, tmp / f"{member.name}.age", recipient)
+        envelope_encrypt(member, tmp / f"{member.name}.age", recipient)
     tmp.rename(folder)
-    shutil.rmtree(source)
+    return str(folder.relative_to(ws.data_dir))
+
+
+def envelope_encrypt(plain: Path, out: Path, recipient: str) -> None:
+    from archive_media import envelope
+
+    envelope.encrypt_file(plain, out, recipient)
+
+
+def quarantine_input(ws: Workspace, s: Session, row: Input, reason: str, *, now: dt.datetime, path: str | None,
+                     actor: str = "intake") -> QuarantineEntry:
+    """Record an input as quarantined (its copy already stashed at ``path``); caller's transaction."""
+    entry = QuarantineEntry(input_id=row.id, file=row.display_name, profile=row.profile, reason=reason,
+                            received_at=row.received_at, path=path)
+    s.add(entry)
+    s.flush()
+    row.state, row.finished_at, row.claimed_by, row.lease_until = "quarantined", now, None, None
+    audit.record(s, actor, "input.quarantined", subject=f"input:{row.id}", entry=entry.id)
+    log.warning("input %s quarantined as entry %s", row.id, entry.id)
+    return entry
+
+
+def resolve_for_retry(ws: Workspace, s: Session, row: Input, *, now: dt.datetime, actor: str) -> None:
+    """The same file was dropped in again: its quarantine entries are resolved, their copies go."""
+    for entry in s.scalars(select(QuarantineEntry).where(QuarantineEntry.input_id == row.id, QuarantineEntry.resolved_at.is_(None))):
+        entry.resolved_at = now
+        if entry.path:
+            shutil.rmtree(ws.data_dir / entry.path, ignore_errors=True)
+            entry.path = None
+        audit.record(s, actor, "quarantine.resolved", subject=f"quarantine:{entry.id}", by="dropped in again")
 
 
 def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: bytes, *, actor: str) -> list[Path]:
@@ -64,10 +81,12 @@ def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: 
     entry = s.get(QuarantineEntry, entry_id)
     if entry is None or not entry.path:
         raise InvalidValue(f"quarantine entry {entry_id} has no kept file (see 'pps-archive quarantine list')")
+    members = sorted((ws.data_dir / entry.path).glob("*.age"))
+    if not members:
+        raise InvalidValue(f"the file of quarantine entry {entry_id} is missing from {entry.path}")
     identity = keystore.archive_identity(s, keystore.unlock(s, passphrase))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    members = sorted((ws.data_dir / entry.path).glob("*.age"))
     for i, member in enumerate(members, start=1):
         name = entry.file if len(members) == 1 else f"{i:04d}-{entry.file}"
         target = out_dir / Path(name).name

@@ -25,8 +25,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE, only: set[int] | None = None) -> Input | None:
-    """Claim the oldest queued (or abandoned) input, in the caller's transaction."""
+def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE, only: set[int] | None = None,
+          host: str | None = None) -> Input | None:
+    """Claim the oldest queued (or abandoned) input, in the caller's transaction. With ``host``,
+    only inputs whose spool copy is on that machine."""
     stmt = (
         select(Input)
         .where(or_(Input.state == "queued", and_(Input.state == "processing", Input.lease_until < now)))
@@ -36,6 +38,8 @@ def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DE
     )
     if only is not None:
         stmt = stmt.where(Input.id.in_(only))
+    if host is not None:
+        stmt = stmt.where(or_(Input.host == host, Input.host.is_(None)))
     row = s.scalars(stmt).first()
     if row is None:
         return None
@@ -45,8 +49,10 @@ def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DE
     return row
 
 
-def pending(s: Session, only: set[int] | None = None) -> int:
+def pending(s: Session, only: set[int] | None = None, host: str | None = None) -> int:
     stmt = select(Input.id).where(Input.state.in_(("queued", "processing")))
     if only is not None:
         stmt = stmt.where(Input.id.in_(only))
+    if host is not None:
+        stmt = stmt.where(or_(Input.host == host, Input.host.is_(None)))
     return len(s.scalars(stmt).all())

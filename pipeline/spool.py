@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from pipeline import audit
+from pipeline import audit, hostlock
 from pipeline.models import Input
 from pipeline.workspace import Workspace
 from pps_archive.atomic import fsync_dir
@@ -130,17 +130,34 @@ def take_in(
     mtime_ns = max(s.st_mtime_ns for s in stats)
     sha = _copy_into_spool(ws, paths)
     with ws.transaction() as s:
-        existing = s.scalars(select(Input).where(Input.sha256 == sha)).one_or_none()
-        if existing is not None:
-            if existing.state in ("done", "quarantined"):
+        existing = s.scalars(select(Input).where(Input.sha256 == sha).with_for_update()).one_or_none()
+        if existing is not None and existing.state == "quarantined":
+            # dropped in again after it was quarantined (as the reason told staff to): try again
+            from pipeline import quarantine
+
+            quarantine.resolve_for_retry(ws, s, existing, now=now, actor=actor)
+            existing.state, existing.attempts, existing.last_error, existing.host = "queued", 0, None, hostlock.host()
+            existing.display_name = display_name
+            existing.member_names = json.dumps(list(names)) if len(names) > 1 else None
+            existing.received_at, existing.finished_at, existing.source_mtime_ns = now, None, mtime_ns
+            audit.record(s, actor, "input.requeued", subject=f"input:{existing.id}")
+            retried = existing.id
+        elif existing is not None:
+            if existing.state == "done":
                 shutil.rmtree(spool_dir(ws, sha), ignore_errors=True)  # our fresh copy is not needed
             return _already_have(ws, s, existing, paths, display_name, profile, size, mtime_ns, now, actor, keep_originals)
+        else:
+            retried = None
+    if retried is not None:
+        if not keep_originals:
+            _remove_originals(paths)
+        return Taken(retried, "queued", sha)
     try:
         with ws.transaction() as s:
             row = Input(
                 sha256=sha, display_name=display_name, profile=profile, members=len(paths), size=size,
                 member_names=json.dumps(list(names)) if len(names) > 1 else None,
-                source_mtime_ns=mtime_ns, received_at=now, state="queued", attempts=0,
+                source_mtime_ns=mtime_ns, received_at=now, state="queued", attempts=0, host=hostlock.host(),
             )
             s.add(row)
             s.flush()
@@ -177,13 +194,26 @@ def _already_have(
     return Taken(existing.id, "duplicate", existing.sha256, entry.id)
 
 
+def free_dead_workers(s: Session) -> int:
+    """Jobs held by workers of this machine whose process is gone (kill -9, a crash): queue them
+    again now rather than when their lease runs out."""
+    freed = 0
+    for row in s.scalars(select(Input).where(Input.state == "processing", Input.host == hostlock.host()).with_for_update()):
+        if not hostlock.worker_alive(row.claimed_by):
+            row.state, row.claimed_by, row.lease_until = "queued", None, None
+            freed += 1
+    return freed
+
+
 def recover(ws: Workspace) -> list[str]:
-    """Remove half-copied spool folders and spool folders that no input row refers to (a crash
-    before the row was committed: the originals are still in the drop folder)."""
+    """Remove half-copied spool folders and spool folders that no waiting input refers to (a crash
+    before the row was committed: the originals are still in the drop folder). Only while no other
+    intake process runs on this machine (see :mod:`pipeline.hostlock`)."""
     removed = []
     spool = ws.path("spool")
     with ws.transaction() as s:
         known = set(s.scalars(select(Input.sha256).where(Input.state.in_(("queued", "processing")))))
+        free_dead_workers(s)
     for entry in spool.iterdir():
         if entry.name.startswith(".incoming-") or entry.name not in known:
             shutil.rmtree(entry, ignore_errors=True)

@@ -112,3 +112,61 @@ def test_an_abandoned_job_is_claimed_again_after_its_lease(workspace, tmp_path: 
 
 def test_spool_is_private(workspace) -> None:
     assert oct(os.stat(workspace.path("spool")).st_mode & 0o777) == "0o700"
+
+
+def test_a_quarantined_file_dropped_in_again_is_queued_again(workspace, tmp_path: Path) -> None:
+    from pipeline import keystore
+    from pipeline.worker import quarantine as quarantine_job
+
+    with workspace.transaction() as s:
+        keystore.ensure_archive_id(s)
+        keystore.ensure_master_key(s, workspace.config, b"pw", keystore.archive_id(s), actor="t")
+    f = drop(tmp_path / "d", "scan9.pdf", b"%PDF nine")
+    first = spool.take_in(workspace, [f], ["scan9.pdf"], "office", now=NOW)
+    quarantine_job(workspace, first.input_id, "is damaged: scan it again")
+    with workspace.transaction() as s:
+        [entry] = quarantine.list_entries(s)
+        assert entry["kept_at"] and not spool.spool_dir(workspace, first.sha256).exists()
+    again = spool.take_in(workspace, [drop(tmp_path / "d", "scan9.pdf", b"%PDF nine")], ["scan9.pdf"], "office", now=NOW)
+    assert (again.outcome, again.input_id) == ("queued", first.input_id)
+    with workspace.transaction() as s:
+        row = s.get(Input, first.input_id)
+        assert (row.state, row.attempts) == ("queued", 0)
+        assert quarantine.list_entries(s) == []  # resolved, its encrypted copy removed
+    assert spool.spool_dir(workspace, first.sha256).exists()
+
+
+def test_recovery_waits_for_other_active_processes(workspace, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from pipeline.hostlock import active
+
+    (workspace.path("spool") / ("e" * 64)).mkdir()  # as if another process were committing it now
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_SH); print('held', flush=True); time.sleep(30)"),
+        str(workspace.data_dir / ".intake.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        ran = []
+        with active(workspace.data_dir, lambda: ran.append(spool.recover(workspace))):
+            pass
+        assert ran == [] and (workspace.path("spool") / ("e" * 64)).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    with active(workspace.data_dir, lambda: ran.append(spool.recover(workspace))):
+        pass
+    assert ran == [["e" * 64]]
+
+
+def test_jobs_of_dead_workers_on_this_machine_are_freed(workspace, tmp_path: Path) -> None:
+    from pipeline.hostlock import host
+
+    spool.take_in(workspace, [drop(tmp_path, "z.pdf", b"%PDF z")], ["z.pdf"], "office", now=NOW)
+    with workspace.transaction() as s:
+        row = queue.claim(s, f"{host()}:999999999:1", now=queue.utcnow())  # no such process
+    with workspace.transaction() as s:
+        assert spool.free_dead_workers(s) == 1
+        assert s.get(Input, row.id).state == "queued"
