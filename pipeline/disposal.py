@@ -141,6 +141,12 @@ def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor
     from archive_media.vault import Vault
 
     case = s.scalars(select(Case).where(Case.ref == ref).with_for_update()).one()
+    if case.disposed_on is not None:
+        return {"case_ref": ref, "skipped": "already disposed of"}
+    if active_holds(case):  # placed while the run was going
+        return {"case_ref": ref, "skipped": "a hold was placed during the run"}
+    if case_dates(ws.config, case.last_activity).dispose_after > run.as_of:
+        return {"case_ref": ref, "skipped": "activity was recorded during the run"}
     docs = list(s.scalars(select(Document).where((Document.case_id == case.id) | (Document.suggested_ref == ref))))
     record = {"case_ref": ref, "opened_on": case.opened_on.isoformat(), "last_activity": case.last_activity.isoformat(),
               "dispose_after": case_dates(ws.config, case.last_activity).dispose_after.isoformat(),
@@ -183,7 +189,12 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, c
     for item in p.dispose:
         with ws.transaction() as s:  # one case at a time: an interruption loses nothing
             run = s.get(DisposalRun, run_id)
-            dispose_case(ws, s, item["case_ref"], run, actor=actor)
+            done = dispose_case(ws, s, item["case_ref"], run, actor=actor)
+            if "skipped" in done:
+                log.warning("case %s not disposed of: %s", item["case_ref"], done["skipped"])
+    with ws.transaction() as s:
+        run = s.get(DisposalRun, run_id)
+        purge_unfiled(ws, s, run, actor=actor)
     _wipe_free_space(ws)
     with ws.transaction() as s:
         run = s.get(DisposalRun, run_id)
@@ -196,9 +207,47 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, c
     return cert
 
 
+def purge_unfiled(ws: Workspace, s: Session, run: DisposalRun, *, actor: str) -> dict:
+    """Records that never reached a case age out too: review items never assigned and quarantine
+    entries, the retention period after they came in (their copies are encrypted to the archive
+    key, which is never destroyed, so they are deleted rather than crypto-erased)."""
+    from archive_media.vault import Vault
+
+    from pipeline.dates import add_years
+    from pipeline.models import QuarantineEntry
+
+    years = ws.config.dispose_after_years
+    vault = Vault(ws.path("vault"))
+    review = [d for d in s.scalars(select(Document).where(Document.decision == "review", Document.state == "review"))
+              if add_years(d.created_at.date(), years) <= run.as_of]
+    for d in review:
+        if d.vault_item:
+            vault.delete(d.vault_item)
+        d.vault_item = d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = d.suggested_ref = None
+        d.reason, d.source_pages, d.state = "disposed", "[]", "disposed"
+    entries = [e for e in s.scalars(select(QuarantineEntry).where(QuarantineEntry.file != "(disposed)"))
+               if add_years(e.received_at.date(), years) <= run.as_of]
+    for e in entries:
+        if e.path:
+            import shutil
+
+            shutil.rmtree(ws.data_dir / e.path, ignore_errors=True)
+        e.file, e.reason, e.path, e.resolved_at = "(disposed)", "disposed", None, e.resolved_at or _utcnow()
+    if review or entries:
+        audit.record(s, actor, "disposal.unfiled", subject=f"disposal:{run.id}", review_items=len(review),
+                     quarantine_entries=len(entries))
+    return {"review_items": len(review), "quarantine_entries": len(entries)}
+
+
 def _wipe_free_space(ws: Workspace) -> None:
     """SQLite: with ``secure_delete`` the key rows' bytes were zeroed in the pages; a checkpoint
     also empties the write-ahead log, which still held the old page images."""
+    if ws.engine.dialect.name == "postgresql":
+        # deleted rows stay in dead tuples until vacuumed; PostgreSQL's WAL and base backups still
+        # hold them until they expire (see docs/operations.md)
+        with ws.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (FULL) wrapped_keys")
+        return
     if ws.engine.dialect.name != "sqlite":
         return
     raw = ws.engine.raw_connection()  # outside SQLAlchemy's transaction: a checkpoint needs none open

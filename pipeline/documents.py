@@ -37,6 +37,8 @@ def list_documents(s: Session, *, case_ref: str | None = None, decision: str | N
         stmt = stmt.join(Case).where(Case.ref == case_ref.strip().upper())
     if decision is not None:
         stmt = stmt.where(Document.decision == decision)
+    if decision == "review":
+        stmt = stmt.where(Document.state == "review")
     return [as_row(d) for d in s.scalars(stmt)]
 
 
@@ -60,7 +62,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str, doc_class: 
     vault = Vault(ws.path("vault"))
     with ws.transaction() as s:
         doc = get_document(s, doc_id, for_update=True)
-        if doc.decision != "review":
+        if doc.decision != "review" or doc.state != "review":
             raise InvalidValue(f"document {doc_id} is not in the review queue (it is {doc.decision}, {doc.state})")
         case = cases.get_case(s, case_ref)
         cases.ensure_can_file(case)

@@ -49,8 +49,9 @@ class PlannedDisc:
                 "documents": [i.document_id for i in self.items]}
 
 
-def _candidates(s: Session, cfg: Config) -> list[PlannedItem]:
-    on_disc = select(DiscItemRow.document_id).join(Disc).where(Disc.status.in_(LIVE_DISC))
+def _candidates(s: Session, cfg: Config, consolidate: tuple[str, ...] = ()) -> list[PlannedItem]:
+    """Retained documents of live cases on no live disc — or only on discs being consolidated."""
+    on_disc = select(DiscItemRow.document_id).join(Disc).where(Disc.status.in_(LIVE_DISC), Disc.label.not_in(consolidate))
     docs = s.scalars(
         select(Document)
         .join(Case)
@@ -76,12 +77,16 @@ def _next_labels(s: Session, year: int):  # noqa: ANN202 - a generator of labels
         n += 1
 
 
-def plan(s: Session, cfg: Config, capacity: int) -> list[PlannedDisc]:
-    """Pack the candidates into discs by disposal year, keeping a case's items together."""
+def plan(s: Session, cfg: Config, capacity: int, consolidate: tuple[str, ...] = ()) -> list[PlannedDisc]:
+    """Pack the candidates into discs by disposal year, keeping a case's items together.
+    ``consolidate``: labels of discs whose live items are to be re-burnt (so they can be destroyed)."""
     from archive_media.iso import estimate_size
 
+    known = set(s.scalars(select(Disc.label).where(Disc.label.in_(consolidate))))
+    if set(consolidate) - known:
+        raise MediaError(media=", ".join(sorted(set(consolidate) - known)), problem="no such disc in the register")
     by_year: dict[int, list[PlannedItem]] = {}
-    for item in _candidates(s, cfg):
+    for item in _candidates(s, cfg, consolidate):
         by_year.setdefault(item.dispose_after.year, []).append(item)
     discs = []
     for year in sorted(by_year):
@@ -114,7 +119,8 @@ def public_key(s: Session) -> bytes:
     return keys.public_key_from_pem(row.public)
 
 
-def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date) -> list[dict]:
+def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date,
+          consolidate: tuple[str, ...] = ()) -> list[dict]:
     """Build, read back and register an image for every planned disc."""
     from archive_media.iso import DiscContent, DiscItem, build_image, verify_quick
     from archive_media.vault import Vault
@@ -125,7 +131,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
     with ws.transaction() as s:
         master = keystore.unlock(s, passphrase)
         signing, archive = _signing_key(s, master), keystore.archive_id(s)
-        planned = plan(s, ws.config, capacity)
+        planned = plan(s, ws.config, capacity, consolidate)
     ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
     for disc in planned:
         with ws.transaction() as s:
@@ -245,6 +251,29 @@ def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
         raise NotArchived(what=f"disc {label}", hint="verify it with 'pps-archive media verify' before it goes in the cupboard")
     disc.status, disc.location = "in-cupboard", location
     audit.record(s, actor, "media.stored", subject=f"disc:{label}", location=location)
+    return disc
+
+
+def destroy(s: Session, label: str, *, actor: str, today: dt.date, consent: str) -> Disc:
+    """Record a disc as physically destroyed. Refused while it holds an item of a live case that is
+    on no other verified disc (consolidate first: 'media build --consolidate LABEL')."""
+    disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one_or_none()
+    if disc is None:
+        raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
+    if disc.status == "destroyed":
+        raise InvalidValue(f"disc {label} was already recorded as destroyed on {disc.destroyed_on}")
+    disposed = set(s.scalars(select(Case.ref).where(Case.disposed_on.is_not(None))))
+    live = [i for i in disc.items if i.case_ref not in disposed]
+    if live:
+        elsewhere = set(s.scalars(select(DiscItemRow.document_id).join(Disc).where(
+            Disc.id != disc.id, Disc.status.in_(("verified", "in-cupboard")),
+            DiscItemRow.document_id.in_([i.document_id for i in live]))))
+        missing = [i for i in live if i.document_id not in elsewhere]
+        if missing:
+            raise NotArchived(what=f"{len(missing)} live item(s) of disc {label}",
+                              hint=f"re-burn them first with 'pps-archive media build --consolidate {label}', verify the new disc, then destroy this one")
+    disc.status, disc.destroyed_on = "destroyed", today
+    audit.record(s, actor, "media.destroyed", subject=f"disc:{label}", items=len(disc.items), consent=consent)
     return disc
 
 

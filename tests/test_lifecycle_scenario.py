@@ -136,3 +136,24 @@ def _build(tmp_path: Path) -> Path:
     built = run("media", "build", "--out", str(tmp_path / "discs"), "--json").json()
     run("media", "verify", built[0]["path"])
     return Path(built[0]["path"])
+
+
+def test_consolidation_then_destruction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    run("init")
+    run("case", "open", A, "--consent-to-store", "--as-of", "2020-01-15")
+    run("case", "open", C, "--consent-to-store", "--as-of", "2020-01-15")
+    _ingest(tmp_path, "k1.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A), Cover(C, "retain", "NOTE"), Doc("note", C)])
+    image = _build(tmp_path)
+    run("case", "touch", C, "--on", "2024-01-01")
+    cert = run("dispose", "--media", str(image), "--as-of", "2026-03-01", "--yes", "--json").json()
+    assert [d["label"] for d in cert["discs_to_consolidate"]] == ["PPS-2026-001"]
+    r = run("media", "destroy", "PPS-2026-001", "--yes", expect=ExitCode.NOT_ARCHIVED)
+    assert "--consolidate PPS-2026-001" in r.err
+    built = run("media", "build", "--out", str(tmp_path / "new"), "--consolidate", "PPS-2026-001", "--json").json()
+    assert [(b["label"], b["items"]) for b in built] == [("PPS-2030-001", 1)]
+    run("media", "verify", built[0]["path"])
+    run("media", "destroy", "PPS-2026-001", "--yes")
+    assert {d["label"]: d["status"] for d in run("media", "list", "--json").json()} == {
+        "PPS-2026-001": "destroyed", "PPS-2030-001": "verified"}

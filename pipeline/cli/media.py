@@ -28,18 +28,24 @@ def media() -> None:
     """CD images: plan, build, verify, and the disc register."""
 
 
+def consolidate_option(fn):  # noqa: ANN001, ANN201
+    return click.option("--consolidate", "consolidate", multiple=True, metavar="LABEL",
+                        help="Also re-burn the live items of this disc, so that it can be destroyed (repeatable).")(fn)
+
+
 @media.command("plan")
 @click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
+@consolidate_option
 @json_option
 @pass_app
-def media_plan(app: AppContext, capacity: int | None, as_json: bool) -> None:
+def media_plan(app: AppContext, capacity: int | None, consolidate: tuple[str, ...], as_json: bool) -> None:
     """What the next 'media build' would put on which disc."""
     from pipeline import media as m
     from pipeline.units import parse_size
 
     ws = app.workspace()
     with ws.transaction() as s:
-        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity or parse_size(ws.config.section("media")["capacity"]))]
+        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity or parse_size(ws.config.section("media")["capacity"]), consolidate)]
     if as_json:
         print_json(discs)
     else:
@@ -49,11 +55,13 @@ def media_plan(app: AppContext, capacity: int | None, as_json: bool) -> None:
 @media.command("build")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images.")
 @click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
+@consolidate_option
 @as_of_option
 @by_option
 @json_option
 @pass_app
-def media_build(app: AppContext, out: Path, capacity: int | None, as_of: dt.date, actor: str, as_json: bool) -> None:
+def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: tuple[str, ...], as_of: dt.date, actor: str,
+                as_json: bool) -> None:
     """Build the planned images (read back before they are registered)."""
     from pipeline import media as m
     from pipeline.cli.admin import passphrase
@@ -61,7 +69,7 @@ def media_build(app: AppContext, out: Path, capacity: int | None, as_of: dt.date
 
     ws = app.workspace()
     built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=passphrase(),
-                    actor=actor, today=as_of)
+                    actor=actor, today=as_of, consolidate=consolidate)
     if as_json:
         print_json(built)
         return
@@ -117,6 +125,23 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
     with ws.transaction() as s:
         m.store(s, label, location, actor=actor)
     click.echo(f"disc {label}: in the cupboard at {location}")
+
+
+@media.command("destroy")
+@click.argument("label")
+@as_of_option
+@by_option
+@yes_option
+@pass_app
+def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: bool) -> None:
+    """Record that disc LABEL has been physically destroyed (after a disposal run listed it)."""
+    from pipeline import media as m
+
+    ws = app.workspace()
+    consent = typed_consent(f"record disc {label} as physically destroyed", yes)
+    with ws.transaction() as s:
+        m.destroy(s, label, actor=actor, today=as_of, consent=consent)
+    click.echo(f"disc {label}: recorded as destroyed on {as_of}")
 
 
 @click.command()
