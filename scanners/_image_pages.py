@@ -65,6 +65,8 @@ def _check_size(im: Image.Image, display_name: str, max_page_pixels: int) -> Non
         raise _reasons.damaged(display_name)
     if w * h > max_page_pixels:
         raise _reasons.too_many_pixels(display_name, (w, h), max_page_pixels)
+    if min(w, h) < _reasons.MIN_PAGE_PIXELS:
+        raise _reasons.too_small(display_name, (w, h))
 
 
 def dpi_of(im: Image.Image) -> tuple[float, float]:
@@ -75,7 +77,8 @@ def dpi_of(im: Image.Image) -> tuple[float, float]:
     except (TypeError, ValueError, IndexError):
         x = y = 0.0
     if not (50 <= x <= 2400 and 50 <= y <= 2400):
-        x = y = float(round(im.width / A4_WIDTH_INCHES))
+        # no usable resolution stated: guess from an A4 page's width, never below 50 dpi
+        x = y = float(max(50, round(im.width / A4_WIDTH_INCHES)))
     return x, y
 
 

@@ -221,7 +221,7 @@ def _render(path: Path, index: int, display_name: str) -> Image.Image:
 
     argv = ["gs", "-q", "-dNOPAUSE", "-dBATCH", "-dSAFER", "-sDEVICE=png16m", f"-r{RENDER_DPI}",
             "-dTextAlphaBits=4", "-dGraphicsAlphaBits=4", f"-dFirstPage={index + 1}",
-            f"-dLastPage={index + 1}", "-sOutputFile=-", str(path)]
+            f"-dLastPage={index + 1}", "-sstdout=%stderr", "-sOutputFile=-", str(path)]
     try:
         png = run(argv, timeout=300).stdout
         img = PngImagePlugin.PngImageFile(io.BytesIO(png))  # our own size limit was checked

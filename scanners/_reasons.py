@@ -33,3 +33,15 @@ def too_big(display_name: str, size: int, limit: int) -> BadInput:
         file=display_name,
         reason=f"is {size / 1e6:.1f} MB, over the limit of {limit / 1e6:.1f} MB: scan the batch in smaller parts",
     )
+
+
+#: a page narrower or shorter than this many pixels cannot be a scanned page (A6 at 100 dpi is 413 wide)
+MIN_PAGE_PIXELS = 200
+
+
+def too_small(display_name: str, size: tuple[int, int]) -> BadInput:
+    w, h = size
+    return BadInput(
+        file=display_name,
+        reason=f"has a page of only {w}x{h} pixels, too small to be a scanned page: scan the paper at 200-300 dpi",
+    )

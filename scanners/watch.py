@@ -244,7 +244,6 @@ class DropFolderWatcher:
                     self._pass(interruptible=True)
                 except Exception as exc:  # never let one bad pass end the daemon
                     log.error("drop-folder pass failed (%s); trying again", type(exc).__name__)
-                    log.debug("drop-folder pass failure", exc_info=True)
                 now = self._clock()
                 due = self._table.next_deadline()
                 deadline = now + self._settings.rescan_seconds
@@ -293,7 +292,7 @@ class DropFolderWatcher:
             verdict, why = final_check(entry.seen.path, entry.seen.fp, root)
             if verdict is Verdict.READY:
                 continue
-            log.debug("profile %s: %s not ready: %s", unit.profile, entry.seen.rel, why)
+            log.debug("profile %s: a file is not ready: %s", unit.profile, why)
             if verdict is Verdict.BUSY:
                 if self._table.mark_busy(unit, now):
                     log.warning("profile %s: a file has been %s for over %g s; it is taken once that ends",
@@ -312,28 +311,24 @@ class DropFolderWatcher:
         again = unit.reported is not None and unit.reported == unit.identity
         kind = f"batch of {len(ready.paths)} pages" if unit.is_group else "file"
         log.info("profile %s: %s ready%s", unit.profile, kind, " (offered again: still in the folder)" if again else "")
-        log.debug("profile %s: ready: %s", unit.profile, ", ".join(ready.names))
         try:
             self._on_ready(ready)
         except Exception as exc:
             self._table.mark_failed(unit, self._clock())
             log.warning("profile %s: taking a %s failed (%s); it stays in the drop folder and is offered again",
                         unit.profile, kind, type(exc).__name__)
-            log.debug("on_ready failure", exc_info=True)
             return False
         self._table.mark_reported(unit, self._clock())
         return True
 
     def _refuse(self, profile: ScannerProfile, refusal: Refusal) -> None:
         log.warning("profile %s: refused an entry in the drop folder: it %s", profile.name, refusal.reason)
-        log.debug("profile %s: refused %s", profile.name, refusal.rel)
         if self._on_refused is None:
             return
         try:
             self._on_refused(refusal.path, refusal.reason)
         except Exception as exc:
             log.warning("profile %s: on_refused failed (%s)", profile.name, type(exc).__name__)
-            log.debug("on_refused failure", exc_info=True)
 
 
 def settings_from_config(intake: dict) -> WatchSettings:

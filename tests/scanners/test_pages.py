@@ -230,3 +230,29 @@ def test_rotated_page_and_orientation_tag_come_out_upright(container_batches, tm
         diff = sum(abs(a - b) for a, b in zip(image.convert("L").resize((80, 110)).tobytes(),
                                               upright.convert("L").resize((80, 110)).tobytes()))
         assert diff / (80 * 110) < 8
+
+
+def test_tiny_images_are_refused_not_crashed(tmp_path) -> None:  # noqa: ANN001
+    from PIL import Image
+
+    from pps_archive.errors import BadInput
+    from scanners.pages import InputLimits, open_input
+
+    for name, size in (("dot.png", (1, 1)), ("stamp.tif", (50, 50))):
+        path = tmp_path / name
+        Image.new("L", size, 255).save(path, dpi=(0, 0) if name.endswith(".tif") else (72, 72))
+        with pytest.raises(BadInput, match="too small to be a scanned page"):
+            open_input(path, name, InputLimits())
+
+
+def test_ghostscript_messages_do_not_corrupt_a_rendered_page(tmp_path) -> None:  # noqa: ANN001
+    import pikepdf
+
+    from scanners.pages import InputLimits, open_input
+
+    pdf = pikepdf.new()
+    pdf.add_blank_page(page_size=(595, 842))
+    pdf.save(tmp_path / "blank.pdf")
+    scan = open_input(tmp_path / "blank.pdf", "blank.pdf", InputLimits())
+    image = scan.pages[0].load()
+    assert image.size[0] > 2000  # rendered at 300 dpi
