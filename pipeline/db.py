@@ -50,7 +50,8 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
 
 
 def _sqlite_begin(conn) -> None:  # noqa: ANN001
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # writers take the write lock at once (no read-then-write races); readers do not block writers
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("pps_read_only") else "BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:

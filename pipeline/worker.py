@@ -35,7 +35,7 @@ class LeaseLost(Exception):
     """Another worker took the job over (this one was presumed dead)."""
 
 
-class CaseChanged(PPSArchiveError):
+class CaseChanged(Exception):
     """A case's consent or disposal changed while the job ran: the job is run again."""
 
 
@@ -206,7 +206,7 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
         except LeaseLost:
             log.warning("input %s: lease lost to another worker", input_id)
             outcomes.append(Outcome(input_id, "lost"))
-        except PPSArchiveError as exc:
+        except (PPSArchiveError, CaseChanged) as exc:
             log.error("input %s: %s (will retry)", input_id, exc)
             _release(ws, input_id, worker, str(exc))
             outcomes.append(Outcome(input_id, "retry", reason=str(exc)))

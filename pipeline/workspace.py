@@ -108,6 +108,12 @@ class Workspace:
         with self.sessions() as session, session.begin():
             yield session
 
+    @contextlib.contextmanager
+    def reader(self) -> Iterator[Session]:
+        """A read-only transaction: on SQLite it does not take the write lock."""
+        with Session(self.engine.execution_options(pps_read_only=True), expire_on_commit=False) as session, session.begin():
+            yield session
+
     def close(self) -> None:
         if "engine" in self.__dict__:
             self.engine.dispose()

@@ -46,6 +46,7 @@ class ExitCode(enum.IntEnum):
     SHRED_BLOCKED = 27
     NOT_ARCHIVED = 28
     DISK_FULL = 29
+    FILE_ACCESS = 30
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -226,6 +227,11 @@ class NotArchived(PPSArchiveError):
 class DiskFull(PPSArchiveError):
     exit_code = ExitCode.DISK_FULL
     template = "no space left while writing {path}: free some space and run the command again; nothing was registered."
+
+
+class FileAccess(PPSArchiveError):
+    exit_code = ExitCode.FILE_ACCESS
+    template = "cannot use {path}: {problem}. Check the path and its permissions."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

@@ -126,3 +126,12 @@ def test_help_is_instant_no_heavy_imports() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**os.environ})
     assert out.stdout.strip() == ""
+
+
+def test_unwritable_output_path_is_a_clean_error(home: Path, tmp_path: Path) -> None:
+    r = run("coversheet", "PPS-2024-0001", "--class", "EHCP", "--shred", "-o", str(tmp_path / "missing" / "x.pdf"),
+            expect=ExitCode.FILE_ACCESS)
+    assert "cannot use" in r.err and "Traceback" not in r.err
+    r = run("keys", "export", "--out", str(tmp_path / "missing" / "k"), "--yes", expect=ExitCode.FILE_ACCESS)
+    events = run("audit", "verify", "--json").json()["events"]
+    assert events == 3  # the failed export was not recorded as done

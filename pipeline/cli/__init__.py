@@ -32,6 +32,14 @@ class PPSGroup(click.Group):
         except PPSArchiveError as exc:
             click.echo(f"pps-archive: error: {exc}", err=True)
             ctx.exit(int(exc.exit_code))
+        except OSError as exc:
+            if exc.filename is None:
+                raise
+            from pps_archive.errors import FileAccess
+
+            err = FileAccess(path=exc.filename, problem=(exc.strerror or str(exc)).lower())
+            click.echo(f"pps-archive: error: {err}", err=True)
+            ctx.exit(int(err.exit_code))
         except KeyboardInterrupt:
             click.echo("pps-archive: interrupted", err=True)
             ctx.exit(128 + 2)

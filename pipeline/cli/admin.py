@@ -60,7 +60,7 @@ def audit_verify(app: AppContext, as_json: bool) -> None:
     from pipeline import audit as audit_log
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         report = audit_log.verify(s)
     if as_json:
         print_json({"ok": True, "events": report.events, "head": report.head})

@@ -140,7 +140,7 @@ def case_list(app: AppContext, as_json: bool, as_of: dt.date) -> None:
     from pipeline import cases
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         rows = cases.list_cases(s, ws.config, as_of)
     if as_json:
         print_json(rows)

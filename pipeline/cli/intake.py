@@ -21,7 +21,8 @@ DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source"
 def ingest(app: AppContext, paths: tuple[Path, ...], keep: bool, workers: int | None, as_json: bool) -> None:
     """Process PATHS now, in the foreground, exactly as the daemon would.
 
-    Without PATHS, finishes whatever is already queued (after a crash, say).
+    Without PATHS, finishes whatever is already queued (after a crash, say). Exit status 102 when
+    a file went to quarantine, 101 when one was a duplicate (warnings: see 'quarantine list').
     """
     from pipeline import intake
 
@@ -29,7 +30,18 @@ def ingest(app: AppContext, paths: tuple[Path, ...], keep: bool, workers: int | 
     results = intake.ingest(ws, app.config_file, list(paths), keep=keep, workers=workers)
     if as_json:
         print_json({"inputs": results})
-        return
+    else:
+        _print_results(results)
+    # warnings, not errors (borg's convention): something needs a person's attention
+    from pps_archive.errors import ExitCode
+
+    if any(r["outcome"] == "quarantined" for r in results):
+        click.get_current_context().exit(int(ExitCode.QUARANTINED))
+    if any(r["outcome"] == "duplicate" for r in results):
+        click.get_current_context().exit(int(ExitCode.DUPLICATE_INPUT))
+
+
+def _print_results(results: list[dict]) -> None:
     for r in results:
         name = r["file"] if isinstance(r["file"], str) else f"{r['file'][0]} (+{len(r['file']) - 1})"
         line = f"{name}: {r['outcome']}"
@@ -66,7 +78,7 @@ def documents(app: AppContext, case_ref: str | None, as_json: bool) -> None:
     from pipeline.documents import list_documents
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         rows = list_documents(s, case_ref=case_ref)
     print_json(rows) if as_json else print_table(rows, DOC_COLUMNS, empty="no documents")
 
@@ -84,7 +96,7 @@ def review_list(app: AppContext, as_json: bool) -> None:
     from pipeline.documents import list_documents
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         rows = list_documents(s, decision="review")
     if as_json:
         print_json(rows)
@@ -124,7 +136,7 @@ def quarantine_list(app: AppContext, as_json: bool) -> None:
     from pipeline.quarantine import list_entries
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         rows = list_entries(s)
     print_json(rows) if as_json else print_table(rows, ["id", "file", "received_at", "reason"], empty="quarantine is empty")
 

@@ -21,7 +21,7 @@ def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
     from pipeline.lifecycle import archive_due as due
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         rows = due(s, ws.config, as_of)
     if as_json:
         print_json(rows)
@@ -138,7 +138,7 @@ def stats(app: AppContext, as_of: dt.date, as_json: bool) -> None:
     from pipeline.stats import statistics
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         data = statistics(s, as_of)
     if as_json:
         print_json(data)

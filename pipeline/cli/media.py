@@ -107,7 +107,7 @@ def media_list(app: AppContext, as_json: bool) -> None:
     from pipeline import media as m
 
     ws = app.workspace()
-    with ws.transaction() as s:
+    with ws.reader() as s:
         rows = m.register(s)
     print_json(rows) if as_json else print_table(rows, ["label", "status", "items", "location", "verified_at", "iso_sha256"], empty="no discs")
 
@@ -180,9 +180,9 @@ def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, act
 
     ws = app.workspace()
     consent = typed_consent(f"export the key store to {out}, valid for {valid_days} days", yes)
-    with ws.transaction() as s:
+    with ws.transaction() as s:  # written before the export is recorded: a failed write records nothing
         data = keystore.export_backup(s, today=as_of, valid_days=valid_days, actor=actor, consent=consent)
-    atomic_write_bytes(out, data, 0o600)
+        atomic_write_bytes(out, data, 0o600)
     click.echo(f"key store backup written to {out}; it expires on {as_of + dt.timedelta(days=valid_days)}")
 
 
@@ -221,7 +221,7 @@ def keys_export_case(app: AppContext, ref: str, out: Path, actor: str, yes: bool
     with ws.transaction() as s:
         ref = get_case(s, ref).ref
         text = keystore.export_case_key(s, keystore.unlock(s, secret), ref, actor=actor, consent=consent)
-    atomic_write_bytes(out, text.encode("ascii"), 0o600)
+        atomic_write_bytes(out, text.encode("ascii"), 0o600)
     click.echo(f"the key of case {ref} written to {out} (mode 0600): destroy the file when done")
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pps_archive.errors import ExitCode
 from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import ScanFactory
@@ -28,7 +29,7 @@ def test_every_bad_input_is_quarantined_encrypted_with_a_reason(database_url: st
     run("init")
     bad = ScanFactory(seed=4).bad_inputs(tmp_path / "bad")
     originals = {kind: path.read_bytes() for kind, path in bad.items()}
-    report = run("ingest", *map(str, bad.values()), "--json").json()["inputs"]
+    report = run("ingest", *map(str, bad.values()), "--json", expect=ExitCode.QUARANTINED).json()["inputs"]
     assert {r["outcome"] for r in report} == {"quarantined"}
     entries = {e["file"]: e for e in run("quarantine", "list", "--json").json()}
     for kind, path in bad.items():
