@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -157,8 +157,3 @@ def ensure_at_head(engine: Engine, data_dir: Path) -> None:
     head = head_revision(engine)
     if current != head:
         raise NotInitialised(what=f"the database schema (at {current}, this program needs {head})", data_dir=data_dir)
-
-
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))

@@ -98,8 +98,9 @@ def _decide_by_sheet(sheet: SheetFacts, texts: Sequence[str] | None, cfg: Config
     if gate:
         return Decision(None, sheet.doc_class, "review", f"{how} names {sheet.case_ref}, but {gate}", source, sheet.case_ref)
     if texts:
-        others = [r for r in find_refs(texts, cfg) if r != sheet.case_ref]
-        if others and sheet.case_ref not in find_refs(texts, cfg):
+        mentioned = find_refs(texts, cfg)
+        others = [r for r in mentioned if r != sheet.case_ref]
+        if others and sheet.case_ref not in mentioned:
             return Decision(
                 None, sheet.doc_class, "review",
                 f"{how} says {sheet.case_ref} but the document mentions {', '.join(others)}: check which case it belongs to",

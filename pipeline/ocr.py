@@ -23,13 +23,14 @@ class OcrResult:
 
 
 def ocr_document(source: Path, out: Path, sidecar: Path, *, language: str, rotate: bool, deskew: bool, display: str,
-                 jobs: int = 1) -> OcrResult:
+                 jobs: int = 1, force: bool = False, timeout: float = 600) -> OcrResult:
     import ocrmypdf
 
     try:
         code = ocrmypdf.ocr(
             source, out, language=[language], rotate_pages=rotate, deskew=deskew, output_type="pdfa",
-            sidecar=sidecar, jobs=max(1, jobs), progress_bar=False, optimize=1,
+            sidecar=sidecar, jobs=max(1, jobs), progress_bar=False, optimize=1, force_ocr=force,
+            tesseract_timeout=timeout,
         )
     except ocrmypdf.exceptions.EncryptedPdfError as exc:
         raise BadInput(file=display, reason="is password-protected: remove the password and drop it in again") from exc

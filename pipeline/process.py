@@ -151,12 +151,16 @@ def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan) 
     if not wanted:
         return [Prepared(seg, None, None) for seg in segments]
     write_pdf(wanted, jc.tmp("read.pdf"))
-    if scan.has_text_layer:
-        read_pdf, texts = jc.tmp("read.pdf"), pdf_text(jc.tmp("read.pdf"))
-    else:
+    texts: tuple[str, ...] = ()
+    if scan.has_text_layer:  # a scanner that OCRs itself, or a born-digital PDF
+        texts = pdf_text(jc.tmp("read.pdf"))
+    if texts and all(t.strip() for t in texts[:len(wanted)]):
+        read_pdf = jc.tmp("read.pdf")
+    else:  # no text, or only some pages have it: OCR every page (force: redo the partial text layer)
         o = cfg.section("ocr")
         result = ocr_document(jc.tmp("read.pdf"), jc.tmp("read.ocr.pdf"), jc.tmp("read.txt"), language=o["language"],
-                              rotate=o["rotate_pages"], deskew=o["deskew"], display=scan.display_name, jobs=cfg.ocr_jobs)
+                              rotate=o["rotate_pages"], deskew=o["deskew"], display=scan.display_name, jobs=cfg.ocr_jobs,
+                              force=scan.has_text_layer, timeout=o["timeout_seconds"])
         read_pdf, texts = result.pdf, result.page_texts
     index = {id(page): i for i, page in enumerate(wanted)}
     final: list[Segment] = []

@@ -113,3 +113,10 @@ def test_every_change_is_audited_without_free_text(session, cfg) -> None:
     every_text = " ".join(f"{e.actor} {e.subject} {e.details}" for e in session.scalars(select(AuditEvent)))
     assert "Jane" not in every_text and "Invented" not in every_text
     assert audit.verify(session).events == 6
+
+
+def test_cli_hold_reasons_match_the_model() -> None:
+    from pipeline.cli.cases import HOLD_REASONS as CLI_REASONS
+    from pipeline.models import HOLD_REASONS
+
+    assert CLI_REASONS == HOLD_REASONS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import getpass
 import json
 import os
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pps_archive.errors import ConfirmationRefused, InvalidValue
+from pps_archive.errors import ConfirmationRefused
 
 if TYPE_CHECKING:
     from pipeline.workspace import Workspace
@@ -121,16 +120,3 @@ def typed_consent(what: str, yes: bool, word: str = "YES") -> str:
 
 def yes_option(fn: Callable) -> Callable:
     return click.option("--yes", is_flag=True, help="Consent without the typed prompt (for scripts; recorded in the audit log).")(fn)
-
-
-def wrap_value_errors(fn: Callable) -> Callable:
-    """Turn a library ``ValueError`` from parsing user input into our InvalidValue."""
-
-    @functools.wraps(fn)
-    def inner(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except ValueError as exc:
-            raise InvalidValue(str(exc)) from exc
-
-    return inner

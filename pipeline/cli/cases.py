@@ -16,6 +16,7 @@ from pipeline.cli._common import (
     print_table,
 )
 
+# the hold reasons of pipeline.models, spelled here so that --help needs no database import
 HOLD_REASONS = ("safeguarding", "sar", "foi", "complaint", "tribunal", "legal")
 
 
