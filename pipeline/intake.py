@@ -77,6 +77,11 @@ def sweep_vault(ws: Workspace, *, min_age: float | None = None) -> list[str]:
         if item_id not in known and now - vault.path_of(item_id).stat().st_mtime >= age:
             vault.delete(item_id)
             removed.append(item_id)
+    # half-written blobs of a worker killed while encrypting (atomic writes' temporary files)
+    for tmp in ws.path("vault").glob("*/.tmp-*.part"):
+        if now - tmp.stat().st_mtime >= age:
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp.name)
     return removed
 
 

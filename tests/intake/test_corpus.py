@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from pps_archive.errors import ExitCode
 from tests.factory import Batch, Cover, Degrade, Doc, ExpectedDocument, ScanFactory, Separator
 from tests.intake._helpers import (
     SHEET_KINDS,
@@ -157,7 +158,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     pps(env, "case", "open", NO_CONSENT)
     inputs = sorted(p for p in drop.iterdir() if p.is_file())
     t0 = time.monotonic()
-    result = pps(env, "ingest", "--json", *map(str, inputs))
+    result = pps(env, "ingest", "--json", *map(str, inputs), expect=int(ExitCode.QUARANTINED))
     seconds = time.monotonic() - t0
     c = Corpus(home, drop, batches, bad, result.json(), pps(env, "documents", "--json").json(),
                pps(env, "review", "list", "--json").json(), pps(env, "quarantine", "list", "--json").json(), seconds)
