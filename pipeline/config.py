@@ -80,11 +80,10 @@ class Config:
 
     @property
     def ocr_jobs(self) -> int:
-        """Pages OCR'd in parallel in one input: ``ocr.jobs``, or cores / workers when 0."""
+        """Pages OCR'd in parallel in one input: ``ocr.jobs``, or the number of cores when 0 (with
+        several workers the cores are shared; Tesseract runs one thread a page)."""
         jobs = self.raw["ocr"]["jobs"]
-        if jobs > 0:
-            return jobs
-        return max(1, (os.cpu_count() or 1) // self.raw["intake"]["workers"])
+        return jobs if jobs > 0 else max(1, os.cpu_count() or 1)
 
     def scanner_profiles(self, data_dir: Path) -> list[ScannerProfileConfig]:
         out = []
