@@ -260,13 +260,18 @@ def _wipe_free_space(ws: Workspace) -> None:
 
 
 def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *, consent: str) -> dict:
+    from pipeline.models import AuditEvent
+
     cases = list(s.scalars(select(Case).where(Case.disposal_run_id == run.id).order_by(Case.ref)))
+    # what each case's disposal did, as recorded when it happened (also by an interrupted attempt)
+    events = s.scalars(select(AuditEvent).where(AuditEvent.action == "case.disposed", AuditEvent.subject == f"disposal:{run.id}"))
+    keys_gone = {e.case_ref for e in events if json.loads(e.details).get("key_destroyed")}
     destroyed = []
     for c in cases:
         docs = list(s.scalars(select(Document.id).where(Document.case_id == c.id)))
         destroyed.append({"case_ref": c.ref, "opened_on": c.opened_on.isoformat(), "last_activity": c.last_activity.isoformat(),
                           "dispose_after": case_dates(ws.config, c.last_activity).dispose_after.isoformat(),
-                          "documents": docs, "key_destroyed": not keystore.has_case_key(s, c.ref)})
+                          "documents": docs, "key_destroyed": c.ref in keys_gone})
     svc = ws.config.section("service")
     return {
         "certificate": "pps-archive destruction certificate", "version": 1, "run": run.id,
