@@ -13,10 +13,11 @@ PYTEST_ARGS ?=
 # tesseract-ocr(+osd): OCR and page orientation; ghostscript, qpdf, unpaper, pngquant: ocrmypdf's
 # helpers; libzbar0: pyzbar; poppler-utils: pdftotext; xorriso, genisoimage, p7zip-full: building
 # and independently reading disc images; age: the standard tool that decrypts an archived item;
-# dvdisaster: optional error-correction data; fonts-dejavu-core: the test scans' fonts.
+# dvdisaster: optional error-correction data; fonts-dejavu-core: the test scans' fonts; time: GNU
+# time, for the benchmarks' peak-memory figures.
 DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd ghostscript qpdf unpaper pngquant \
 	libzbar0 poppler-utils xorriso genisoimage p7zip-full age dvdisaster fonts-dejavu-core \
-	python3-venv
+	python3-venv time
 
 .PHONY: help deps venv test demo clean
 
