@@ -9,7 +9,6 @@ burnt disc) again and found every file intact. Only items on a verified disc cou
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -172,14 +171,6 @@ def public_key_of(signing: bytes) -> bytes:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str) -> dict:
