@@ -218,10 +218,12 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
         if disc.status in ("built", "failed"):
             disc.status = "verified"
         disc.verified_at, disc.verify_level = _utcnow(), "full" if full else "quick"
-        audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=disc.verify_level, items=quick.items)
-        status = disc.status
+        disc.verified_from = "image" if Path(source).is_file() else "disc"
+        audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=disc.verify_level, items=quick.items,
+                     read_from=disc.verified_from)
+        status, read_from = disc.status, disc.verified_from
     return {"media": str(source), "label": label, "ok": True, "level": "full" if full else "quick", "items": quick.items,
-            "files": quick.files, "status": status, **extra}
+            "files": quick.files, "status": status, "verified_from": read_from, **extra}
 
 
 def register(s: Session) -> list[dict]:
@@ -229,6 +231,7 @@ def register(s: Session) -> list[dict]:
     return [
         {"label": d.label, "iso_sha256": d.iso_sha256, "items": len(d.items), "status": d.status, "location": d.location,
          "verified_at": d.verified_at.isoformat(timespec="seconds") if d.verified_at else None,
+         "verified_from": d.verified_from,
          "dispose_year": d.dispose_year, "bytes": d.size}
         for d in discs
     ]

@@ -261,6 +261,7 @@ class Disc(Base):
     built_at: Mapped[dt.datetime] = mapped_column(DateTime)
     verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     verify_level: Mapped[str | None] = mapped_column(String(8))  # quick | full
+    verified_from: Mapped[str | None] = mapped_column(String(8))  # image (the .iso file) | disc (a mounted or burnt disc)
     destroyed_on: Mapped[dt.date | None] = mapped_column(Date)
     items: Mapped[list[DiscItemRow]] = relationship(back_populates="disc", order_by="DiscItemRow.id")
 

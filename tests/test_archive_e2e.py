@@ -72,9 +72,13 @@ def test_three_independent_readers_see_every_file_and_hash(archived) -> None:
         check = subprocess.run(["sha256sum", "-c", "MANIFEST.TXT"], cwd=tree, capture_output=True, text=True)
         assert check.returncode == 0, f"{name}: {check.stdout}{check.stderr}"
         assert sorted(p.name for p in (tree / "ITEMS").iterdir()) == ["00000001.AGE", "00000002.AGE"], name
-    # and Python's own reader, through the program
+    # and Python's own reader, through the program: on the image, and on the disc's files as a
+    # mounted disc shows them
     r = run("media", "verify", "--full", str(image), "--json").json()[0]
-    assert (r["ok"], r["decrypted"], r["checked"]) == (True, 2, 2)
+    assert (r["ok"], r["decrypted"], r["checked"], r["verified_from"]) == (True, 2, 2, "image")
+    r = run("media", "verify", str(trees["osirrox"]), "--json").json()[0]
+    assert (r["ok"], r["verified_from"]) == (True, "disc")
+    assert run("media", "list", "--json").json()[0]["verified_from"] == "disc"
 
 
 def test_age_decrypts_an_item_to_the_restored_pdf(archived) -> None:
