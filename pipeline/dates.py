@@ -16,3 +16,9 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 def add_years(day: dt.date, years: int) -> dt.date:
     return add_months(day, 12 * years)
+
+
+def utcnow() -> dt.datetime:
+    """Wall-clock UTC without tzinfo, as stored. For leases and event times only: the policy's
+    dates come from ``--as-of``."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 from pipeline import audit, keystore
 from pipeline.cases import active_holds, case_dates
 from pipeline.config import Config
+from pipeline.dates import utcnow
 from pipeline.models import (
     HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
 )
@@ -125,15 +126,12 @@ def _plan_discs(s: Session, p: DisposalPlan, presented: list[PresentedDisc], due
 def _open_run(s: Session, as_of: dt.date, operator: str) -> DisposalRun:
     run = s.scalars(select(DisposalRun).where(DisposalRun.finished_at.is_(None), DisposalRun.as_of == as_of)).first()
     if run is None:
-        run = DisposalRun(as_of=as_of, operator=operator, started_at=_utcnow())
+        run = DisposalRun(as_of=as_of, operator=operator, started_at=utcnow())
         s.add(run)
         s.flush()
         audit.record(s, operator, "disposal.started", subject=f"disposal:{run.id}", as_of=as_of)
     return run
 
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor: str) -> dict:
@@ -202,7 +200,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, c
         audit.record(s, actor, "disposal.finished", subject=f"disposal:{run_id}", cases=len(cert["destroyed"]),
                      discs_to_destroy=len(p.discs_to_destroy), consent=consent)
         cert["audit_head"] = audit.head(s).head
-        run.finished_at, run.certificate = _utcnow(), json.dumps(cert, sort_keys=True)
+        run.finished_at, run.certificate = utcnow(), json.dumps(cert, sort_keys=True)
     write_certificate(ws, cert)
     return cert
 
@@ -232,7 +230,7 @@ def purge_unfiled(ws: Workspace, s: Session, run: DisposalRun, *, actor: str) ->
             import shutil
 
             shutil.rmtree(ws.data_dir / e.path, ignore_errors=True)
-        e.file, e.reason, e.path, e.resolved_at = "(disposed)", "disposed", None, e.resolved_at or _utcnow()
+        e.file, e.reason, e.path, e.resolved_at = "(disposed)", "disposed", None, e.resolved_at or utcnow()
     if review or entries:
         audit.record(s, actor, "disposal.unfiled", subject=f"disposal:{run.id}", review_items=len(review),
                      quarantine_entries=len(entries))
@@ -278,7 +276,7 @@ def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *,
         "service": svc["name"], "policy": svc["retention_authority"],
         "retention": {"archive_after_months": ws.config.archive_after_months, "dispose_after_years": ws.config.dispose_after_years},
         "run_date": run.as_of.isoformat(), "operator": run.operator, "consent": consent,
-        "started_at": run.started_at.isoformat(timespec="seconds"), "finished_at": _utcnow().isoformat(timespec="seconds"),
+        "started_at": run.started_at.isoformat(timespec="seconds"), "finished_at": utcnow().isoformat(timespec="seconds"),
         "destroyed": destroyed, "keys_destroyed": [d["case_ref"] for d in destroyed if d["key_destroyed"]],
         "discs_to_destroy": p.discs_to_destroy, "discs_to_consolidate": p.discs_to_consolidate,
         "held_back": p.held, "kept_reactivated": p.kept_reactivated,

@@ -118,6 +118,16 @@ def ensure_archive_keys(session: Session, master: bytes, archive: str, *, actor:
     session.flush()
 
 
+def signing_record(session: Session) -> WrappedKey:
+    """The disc-index signing key's row: ``record`` wrapped by the master key, ``public`` in PEM."""
+    row = _row(session, "signing")
+    if row is None:
+        from pps_archive.errors import NotInitialised
+
+        raise NotInitialised(what="the disc-signing key", data_dir="this data directory")
+    return row
+
+
 def archive_recipient(session: Session) -> str:
     row = _row(session, "archive")
     if row is None or not row.public:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from pipeline import audit, keystore
 from pipeline.cases import case_dates
 from pipeline.config import Config
+from pipeline.dates import utcnow
 from pipeline.models import Case, Disc, DiscItemRow, Document
 from pipeline.workspace import Workspace
 from pps_archive.errors import DocumentNotFound, InvalidValue, MediaError, NotArchived
@@ -107,15 +108,13 @@ def plan(s: Session, cfg: Config, capacity: int, consolidate: tuple[str, ...] = 
 def _signing_key(s: Session, master: bytes) -> bytes:
     from archive_media import keys
 
-    row = keystore._row(s, "signing")  # noqa: SLF001 - the key store's own lookup
-    return keys.unwrap_signing_key(master, keystore.archive_id(s), row.record)
+    return keys.unwrap_signing_key(master, keystore.archive_id(s), keystore.signing_record(s).record)
 
 
 def public_key(s: Session) -> bytes:
     from archive_media import keys
 
-    row = keystore._row(s, "signing")  # noqa: SLF001
-    return keys.public_key_from_pem(row.public)
+    return keys.public_key_from_pem(keystore.signing_record(s).public)
 
 
 def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date,
@@ -147,7 +146,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
             verify_quick(built.path, public_key=public_key_of(signing), archive_id=archive, image_sha256=built.sha256)
             with ws.transaction() as s:
                 row = Disc(label=disc.label, iso_sha256=built.sha256, size=built.size, dispose_year=disc.dispose_year,
-                           status="built", built_at=_utcnow())
+                           status="built", built_at=utcnow())
                 s.add(row)
                 s.flush()
                 for i in disc.items:
@@ -168,9 +167,6 @@ def public_key_of(signing: bytes) -> bytes:
 
     return pub(signing)
 
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str) -> dict:
@@ -217,7 +213,7 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
         disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one()
         if disc.status in ("built", "failed"):
             disc.status = "verified"
-        disc.verified_at, disc.verify_level = _utcnow(), "full" if full else "quick"
+        disc.verified_at, disc.verify_level = utcnow(), "full" if full else "quick"
         disc.verified_from = "image" if Path(source).is_file() else "disc"
         audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=disc.verify_level, items=quick.items,
                      read_from=disc.verified_from)

@@ -83,17 +83,15 @@ def _may_be_sheet(image) -> bool:  # noqa: ANN001
     return "SEPARATOR" in text or "DOCUMENT SEP" in text
 
 
-def split(pages: list, marks: list[tuple[str, SheetFacts | None]]) -> tuple[list[Segment], int]:
-    """Documents in page order; returns them and the number of separator sheets seen."""
+def split(pages: list, marks: list[tuple[str, SheetFacts | None]]) -> list[Segment]:
+    """Documents in page order (a sheet with no pages after it stays, as an empty segment)."""
     segments: list[Segment] = [Segment(sheet=None)]
-    separators = 0
     for page, (kind, sheet) in zip(pages, marks, strict=True):
         if kind in ("sheet", "separator"):
-            separators += 1
             segments.append(Segment(sheet=sheet))
         else:
             segments[-1].pages.append(page)
-    return [s for s in segments if s.pages or s.sheet is not None], separators
+    return [s for s in segments if s.pages or s.sheet is not None]
 
 
 def resplit(seg: Segment, sheets: list[SheetFacts | None]) -> list[Segment]:
@@ -232,12 +230,12 @@ def plans_still_hold(s: Session, plans: list[Planned]) -> bool:
 
 def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, pages: int, *, now: dt.datetime) -> list[int]:  # noqa: ANN001
     """Write documents and shred entries and mark the input done, in the caller's transaction."""
-    from sqlalchemy import select
+    from pipeline.cases import get_case
 
     ids = []
     for p, item in zip(plans, items, strict=True):
         d = p.decision
-        case = s.scalars(select(Case).where(Case.ref == d.case_ref)).one_or_none() if d.case_ref else None
+        case = get_case(s, d.case_ref) if d.case_ref else None  # plans_still_hold checked it exists
         doc = Document(
             input_id=row.id, case_id=case.id if case else None, doc_class=d.doc_class, decision=d.decision,
             reason=d.reason, source=d.source, pages=len(p.segment.pages),

@@ -38,16 +38,12 @@ def stash(ws: Workspace, input_id: int, sha256: str, recipient: str, *, now: dt.
     tmp = folder.with_name(folder.name + ".part")
     shutil.rmtree(tmp, ignore_errors=True)
     make_private_dir(tmp)
-    for member in sorted(source.iterdir()):
-        envelope_encrypt(member, tmp / f"{member.name}.age", recipient)
-    tmp.rename(folder)
-    return str(folder.relative_to(ws.data_dir))
-
-
-def envelope_encrypt(plain: Path, out: Path, recipient: str) -> None:
     from archive_media import envelope
 
-    envelope.encrypt_file(plain, out, recipient)
+    for member in sorted(source.iterdir()):
+        envelope.encrypt_file(member, tmp / f"{member.name}.age", recipient)
+    tmp.rename(folder)
+    return str(folder.relative_to(ws.data_dir))
 
 
 def quarantine_input(ws: Workspace, s: Session, row: Input, reason: str, *, now: dt.datetime, path: str | None,

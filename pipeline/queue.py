@@ -14,15 +14,11 @@ import datetime as dt
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from pipeline.dates import utcnow  # noqa: F401 - re-exported: queue.utcnow() reads naturally at call sites
 from pipeline.models import Input
 
 MAX_ATTEMPTS = 3
 DEFAULT_LEASE = dt.timedelta(minutes=15)
-
-
-def utcnow() -> dt.datetime:
-    """Wall-clock UTC without tzinfo, as stored (leases are real time, not the policy's --as-of)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE, only: set[int] | None = None,

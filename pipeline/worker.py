@@ -139,7 +139,7 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
             scan = process.open_scan(ws, row)
             reader = ws.config.section("barcodes")["reader"]
             marks = [process.page_mark(page, ws.config, reader) for page in scan.pages]
-            segments, _ = process.split(scan.pages, marks)
+            segments = process.split(scan.pages, marks)
             segments = process.check_unread_pages(segments, ws.config)
             prepared = process.read_segments(ws, jc, segments, scan)
         except BadInput as exc:
