@@ -6,6 +6,11 @@ a backup of another archive fails with :class:`ForeignArchive`. It also carries 
 case key destroyed at disposal survives in every older backup, so backups must die too (NIST SP
 800-88: crypto-erase fails where a copy of the key survives). Loading refuses an expired backup,
 and the importer must skip cases whose key the database records as destroyed.
+
+The whole document, expiry included, is authenticated: ``mac`` is HMAC-SHA256, with a key derived
+from the master key, over the canonical JSON of every other field. Editing the expiry (or any
+record) breaks it; loading needs the passphrase, opens the backup's master key with it, and checks
+the MAC before it looks at anything else. Version 1 backups carried no MAC and are refused.
 """
 
 from __future__ import annotations
@@ -13,6 +18,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass, field
 
@@ -21,7 +28,8 @@ from pps_archive.errors import ForeignArchive, IntegrityError, InvalidValue, Uns
 __all__ = ["KeyBackup", "dump_backup", "load_backup"]
 
 FORMAT = "pps-archive/key-backup"
-VERSION = 1
+VERSION = 2
+_MAC_INFO = b"pps-archive/v2/key-backup-mac"
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,17 @@ class KeyBackup:
     archive: bytes | None = None  # the archive key pair's wrapped identity (case keys are sealed to it)
 
 
-def dump_backup(backup: KeyBackup) -> bytes:
+def _mac(master_key: bytes, doc: dict) -> str:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_MAC_INFO).derive(master_key)
+    body = {k: v for k, v in doc.items() if k != "mac"}
+    return hmac.new(key, json.dumps(body, sort_keys=True, separators=(",", ":")).encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def dump_backup(backup: KeyBackup, master_key: bytes) -> bytes:
+    """The backup file, authenticated under ``master_key`` (the key ``backup.master`` wraps)."""
     if backup.expires <= backup.created:
         raise InvalidValue("a key backup must expire after the day it is made")
     doc = {
@@ -49,11 +67,18 @@ def dump_backup(backup: KeyBackup) -> bytes:
         "archive_key": _b64(backup.archive) if backup.archive is not None else None,
         "cases": {ref: _b64(record) for ref, record in sorted(backup.cases.items())},
     }
+    doc["mac"] = _mac(master_key, doc)
     return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode("ascii")
 
 
-def load_backup(data: bytes, archive_id: str, as_of: dt.date) -> KeyBackup:
-    """Parse a backup; :class:`ForeignArchive` if it is another archive's, refuse it once expired."""
+def load_backup(data: bytes, archive_id: str, as_of: dt.date, passphrase: bytes) -> tuple[KeyBackup, bytes]:
+    """Parse and authenticate a backup: ``(backup, master key)``.
+
+    :class:`ForeignArchive` if it is another archive's, :class:`WrongPassphrase` if the passphrase
+    does not open its master key, :class:`IntegrityError` if anything in it was changed, and
+    :class:`InvalidValue` once it has expired (on ``as_of``: the caller passes the real date)."""
+    from archive_media.keys import unwrap_master_key
+
     what = "the key backup"
     try:
         doc = json.loads(data)
@@ -61,6 +86,9 @@ def load_backup(data: bytes, archive_id: str, as_of: dt.date) -> KeyBackup:
         raise IntegrityError(what=what, problem="it is not a pps-archive key backup (not JSON)") from None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise IntegrityError(what=what, problem="it is not a pps-archive key backup")
+    if doc.get("version") == 1:
+        raise IntegrityError(what=what, problem="it was made by an older pps-archive and its expiry is not authenticated; "
+                             "make a new backup and destroy this one")
     if doc.get("version") != VERSION:
         raise UnsupportedFormat(what=what, version=doc.get("version"))
     if doc.get("archive") != archive_id:
@@ -75,14 +103,19 @@ def load_backup(data: bytes, archive_id: str, as_of: dt.date) -> KeyBackup:
             archive=_unb64(doc["archive_key"]) if doc.get("archive_key") is not None else None,
             cases={str(ref): _unb64(rec) for ref, rec in dict(doc.get("cases") or {}).items()},
         )
+        mac = str(doc["mac"])
     except (KeyError, TypeError, ValueError, UnicodeEncodeError, binascii.Error) as exc:
         raise IntegrityError(what=what, problem=f"it is malformed ({exc!r})") from None
+    master_key = unwrap_master_key(backup.master, passphrase, archive_id)
+    if not hmac.compare_digest(_mac(master_key, doc).encode("ascii"), mac.encode("utf-8")):
+        raise IntegrityError(what=what, problem="it was changed after it was made (its expiry or its records); "
+                             "nothing was imported")
     if as_of >= backup.expires:
         raise InvalidValue(
             f"the key backup made on {backup.created} expired on {backup.expires}: it may still hold keys destroyed "
             "since, so it cannot be imported. Destroy it, and use a newer backup."
         )
-    return backup
+    return backup, master_key
 
 
 def _b64(record: bytes) -> str:

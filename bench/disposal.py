@@ -34,6 +34,7 @@ def build(folder: Path, n_cases: int, per_case: int, n_discs: int) -> tuple[obje
     from pipeline.workspace import Workspace
 
     os.environ["PPS_ARCHIVE__CRYPTO__KDF_LOG2_N"] = "10"
+    os.environ["PPS_ARCHIVE_INSECURE_TEST_KDF"] = "1"  # a throw-away archive: the fast KDF is allowed
     ws = Workspace.load(folder / "home", environ={**os.environ, "PPS_ARCHIVE_HOME": str(folder / "home")})
     ws.create_dirs()
     migrate(ws.engine)

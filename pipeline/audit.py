@@ -6,23 +6,42 @@ genesis and detects an edited event (its hash no longer matches), a deleted one 
 or a broken link), reordered ones (links break) and a deleted tail (the chain ends before the
 head row). Events carry staff names, case references and opaque ids — never a parent's or child's
 name, and never free text typed about a family (hold notes stay out of it).
+
+The hashes alone prove nothing to someone who can write the database: they can delete an event
+and recompute every hash after it. So the chain is also **sealed**. A seal is
+``HMAC-SHA256(seal key, {archive, seq, hash, previous seal's mac})``, the seal key derived (HKDF)
+from the master key. The intake daemon has no master key and writes events unsealed; every
+process that holds the unlocked master key seals the chain's head when it commits (``seal``, or
+``seal_on_commit``, which ``keystore.unlock`` calls). The head row records the last seal, so
+removing seal rows is detected too. ``verify`` with the master key checks every seal against the
+chain at its ``seq`` and reports how many events after the last seal are not sealed yet; without
+it, only the structure can be checked, and the report says so.
+
+What the seals cannot stop (the residual risk, stated plainly): events after the last seal can be
+rewritten by whoever can write the database, and the whole log can be rolled back to an earlier
+sealed state (old seals stay valid). The audit head printed on every disc and certificate is the
+outside anchor against that: a head on a disc that is no longer in the chain shows the rollback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.models import AuditEvent, AuditHead
+from pipeline.models import AuditEvent, AuditHead, AuditSeal, Setting
 from pps_archive.errors import AuditChainBroken
 
 GENESIS = "0" * 64
+_SEAL_INFO = b"pps-archive/v1/audit-seal"
+_SEAL_KEY = "pps_audit_seal_key"  # in Session.info: the derived seal key, never the master key
 
 
 def _canonical(data: dict[str, Any]) -> bytes:
@@ -72,14 +91,92 @@ def record(
     return event
 
 
+# --- seals ----------------------------------------------------------------------------------
+
+
+def seal_key(master_key: bytes) -> bytes:
+    """The 32-byte HMAC key for seals, derived from the master key (HKDF-SHA256, its own label)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    if len(master_key) != 32:
+        raise ValueError("the master key is 32 bytes")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SEAL_INFO).derive(master_key)
+
+
+def seal_mac(key: bytes, archive: str, seq: int, digest: str, prev_mac: str) -> str:
+    payload = _canonical({"v": 1, "archive": archive, "seq": seq, "hash": digest, "prev": prev_mac})
+    return hmac.new(key, payload, hashlib.sha256).hexdigest()
+
+
+def _archive(session: Session) -> str:
+    row = session.get(Setting, "archive_id")
+    if row is None:
+        raise AuditChainBroken(problem="the archive id is missing, so the seals cannot be checked")
+    return row.value
+
+
+def seal(session: Session, master_key: bytes) -> AuditSeal | None:
+    """Seal the chain's current head, in the caller's transaction (it commits with it).
+
+    Returns the new seal, or ``None`` when the head is already sealed. Safe to call any number of
+    times; every function that holds the unlocked master key may call it before it commits."""
+    return _seal_with(session, seal_key(master_key))
+
+
+def _seal_with(session: Session, key: bytes) -> AuditSeal | None:
+    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    if head.seq == 0 or head.sealed_seq == head.seq:
+        return None
+    prev_mac = head.sealed_mac or GENESIS
+    row = AuditSeal(seq=head.seq, hash=head.hash, mac=seal_mac(key, _archive(session), head.seq, head.hash, prev_mac), at=_now())
+    session.add(row)
+    head.sealed_seq, head.sealed_mac = row.seq, row.mac
+    session.flush()
+    return row
+
+
+def seal_on_commit(session: Session, master_key: bytes) -> None:
+    """Seal the head whenever this session commits (once per commit, after its own events).
+
+    Keeps only the derived seal key in ``session.info``; a read-only session is not sealed."""
+    first = _SEAL_KEY not in session.info
+    session.info[_SEAL_KEY] = seal_key(master_key)
+    if first:
+        sa_event.listen(session, "before_commit", _seal_before_commit)
+
+
+def _seal_before_commit(session: Session) -> None:
+    key = session.info.get(_SEAL_KEY)
+    if key is None or session.get_bind().get_execution_options().get("pps_read_only"):
+        return
+    _seal_with(session, key)
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class ChainReport:
     events: int
     head: str
+    keyed: bool = False  # the seals were checked with the master key
+    seals: int = 0
+    sealed_seq: int = 0  # the last sealed event
+    unsealed: int = 0  # events written after the last seal (by intake, say): not yet protected by a seal
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": True, "events": self.events, "head": self.head, "keyed": self.keyed, "seals": self.seals,
+                "sealed_seq": self.sealed_seq, "unsealed": self.unsealed}
 
 
-def verify(session: Session) -> ChainReport:
-    """Check the whole chain; raise :class:`AuditChainBroken` naming the first bad event."""
+def verify(session: Session, master_key: bytes | None = None) -> ChainReport:
+    """Check the whole chain; raise :class:`AuditChainBroken` naming the first problem.
+
+    With ``master_key`` every seal's MAC is checked, so events deleted or rewritten before the last
+    seal (hashes recomputed or not) and removed seals are detected. Without it only the structure
+    is checked (``keyed=False``): that proves nothing against someone who can write the database."""
+    seals = {seq: (digest, mac) for seq, digest, mac in session.execute(select(AuditSeal.seq, AuditSeal.hash, AuditSeal.mac))}
     expected_seq, prev = 1, GENESIS
     rows = session.execute(
         select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.case_ref,
@@ -94,15 +191,55 @@ def verify(session: Session) -> ChainReport:
             raise AuditChainBroken(problem=f"event {seq} does not follow event {seq - 1} (deleted or reordered events)")
         if event_hash(seq, at, actor, action, case_ref, subject, details, prev_hash) != digest:
             raise AuditChainBroken(problem=f"event {seq} was changed after it was written")
+        if seq in seals and seals[seq][0] != digest:
+            raise AuditChainBroken(problem=f"event {seq} is not the event that was sealed (the log was rewritten)")
         prev, expected_seq = digest, seq + 1
+    last = expected_seq - 1
     head = session.get(AuditHead, 1)
     if head is None:
         raise AuditChainBroken(problem="the chain's head record is missing")
-    if head.seq != expected_seq - 1 or head.hash != prev:
+    if head.seq != last or head.hash != prev:
         raise AuditChainBroken(
-            problem=f"the log ends at event {expected_seq - 1} but {head.seq} were written (events deleted from the end?)"
+            problem=f"the log ends at event {last} but {head.seq} were written (events deleted from the end?)"
         )
-    return ChainReport(events=expected_seq - 1, head=prev)
+    beyond = [seq for seq in seals if seq > last]
+    if beyond:
+        raise AuditChainBroken(problem=f"event {min(beyond)} was sealed but is no longer in the log")
+    last_seal = max(seals, default=0)
+    if (head.sealed_seq or 0) != last_seal or (last_seal and head.sealed_mac != seals[last_seal][1]):
+        raise AuditChainBroken(
+            problem=f"the head record says the log was sealed up to event {head.sealed_seq or 0}, but the last seal "
+            f"found is at event {last_seal} (seals removed?)"
+        )
+    keyed = master_key is not None
+    if keyed:
+        _check_seals(session, seals, seal_key(master_key), last)
+    return ChainReport(events=last, head=prev, keyed=keyed, seals=len(seals), sealed_seq=last_seal, unsealed=last - last_seal)
+
+
+def _check_seals(session: Session, seals: dict[int, tuple[str, str]], key: bytes, last: int) -> None:
+    if not seals and last:
+        # init seals as it creates the master key, and every keyed command seals: a keyed archive
+        # whose log has events but no seal has had its seals removed
+        raise AuditChainBroken(problem=f"the log has {last} events but no seal at all (seals removed?)")
+    archive, prev_mac = _archive(session), GENESIS
+    for seq in sorted(seals):
+        digest, mac = seals[seq]
+        if not hmac.compare_digest(seal_mac(key, archive, seq, digest, prev_mac), mac):
+            raise AuditChainBroken(
+                problem=f"the seal at event {seq} does not match (the log or its seals were rewritten or removed "
+                "without the master key)"
+            )
+        prev_mac = mac
+
+
+def require_intact(session: Session, master_key: bytes) -> ChainReport:
+    """The check a destructive command makes first: the keyed :func:`verify`, which raises
+    :class:`AuditChainBroken` unless the chain and every seal verify. Needs the master key: a
+    structural check alone is worthless against someone who can write the database."""
+    if not isinstance(master_key, bytes):
+        raise TypeError("require_intact needs the unlocked master key")
+    return verify(session, master_key)
 
 
 def head(session: Session) -> ChainReport:

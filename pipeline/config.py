@@ -193,7 +193,23 @@ def _env_overrides(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
-def _validate(raw: dict[str, Any], source: str) -> None:
+#: set to 1 by the test suite only: allows a KDF below the production floor (fast, and weak)
+ENV_INSECURE_TEST_KDF = "PPS_ARCHIVE_INSECURE_TEST_KDF"
+
+
+def _validate_kdf(crypto: dict[str, Any], source: str, insecure_test: bool) -> None:
+    from archive_media._kdf import weakness_problem
+
+    problem = weakness_problem(crypto["kdf_log2_n"], crypto["kdf_r"], crypto["kdf_p"], insecure_test=insecure_test)
+    if problem is not None:
+        if "floor" in problem:
+            problem += (f". Remove that setting to use the defaults (log2_n 17, r 8); only the test suite may go lower, "
+                        f"by setting ${ENV_INSECURE_TEST_KDF}=1, never on a real archive")
+        name = problem.split("=", 1)[0]
+        raise ConfigInvalid(file=source, key=f"crypto.kdf_{name if name in ('r', 'p') else 'log2_n'}", problem=problem)
+
+
+def _validate(raw: dict[str, Any], source: str, insecure_test_kdf: bool = False) -> None:
     try:
         re.compile(raw["cases"]["reference_pattern"])
     except re.error as exc:
@@ -208,8 +224,7 @@ def _validate(raw: dict[str, Any], source: str) -> None:
             raise ConfigInvalid(file=source, key=f"classes.{name}.rule", problem=f"must be \"retain\" or \"shred\", not {cls['rule']!r}")
         if "|" in name or not name:
             raise ConfigInvalid(file=source, key=f"classes.{name}", problem="a class name cannot contain '|'")
-    if not 10 <= raw["crypto"]["kdf_log2_n"] <= 24:
-        raise ConfigInvalid(file=source, key="crypto.kdf_log2_n", problem="must be between 10 (tests only) and 24")
+    _validate_kdf(raw["crypto"], source, insecure_test_kdf)
     if raw["intake"]["workers"] < 1:
         raise ConfigInvalid(file=source, key="intake.workers", problem="must be at least 1")
     for name, prof in raw["scanners"].items():
@@ -240,9 +255,10 @@ def load_config(user_file: Path | None = None, environ: dict[str, str] | None = 
             raise ConfigInvalid(file=str(user_file), key="(file)", problem="is not UTF-8 text") from exc
         layers.append((str(user_file), _parse_toml(text, str(user_file))))
     layers.extend(_env_overrides(environ))
+    insecure_test_kdf = environ.get(ENV_INSECURE_TEST_KDF) == "1"
     for source, tree in layers:
         _merge(raw, tree, source)
         sources.append(source)
-        _validate(raw, source)
-    _validate(raw, sources[-1])
+        _validate(raw, source, insecure_test_kdf)
+    _validate(raw, sources[-1], insecure_test_kdf)
     return Config(raw=raw, sources=tuple(sources))

@@ -61,23 +61,35 @@ def ensure_master_key(session: Session, cfg: Config, passphrase: bytes, archive:
     if row is not None:
         master = keys.unwrap_master_key(row.record, passphrase, archive)
     else:
+        from pipeline.passphrase import check_strength
+
+        check_strength(passphrase, context=_strength_context(cfg), what="the master passphrase")
         master, wrapped = keys.create_master_key(passphrase, archive, kdf_params(cfg))
         session.add(WrappedKey(purpose="master", case_ref=None, record=wrapped, public=None, created_at=_now()))
         session.flush()
         audit.record(session, actor, "keys.master_created", subject=f"archive:{archive}")
+    audit.seal_on_commit(session, master)
     ensure_archive_keys(session, master, archive, actor=actor)
     return master
 
 
+def _strength_context(cfg: Config) -> list[str]:
+    """Words an attacker of this archive would try first."""
+    return [cfg.section("service")["name"], "pps", "archive", "pps-archive", "passphrase"]
+
+
 def unlock(session: Session, passphrase: bytes) -> bytes:
-    """The master key, or :class:`WrongPassphrase`."""
+    """The master key, or :class:`WrongPassphrase`. The session then seals the audit chain when it
+    commits (``audit.seal_on_commit``): every process that holds the master key seals."""
     from archive_media import keys
     from pps_archive.errors import NotInitialised
 
     row = _master_row(session)
     if row is None:
         raise NotInitialised(what="the master key", data_dir="this data directory")
-    return keys.unwrap_master_key(row.record, passphrase, archive_id(session))
+    master = keys.unwrap_master_key(row.record, passphrase, archive_id(session))
+    audit.seal_on_commit(session, master)
+    return master
 
 
 def _now() -> str:
@@ -197,10 +209,23 @@ def has_case_key(session: Session, case_ref: str) -> bool:
 
 # --- backup, import, passphrase change, export of one case's key --------------------------------
 
-def export_backup(session: Session, *, today: dt.date, valid_days: int, actor: str, consent: str) -> bytes:
-    """The wrapped key store as a backup file that expires (old backups must not outlive disposal)."""
+def _require_real_date(today: dt.date, what: str, *, past_ok: bool) -> None:
+    real = dt.date.today()
+    if today > real or (today < real and not past_ok):
+        from pps_archive.errors import InvalidValue
+
+        raise InvalidValue(f"{what} runs on the real date ({real.isoformat()}), not on {today.isoformat()}: "
+                           "run it again without another date.")
+
+
+def export_backup(session: Session, master: bytes, *, today: dt.date, valid_days: int, actor: str, consent: str) -> bytes:
+    """The wrapped key store as a backup file that expires (old backups must not outlive disposal).
+
+    Authenticated under ``master`` (from :func:`unlock`), expiry included. Made on the real date:
+    a later ``today`` would make a backup outlive its time."""
     from archive_media.keystore import KeyBackup, dump_backup
 
+    _require_real_date(today, "a key export", past_ok=True)
     rows = session.scalars(select(WrappedKey)).all()
     by = {r.purpose: r for r in rows if r.case_ref is None}
     backup = KeyBackup(
@@ -209,22 +234,25 @@ def export_backup(session: Session, *, today: dt.date, valid_days: int, actor: s
         archive=by["archive"].record if "archive" in by else None,
         cases={r.case_ref: r.record for r in rows if r.purpose == "case"},
     )
+    data = dump_backup(backup, master)
     audit.record(session, actor, "keys.exported", subject=f"archive:{backup.archive_id}", cases=len(backup.cases),
                  expires=backup.expires, consent=consent)
-    return dump_backup(backup)
+    return data
 
 
 def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt.date, actor: str) -> dict:
     """Restore missing wrapped keys from a backup of this archive. Keys of cases disposed of since
     are never brought back; a record that differs from the one stored is refused. The passphrase
-    must open the backup's master key (that also proves the backup belongs to this archive)."""
+    must open the backup's master key (that also proves the backup belongs to this archive), and
+    the backup must be unaltered and unexpired on the real date (``today`` must be it)."""
     from archive_media import keys
     from archive_media.keystore import load_backup
     from pipeline.models import Case
     from pps_archive.errors import IntegrityError
 
-    backup = load_backup(data, archive_id(session), today)
-    master = keys.unwrap_master_key(backup.master, passphrase, backup.archive_id)
+    _require_real_date(today, "a key import", past_ok=False)
+    backup, master = load_backup(data, archive_id(session), today, passphrase)
+    audit.seal_on_commit(session, master)
 
     def public_of(purpose: str, ref: str | None, record: bytes) -> str | None:
         if purpose == "signing":
@@ -262,9 +290,12 @@ def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt
 
 
 def change_passphrase(session: Session, cfg: Config, old: bytes, new: bytes, *, actor: str) -> None:
-    """Re-wrap the master key under a new passphrase; nothing else is re-encrypted."""
+    """Re-wrap the master key under a new passphrase (which must pass the strength check);
+    nothing else is re-encrypted."""
     from archive_media import keys
+    from pipeline.passphrase import check_strength
 
+    check_strength(new, context=_strength_context(cfg))
     row = _master_row(session)
     row.record = keys.rewrap_master_key(row.record, old, new, archive_id(session), kdf_params(cfg))
     audit.record(session, actor, "keys.passphrase_changed", subject=f"archive:{archive_id(session)}")

@@ -142,6 +142,20 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    # the last seal (see AuditSeal): written only by a process holding the master key
+    sealed_seq: Mapped[int | None] = mapped_column(Integer)
+    sealed_mac: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditSeal(Base):
+    """A keyed checkpoint of the chain: ``mac = HMAC(key from the master key, archive, seq, hash,
+    previous seal's mac)``. Intake writes events without the key; any process that holds it seals."""
+
+    __tablename__ = "audit_seals"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))  # the chain's hash at ``seq``
+    mac: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32))
 
 
 INPUT_STATES = ("queued", "processing", "done", "quarantined")

@@ -3,14 +3,28 @@
 ``$PPS_ARCHIVE_PASSPHRASE``, ``$PPS_ARCHIVE_PASSPHRASE_FILE`` or an interactive prompt. Two sources
 set at once is an error (a script and a person could otherwise disagree about which was used).
 The passphrase is never logged and never passed to a child process (see ``pps_archive.exec``).
+
+A new passphrase (the master key's, and any staff password that wraps a key slot) must pass
+:func:`check_strength`: the wrapped master key in a stolen database can be attacked offline, so
+only the passphrase's strength stands between a copy of the database and every case.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import logging
+import os
+import stat
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-from pps_archive.errors import PassphraseSourceError
+from pps_archive.errors import PassphraseSourceError, WeakPassphrase
+
+log = logging.getLogger(__name__)
+
+#: the shortest new passphrase accepted, in characters
+MIN_LENGTH = 12
+#: zxcvbn's score (0-4) a new passphrase must reach: 4 means an estimated 10**10 guesses or more
+MIN_SCORE = 4
 
 ENV_VALUE = "PPS_ARCHIVE_PASSPHRASE"
 ENV_FILE = "PPS_ARCHIVE_PASSPHRASE_FILE"
@@ -32,13 +46,7 @@ def get_passphrase(environ: Mapping[str, str], prompt: Prompt | None, *, confirm
         source = f"${ENV_VALUE}"
     elif has_file:
         path = Path(environ[ENV_FILE])
-        try:
-            value = path.read_text(encoding="utf-8").rstrip("\r\n")
-        except OSError as exc:
-            raise PassphraseSourceError(
-                f"cannot read the passphrase file named by ${ENV_FILE} ({path}): {exc.strerror}. "
-                f"Check the path and its permissions."
-            ) from exc
+        value = _read_file(path)
         source = str(path)
     elif prompt is not None:
         value = prompt("Master passphrase", confirm)
@@ -51,3 +59,46 @@ def get_passphrase(environ: Mapping[str, str], prompt: Prompt | None, *, confirm
     if not value:
         raise PassphraseSourceError(f"the passphrase from {source} is empty.")
     return value.encode("utf-8")
+
+
+def _read_file(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        raise PassphraseSourceError(
+            f"cannot read the passphrase file named by ${ENV_FILE} ({path}): {exc.strerror}. "
+            f"Check the path and its permissions."
+        ) from exc
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        who = "anyone on this machine" if mode & stat.S_IROTH else "its group"
+        log.warning("the passphrase file %s can be read by %s: restrict it with 'chmod 600 %s'", path, who, path)
+    try:
+        return data.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError:
+        raise PassphraseSourceError(
+            f"the passphrase file named by ${ENV_FILE} ({path}) is not UTF-8 text: write the passphrase "
+            f"into it again as plain UTF-8 text (one line)."
+        ) from None
+
+
+def check_strength(passphrase: str | bytes, *, context: Iterable[str] = (), what: str = "the new passphrase") -> None:
+    """Raise :class:`WeakPassphrase` unless ``passphrase`` is long enough and not guessable.
+
+    At least :data:`MIN_LENGTH` characters, and zxcvbn's estimate (a dictionary of common
+    passwords, English words and names, keyboard patterns, dates, repeats and l33t spellings) of
+    at least 10**10 guesses. ``context`` adds words an attacker would try first (the service's
+    name, the staff member's name). Reusable for any secret that wraps a key."""
+    if isinstance(passphrase, bytes):
+        try:
+            passphrase = passphrase.decode("utf-8")
+        except UnicodeDecodeError:
+            raise WeakPassphrase(what=what, problem="it is not UTF-8 text") from None
+    if len(passphrase) < MIN_LENGTH:
+        raise WeakPassphrase(what=what, problem=f"it has {len(passphrase)} characters, and at least {MIN_LENGTH} are needed")
+    from zxcvbn import zxcvbn
+
+    result = zxcvbn(passphrase, user_inputs=[w for w in context if w])
+    if result["score"] < MIN_SCORE:
+        hint = (result.get("feedback") or {}).get("warning") or "it would be guessed too quickly"
+        raise WeakPassphrase(what=what, problem=hint[0].lower() + hint[1:].rstrip("."))

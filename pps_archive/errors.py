@@ -47,6 +47,7 @@ class ExitCode(enum.IntEnum):
     NOT_ARCHIVED = 28
     DISK_FULL = 29
     FILE_ACCESS = 30
+    WEAK_PASSPHRASE = 38
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -232,6 +233,14 @@ class DiskFull(PPSArchiveError):
 class FileAccess(PPSArchiveError):
     exit_code = ExitCode.FILE_ACCESS
     template = "cannot use {path}: {problem}. Check the path and its permissions."
+
+
+class WeakPassphrase(PPSArchiveError):
+    exit_code = ExitCode.WEAK_PASSPHRASE
+    template = (
+        "{what} is too weak: {problem}. Choose a longer one, e.g. four or five unrelated words "
+        "(a copy of the database can be attacked offline; only the passphrase protects it)."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 PG_ENV = "PPS_ARCHIVE_TEST_PG_URL"
-FAST_KDF = {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10"}
+# a fast, weak KDF: refused outside tests unless the loudly-named switch is set as well
+FAST_KDF = {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10", "PPS_ARCHIVE_INSECURE_TEST_KDF": "1"}
 PASSPHRASE = "correct horse battery staple"
 
 

@@ -52,17 +52,43 @@ def audit() -> None:
     """The tamper-evident audit log."""
 
 
+def passphrase_if_available() -> bytes | None:
+    """The passphrase if a source is set or a terminal can prompt for it; else ``None``."""
+    import sys
+
+    from pipeline.passphrase import ENV_FILE, ENV_VALUE
+
+    if os.environ.get(ENV_VALUE) is None and os.environ.get(ENV_FILE) is None and not sys.stdin.isatty():
+        return None
+    return passphrase()
+
+
 @audit.command("verify")
+@click.option("--structure-only", is_flag=True,
+              help="Do not use the passphrase: check the hashes only (that proves nothing against someone who can write the database).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else.")
 @pass_app
-def audit_verify(app: AppContext, as_json: bool) -> None:
-    """Check the hash chain of the audit log: edited, deleted or reordered events are reported."""
+def audit_verify(app: AppContext, structure_only: bool, as_json: bool) -> None:
+    """Check the hash chain of the audit log and, with the passphrase, its seals.
+
+    Edited, deleted or reordered events are reported; with the passphrase (from its usual source)
+    so are events rewritten with recomputed hashes and removed seals. Events written since the last
+    seal (by the intake daemon, which has no passphrase) are counted: the next command that uses
+    the passphrase seals them."""
     from pipeline import audit as audit_log
+    from pipeline import keystore
 
     ws = app.workspace()
+    secret = None if structure_only else passphrase_if_available()
     with ws.reader() as s:
-        report = audit_log.verify(s)
+        master = keystore.unlock(s, secret) if secret is not None else None
+        report = audit_log.verify(s, master)
     if as_json:
-        print_json({"ok": True, "events": report.events, "head": report.head})
+        print_json(report.as_dict())
+    elif report.keyed:
+        click.echo(f"audit log intact: {report.events} events, head {report.head}; sealed with the master key up to "
+                   f"event {report.sealed_seq} ({report.unsealed} later events not sealed yet)")
     else:
-        click.echo(f"audit log intact: {report.events} events, head {report.head}")
+        click.echo(f"audit log structure intact: {report.events} events, head {report.head}, {report.seals} seals")
+        click.echo("the seals were NOT checked (no passphrase): someone who can write the database could have rewritten "
+                   "the log undetected. Set the passphrase and run this again to check them.", err=True)

@@ -174,14 +174,20 @@ def keys() -> None:
 @yes_option
 @pass_app
 def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, actor: str, yes: bool) -> None:
-    """Write a backup of the wrapped key store (useless without the passphrase)."""
+    """Write a backup of the wrapped key store (useless without the passphrase).
+
+    Needs the passphrase: the backup, its expiry included, is authenticated under the master key.
+    Made on the real date."""
     from pipeline import keystore
+    from pipeline.cli.admin import passphrase
     from pps_archive.atomic import atomic_write_bytes
 
     ws = app.workspace()
     consent = typed_consent(f"export the key store to {out}, valid for {valid_days} days", yes)
+    secret = passphrase()
     with ws.transaction() as s:  # written before the export is recorded: a failed write records nothing
-        data = keystore.export_backup(s, today=as_of, valid_days=valid_days, actor=actor, consent=consent)
+        data = keystore.export_backup(s, keystore.unlock(s, secret), today=as_of, valid_days=valid_days, actor=actor,
+                                      consent=consent)
         atomic_write_bytes(out, data, 0o600)
     click.echo(f"key store backup written to {out}; it expires on {as_of + dt.timedelta(days=valid_days)}")
 
@@ -192,7 +198,9 @@ def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, act
 @by_option
 @pass_app
 def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> None:
-    """Restore missing keys from a backup of this archive (never keys of cases disposed of)."""
+    """Restore missing keys from a backup of this archive (never keys of cases disposed of).
+
+    Runs on the real date: an expired or altered backup is refused."""
     from pipeline import keystore
     from pipeline.cli.admin import passphrase
 
