@@ -91,3 +91,154 @@ def test_concurrent_appends_never_fork_the_chain(workspace) -> None:
     with workspace.transaction() as s:
         assert audit.verify(s).events == 60
         assert len(set(s.scalars(select(AuditEvent.prev_hash)))) == 60
+
+
+# --- the keyed chain: seals ------------------------------------------------------------------
+
+from pipeline import keystore  # noqa: E402
+from pipeline.models import AuditHead, AuditSeal  # noqa: E402
+from tests.conftest import PASSPHRASE  # noqa: E402
+
+
+def _keyed(workspace) -> bytes:
+    """Set the archive up as init does (which seals); returns the master key."""
+    with workspace.transaction() as s:
+        archive = keystore.ensure_archive_id(s)
+        return keystore.ensure_master_key(s, workspace.config, PASSPHRASE.encode(), archive, actor="init")
+
+
+def _seal(workspace) -> None:
+    """What every command that unlocks the master key does: its transaction seals when it commits."""
+    with workspace.transaction() as s:
+        keystore.unlock(s, PASSPHRASE.encode())
+
+
+def _delete_and_recompute(workspace, victim: int) -> None:
+    """An attacker with the database and no key: delete event ``victim``, renumber and re-hash
+    everything after it, and move the head. Touches only what the old schema had too."""
+    with workspace.transaction() as s:
+        rows = [r for r in s.scalars(select(AuditEvent).order_by(AuditEvent.seq)) if r.seq != victim]
+        kept = [(r.at, r.actor, r.action, r.case_ref, r.subject, r.details) for r in rows]
+        s.execute(delete(AuditEvent))
+        s.flush()
+        prev = audit.GENESIS
+        for seq, (at, actor, action, case_ref, subject, details) in enumerate(kept, start=1):
+            digest = audit.event_hash(seq, at, actor, action, case_ref, subject, details, prev)
+            s.add(AuditEvent(seq=seq, at=at, actor=actor, action=action, case_ref=case_ref, subject=subject,
+                             details=details, prev_hash=prev, hash=digest))
+            prev = digest
+        s.flush()
+        s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=len(kept), hash=prev))
+
+
+def test_every_unlocking_transaction_seals_and_intake_events_are_counted_unsealed(workspace) -> None:
+    master = _keyed(workspace)
+    with workspace.transaction() as s:
+        report = audit.verify(s, master)
+        assert report.keyed and report.seals == 1 and report.unsealed == 0 and report.sealed_seq == report.events
+    _write_events(workspace, 3)  # the intake daemon: no key
+    with workspace.transaction() as s:
+        report = audit.verify(s, master)
+    assert (report.unsealed, report.seals) == (3, 1)
+    _seal(workspace)
+    with workspace.transaction() as s:
+        report = audit.verify(s, master)
+    assert (report.unsealed, report.seals, report.sealed_seq) == (0, 2, report.events)
+    _seal(workspace)  # nothing new: no second seal of the same head
+    with workspace.transaction() as s:
+        assert audit.verify(s, master).seals == 2
+
+
+def test_a_rolled_back_transaction_leaves_no_seal(workspace) -> None:
+    master = _keyed(workspace)
+    _write_events(workspace, 2)
+    with pytest.raises(RuntimeError), workspace.transaction() as s:
+        keystore.unlock(s, PASSPHRASE.encode())
+        raise RuntimeError("the command failed")
+    with workspace.transaction() as s:
+        assert audit.verify(s, master).unsealed == 2
+
+
+def test_deleting_an_event_and_recomputing_every_hash_fails_the_keyed_check(workspace) -> None:
+    master = _keyed(workspace)
+    _write_events(workspace, 5)
+    _seal(workspace)
+    _write_events(workspace, 2)
+    with workspace.transaction() as s:
+        sealed_at = audit.verify(s, master).sealed_seq
+    victim = 5  # after init's seal, before the last one
+    _delete_and_recompute(workspace, victim)
+    with workspace.transaction() as s, pytest.raises(AuditChainBroken, match=f"event {sealed_at} is not the event that was sealed"):
+        audit.verify(s, master)
+    # a careful attacker also moves the seal rows onto the new chain: only the key shows it
+    with workspace.transaction() as s:
+        hashes = dict(s.execute(select(AuditEvent.seq, AuditEvent.hash)).all())
+        seals = list(s.scalars(select(AuditSeal).where(AuditSeal.seq > victim).order_by(AuditSeal.seq)))
+        s.execute(delete(AuditSeal).where(AuditSeal.seq > victim))
+        s.flush()
+        for row in seals:
+            s.add(AuditSeal(seq=row.seq - 1, hash=hashes[row.seq - 1], mac=row.mac, at=row.at))
+        s.execute(update(AuditHead).where(AuditHead.id == 1).values(sealed_seq=seals[-1].seq - 1))
+    with workspace.transaction() as s:
+        assert audit.verify(s).keyed is False  # the structure alone looks fine
+        with pytest.raises(AuditChainBroken, match="seal at event .* does not match"):
+            audit.verify(s, master)
+        with pytest.raises(AuditChainBroken):
+            audit.require_intact(s, master)
+
+
+def test_removing_seal_rows_is_detected(workspace) -> None:
+    master = _keyed(workspace)
+    for _ in range(3):
+        _write_events(workspace, 2)
+        _seal(workspace)
+    with workspace.transaction() as s:
+        seqs = list(s.scalars(select(AuditSeal.seq).order_by(AuditSeal.seq)))
+    assert len(seqs) == 4
+    # the last seal: the head row still names it
+    with workspace.transaction() as s:
+        s.execute(delete(AuditSeal).where(AuditSeal.seq == seqs[-1]))
+    with workspace.transaction() as s, pytest.raises(AuditChainBroken, match="sealed up to event"):
+        audit.verify(s, master)
+
+
+def test_removing_a_middle_seal_breaks_the_next_one(workspace) -> None:
+    master = _keyed(workspace)
+    for _ in range(3):
+        _write_events(workspace, 2)
+        _seal(workspace)
+    with workspace.transaction() as s:
+        seqs = list(s.scalars(select(AuditSeal.seq).order_by(AuditSeal.seq)))
+        s.execute(delete(AuditSeal).where(AuditSeal.seq == seqs[1]))
+    with workspace.transaction() as s, pytest.raises(AuditChainBroken, match=f"seal at event {seqs[2]} does not match"):
+        audit.verify(s, master)
+
+
+def test_removing_every_seal_and_the_head_s_record_of_them_is_detected(workspace) -> None:
+    master = _keyed(workspace)
+    _write_events(workspace, 2)
+    _seal(workspace)
+    with workspace.transaction() as s:
+        s.execute(delete(AuditSeal))
+        s.execute(update(AuditHead).where(AuditHead.id == 1).values(sealed_seq=None, sealed_mac=None))
+    with workspace.transaction() as s:
+        assert audit.verify(s).seals == 0
+        with pytest.raises(AuditChainBroken, match="no seal at all"):
+            audit.verify(s, master)
+
+
+def test_a_forged_seal_is_refused(workspace) -> None:
+    master = _keyed(workspace)
+    _write_events(workspace, 2)
+    with workspace.transaction() as s:  # sealed with a key that is not the archive's
+        audit.seal(s, b"\x01" * 32)
+    with workspace.transaction() as s, pytest.raises(AuditChainBroken, match="does not match"):
+        audit.verify(s, master)
+
+
+def test_require_intact_needs_the_key(workspace) -> None:
+    master = _keyed(workspace)
+    with workspace.transaction() as s:
+        assert audit.require_intact(s, master).keyed
+        with pytest.raises(TypeError):
+            audit.require_intact(s, None)  # type: ignore[arg-type]

@@ -1,0 +1,69 @@
+"""``audit verify`` as a user runs it: a rewritten log is caught with the passphrase.
+
+Uses only what an attacker with the database (and no passphrase) can touch: the events and the
+head row. Before the chain was keyed, this rewrite passed ``audit verify``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from pipeline import audit
+from pipeline.models import AuditEvent, AuditHead
+from pps_archive.errors import ExitCode
+from tests.cli_helpers import run
+from tests.conftest import PASSPHRASE
+
+
+def _delete_and_recompute(workspace, victim: int) -> None:
+    with workspace.transaction() as s:
+        rows = [r for r in s.scalars(select(AuditEvent).order_by(AuditEvent.seq)) if r.seq != victim]
+        kept = [(r.at, r.actor, r.action, r.case_ref, r.subject, r.details) for r in rows]
+        s.execute(delete(AuditEvent))
+        s.flush()
+        prev = audit.GENESIS
+        for seq, (at, actor, action, case_ref, subject, details) in enumerate(kept, start=1):
+            digest = audit.event_hash(seq, at, actor, action, case_ref, subject, details, prev)
+            s.add(AuditEvent(seq=seq, at=at, actor=actor, action=action, case_ref=case_ref, subject=subject,
+                             details=details, prev_hash=prev, hash=digest))
+            prev = digest
+        s.flush()
+        s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=len(kept), hash=prev))
+
+
+@pytest.fixture
+def archive(workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN001, ANN201
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    run("init")
+    for n in range(1, 4):
+        run("case", "open", f"PPS-2025-000{n}", "--consent-to-store", "--as-of", "2025-01-10")
+    run("keys", "export", "--out", str(tmp_path / "keys.backup"), "--yes")  # unlocks the master key: seals
+    return workspace
+
+
+def test_a_deleted_event_with_every_hash_recomputed_fails_audit_verify(archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    with archive.transaction() as s:
+        victim = s.scalars(select(AuditEvent.seq).where(AuditEvent.action == "case.open")).first()
+    assert victim is not None
+    _delete_and_recompute(archive, victim)
+    r = run("audit", "verify", expect=ExitCode.AUDIT_CHAIN_BROKEN)
+    assert "audit log has been altered" in r.err
+    monkeypatch.delenv("PPS_ARCHIVE_PASSPHRASE")
+    r = run("audit", "verify", "--json", expect=None)
+    # without the passphrase the seals cannot be checked; the report never claims more than that
+    assert r.code == ExitCode.AUDIT_CHAIN_BROKEN or r.json()["keyed"] is False
+
+
+def test_verify_says_plainly_what_it_checked(archive, monkeypatch: pytest.MonkeyPatch) -> None:
+    r = run("audit", "verify", "--json").json()
+    assert r["ok"] and r["keyed"] and r["unsealed"] == 0 and r["seals"] >= 2
+    r = run("audit", "verify")
+    assert "sealed with the master key up to event" in r.out
+    r = run("audit", "verify", "--structure-only")
+    assert "structure intact" in r.out and "NOT checked" in r.err
+    monkeypatch.delenv("PPS_ARCHIVE_PASSPHRASE")
+    r = run("audit", "verify", "--json")
+    assert r.json()["keyed"] is False
