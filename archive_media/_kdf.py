@@ -61,9 +61,11 @@ def weakness_problem(log2_n: int, r: int, p: int, *, insecure_test: bool = False
     problem = bounds_problem(log2_n, r, p)
     if problem is not None or insecure_test:
         return problem
-    if log2_n < MIN_LOG2_N or r < MIN_R:
-        return (f"log2_n={log2_n}, r={r} is weaker than the floor (log2_n at least {MIN_LOG2_N}, r at least {MIN_R}): "
-                "it would make the passphrase far easier to guess from a copy of the database")
+    why = "it would make the passphrase far easier to guess from a copy of the database"
+    if log2_n < MIN_LOG2_N:
+        return f"log2_n={log2_n} is below the floor of {MIN_LOG2_N}: {why}"
+    if r < MIN_R:
+        return f"r={r} is below the floor of {MIN_R}: {why}"
     return None
 
 

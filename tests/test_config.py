@@ -81,3 +81,48 @@ def test_bad_environment_value_names_the_variable() -> None:
 def test_missing_user_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigInvalid, match="does not exist"):
         load_config(tmp_path / "nope.toml", {})
+
+
+# --- the KDF: no silent weakening, and the same bounds as the reader -------------------------
+
+
+def test_a_weak_kdf_from_the_environment_is_refused_outside_tests() -> None:
+    with pytest.raises(ConfigInvalid, match="PPS_ARCHIVE_INSECURE_TEST_KDF") as err:
+        load_config(None, {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10"})
+    assert "crypto.kdf_log2_n" in str(err.value) and "floor" in str(err.value)
+    with pytest.raises(ConfigInvalid, match="crypto.kdf_r"):
+        load_config(None, {"PPS_ARCHIVE__CRYPTO__KDF_R": "1"})
+    cfg = load_config(None, {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10", "PPS_ARCHIVE_INSECURE_TEST_KDF": "1"})
+    assert cfg.section("crypto")["kdf_log2_n"] == 10
+    with pytest.raises(ConfigInvalid):  # anything but the explicit "1" is not the switch
+        load_config(None, {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10", "PPS_ARCHIVE_INSECURE_TEST_KDF": "yes"})
+
+
+def test_a_weak_kdf_in_a_user_file_is_refused_too(tmp_path: Path) -> None:
+    with pytest.raises(ConfigInvalid, match="floor"):
+        load_config(write(tmp_path, "[crypto]\nkdf_log2_n = 12\n"), {})
+
+
+def test_config_and_reader_agree_on_the_kdf_bounds(tmp_path: Path) -> None:
+    """What the configuration accepts, a key record may carry, and the other way round."""
+    import base64
+
+    from archive_media.keys import KdfParams
+    from pps_archive.errors import IntegrityError
+
+    salt = base64.b64encode(b"\0" * 16).decode()
+    for log2_n in range(8, 27):
+        for r in (1, 8, 16, 32, 33):
+            for p in (1, 4, 16, 17):
+                path = write(tmp_path, f"[crypto]\nkdf_log2_n = {log2_n}\nkdf_r = {r}\nkdf_p = {p}\n")
+                try:
+                    load_config(path, {"PPS_ARCHIVE_INSECURE_TEST_KDF": "1"})
+                    config_ok = True
+                except ConfigInvalid:
+                    config_ok = False
+                try:
+                    KdfParams.from_record({"name": "scrypt", "log2_n": log2_n, "r": r, "p": p, "salt": salt})
+                    reader_ok = True
+                except IntegrityError:
+                    reader_ok = False
+                assert config_ok == reader_ok, (log2_n, r, p, config_ok, reader_ok)
