@@ -40,8 +40,8 @@ def build(folder: Path, n_cases: int, per_case: int, n_discs: int) -> tuple[obje
     migrate(ws.engine)
     with ws.transaction() as s:
         archive = keystore.ensure_archive_id(s)
-        keystore.ensure_master_key(s, ws.config, b"bench", archive, actor="bench")
-        master = keystore.unlock(s, b"bench")
+        keystore.ensure_master_key(s, ws.config, b"bench passphrase for a throw-away archive", archive, actor="bench")
+        master = keystore.unlock(s, b"bench passphrase for a throw-away archive")
         signing = keys.unwrap_signing_key(master, archive, keystore._row(s, "signing").record)  # noqa: SLF001
     rng = random.Random(1)
     start = dt.date(2015, 1, 1)

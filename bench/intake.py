@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.factory import Cover, Degrade, Doc, ScanFactory  # noqa: E402
 
-PASS = "bench passphrase"
+PASS = "bench passphrase for a throw-away archive"
 REFS = [f"PPS-2024-{n:04d}" for n in range(101, 301)]  # enough that no two generated documents are alike
 RETAIN_KINDS = ["pps-letter", "consent", "note"]
 SHRED_KINDS = ["school-letter", "sen-letter", "ehcp", "ep-report"]

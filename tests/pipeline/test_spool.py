@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from pipeline import queue, quarantine, spool
 from pipeline.models import Input
+from tests.conftest import PASSPHRASE
 
 NOW = dt.datetime(2026, 1, 5, 9, 30)
 
@@ -120,7 +121,7 @@ def test_a_quarantined_file_dropped_in_again_is_queued_again(workspace, tmp_path
 
     with workspace.transaction() as s:
         keystore.ensure_archive_id(s)
-        keystore.ensure_master_key(s, workspace.config, b"pw", keystore.archive_id(s), actor="t")
+        keystore.ensure_master_key(s, workspace.config, PASSPHRASE.encode(), keystore.archive_id(s), actor="t")
     f = drop(tmp_path / "d", "scan9.pdf", b"%PDF nine")
     first = spool.take_in(workspace, [f], ["scan9.pdf"], "office", now=NOW)
     quarantine_job(workspace, first.input_id, "is damaged: scan it again")
