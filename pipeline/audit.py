@@ -29,7 +29,9 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event as sa_event
@@ -240,6 +242,40 @@ def require_intact(session: Session, master_key: bytes) -> ChainReport:
     if not isinstance(master_key, bytes):
         raise TypeError("require_intact needs the unlocked master key")
     return verify(session, master_key)
+
+
+# --- anchors outside the database: the head printed on each disc -----------------------------
+
+
+def check_anchors(session: Session, anchors: Iterable[tuple[str, str]]) -> list[int]:
+    """Each ``(where, head)``, an audit head recorded outside the database (a disc's signed index,
+    a filed certificate), must still be an event of the chain: otherwise the log was rolled back
+    or rewritten past that point. Raises :class:`AuditChainBroken` naming the first that is not;
+    returns their ``seq``. Run it after :func:`verify` (that checks the chain itself)."""
+    found = []
+    for where, digest in anchors:
+        seq = session.scalar(select(AuditEvent.seq).where(AuditEvent.hash == digest))
+        if seq is None:
+            raise AuditChainBroken(
+                problem=f"{where} records the audit head {digest}, which is no longer in the log (events rewritten or "
+                "the log rolled back since it was made)"
+            )
+        found.append(seq)
+    return found
+
+
+def disc_anchors(session: Session, sources: Iterable[Path]) -> list[tuple[str, str]]:
+    """``(disc label, audit head)`` of each disc or image, read from its signature-checked index."""
+    from archive_media.iso import read_disc
+    from pipeline import keystore
+    from pipeline.media import public_key
+
+    pub, archive = public_key(session), keystore.archive_id(session)
+    out = []
+    for src in sources:
+        with read_disc(Path(src), public_key=pub, archive_id=archive) as reader:
+            out.append((f"disc {reader.index.label}", reader.index.audit_head))
+    return out
 
 
 def head(session: Session) -> ChainReport:

@@ -67,3 +67,27 @@ def test_verify_says_plainly_what_it_checked(archive, monkeypatch: pytest.Monkey
     monkeypatch.delenv("PPS_ARCHIVE_PASSPHRASE")
     r = run("audit", "verify", "--json")
     assert r.json()["keyed"] is False
+
+
+from tests.test_archive_e2e import archived  # noqa: E402, F401  (the fixture: one disc built)
+
+
+def test_a_log_rolled_back_to_an_earlier_seal_is_caught_by_the_head_on_a_disc(archived, workspace) -> None:
+    """The residual risk of seals, and its outside check: rolling the log back to an earlier
+    sealed state (every remaining seal still valid) passes the keyed check, but the disc built
+    since carries a head that is no longer in the log."""
+    from pipeline.models import AuditSeal
+
+    image, _batch, _tmp = archived
+    r = run("audit", "verify", "--media", str(image), "--json").json()
+    assert r["keyed"] and r["discs_checked"] == 1
+    with workspace.transaction() as s:
+        seals = list(s.scalars(select(AuditSeal).order_by(AuditSeal.seq)))
+        keep = seals[0]  # init's seal, long before the disc was built
+        s.execute(delete(AuditSeal).where(AuditSeal.seq > keep.seq))
+        s.execute(delete(AuditEvent).where(AuditEvent.seq > keep.seq))
+        s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=keep.seq, hash=keep.hash, sealed_seq=keep.seq,
+                                                                    sealed_mac=keep.mac))
+    assert run("audit", "verify", "--json").json()["keyed"]  # from the database alone: undetectable
+    r = run("audit", "verify", "--media", str(image), expect=ExitCode.AUDIT_CHAIN_BROKEN)
+    assert "no longer in the log" in r.err

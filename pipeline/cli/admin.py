@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import click
 
@@ -66,15 +67,18 @@ def passphrase_if_available() -> bytes | None:
 @audit.command("verify")
 @click.option("--structure-only", is_flag=True,
               help="Do not use the passphrase: check the hashes only (that proves nothing against someone who can write the database).")
+@click.option("--media", "sources", multiple=True, type=click.Path(exists=True, path_type=Path), metavar="PATH",
+              help="Also check that the audit head printed on this disc or image is still in the log (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else.")
 @pass_app
-def audit_verify(app: AppContext, structure_only: bool, as_json: bool) -> None:
+def audit_verify(app: AppContext, structure_only: bool, sources: tuple[Path, ...], as_json: bool) -> None:
     """Check the hash chain of the audit log and, with the passphrase, its seals.
 
     Edited, deleted or reordered events are reported; with the passphrase (from its usual source)
     so are events rewritten with recomputed hashes and removed seals. Events written since the last
     seal (by the intake daemon, which has no passphrase) are counted: the next command that uses
-    the passphrase seals them."""
+    the passphrase seals them. With --media, the audit head each disc carries must still be in the
+    log: that catches a log rolled back to an earlier state."""
     from pipeline import audit as audit_log
     from pipeline import keystore
 
@@ -83,9 +87,13 @@ def audit_verify(app: AppContext, structure_only: bool, as_json: bool) -> None:
     with ws.reader() as s:
         master = keystore.unlock(s, secret) if secret is not None else None
         report = audit_log.verify(s, master)
+        anchored = audit_log.check_anchors(s, audit_log.disc_anchors(s, sources)) if sources else []
     if as_json:
-        print_json(report.as_dict())
-    elif report.keyed:
+        print_json({**report.as_dict(), "discs_checked": len(anchored)})
+        return
+    if anchored:
+        click.echo(f"the audit heads of {len(anchored)} disc(s) are in the log")
+    if report.keyed:
         click.echo(f"audit log intact: {report.events} events, head {report.head}; sealed with the master key up to "
                    f"event {report.sealed_seq} ({report.unsealed} later events not sealed yet)")
     else:
