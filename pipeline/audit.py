@@ -127,7 +127,8 @@ def seal(session: Session, master_key: bytes) -> AuditSeal | None:
 
 
 def _seal_with(session: Session, key: bytes) -> AuditSeal | None:
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
+    stmt = select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    head = session.scalars(stmt).one()
     if head.seq == 0 or head.sealed_seq == head.seq:
         return None
     prev_mac = head.sealed_mac or GENESIS
