@@ -242,3 +242,36 @@ def test_require_intact_needs_the_key(workspace) -> None:
         assert audit.require_intact(s, master).keyed
         with pytest.raises(TypeError):
             audit.require_intact(s, None)  # type: ignore[arg-type]
+
+
+def test_sealing_while_others_append_keeps_chain_and_seals_consistent(workspace) -> None:
+    master = _keyed(workspace)
+    errors: list[BaseException] = []
+
+    def writer(name: str) -> None:
+        try:
+            for i in range(10):
+                with workspace.transaction() as s:
+                    audit.record(s, name, "test.concurrent", n=i)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def sealer() -> None:
+        try:
+            for _ in range(10):
+                with workspace.transaction() as s:
+                    audit.seal(s, master)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(f"intake{i}",)) for i in range(2)] + [threading.Thread(target=sealer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    with workspace.transaction() as s:
+        audit.seal(s, master)
+    with workspace.transaction() as s:
+        report = audit.verify(s, master)
+    assert report.unsealed == 0 and report.seals >= 2
