@@ -85,12 +85,17 @@ def bench_encryption(work: Path, size: int) -> list[tuple[str, float]]:
         with open(plain, "rb", buffering=0) as src, open(out, "wb", buffering=0) as dst:
             envelope.encrypt_stream(src, dst, case_key.recipient)
 
+    def envelope_pyrage() -> None:
+        with open(plain, "rb", buffering=0) as src, open(out, "wb", buffering=0) as dst:
+            envelope.encrypt_stream(src, dst, case_key.recipient, engine="pyrage")
+
     vault = Vault(work / "vault")
     candidates = [
         ("raw AES-256-GCM, whole buffer in memory", lambda: AESGCM(key).encrypt(nonce, data, None)),
         ("raw ChaCha20-Poly1305, whole buffer in memory", lambda: ChaCha20Poly1305(key).encrypt(nonce, data, None)),
         ("envelope: age v1 encryption, file to file", fresh(age_writer_only)),
         ("envelope + plaintext and ciphertext SHA-256", fresh(envelope_stream)),
+        ("envelope via pyrage.encrypt_io + both SHA-256", fresh(envelope_pyrage)),
         ("vault.put: the above + atomic write, fsync (disk-bound)", lambda: vault.put(plain, case_key.recipient)),
         ("pyrage.encrypt_file (rage), file to file", fresh(lambda: pyrage.encrypt_file(str(plain), str(out), [recipient]))),
     ]
