@@ -3,8 +3,9 @@
 - The **master key** (32 random bytes) is stored only wrapped by a key derived from the passphrase
   (scrypt, :class:`KdfParams`). Changing the passphrase re-wraps it; nothing is re-encrypted.
 - Each **case key** is an age X25519 identity. Documents are encrypted to its recipient
-  (``age1...``); the identity (``AGE-SECRET-KEY-1...``) is stored only wrapped by the master key.
-  Destroying that wrapped record is the case's cryptographic erase.
+  (``age1...``). The pipeline stores the identity (``AGE-SECRET-KEY-1...``) as an age file sealed
+  to the archive key, an age identity of the same kind that :func:`wrap_case_key` wraps under the
+  master key (see docs/formats.md). Destroying the sealed record is the case's cryptographic erase.
 - The **signing key** (Ed25519, one per archive) signs each disc's index and every public key the
   archive encrypts to (:func:`sign_public_key`); its private half is wrapped by the master key, its
   public half is pinned in the data directory and printed on every disc. Checking a public key

@@ -216,7 +216,7 @@ def main() -> None:
         print(f"\nEncryption of one {args.enc_mb} MB file (best of {ROUNDS}, interleaved)")
         ref_chacha, ref_aes = enc[1][1], enc[0][1]
         for name, rate in enc:
-            print(f"  {name:58s} {rate:8.0f} MB/s  {rate / ref_chacha:5.0%} of ChaCha  {rate / ref_aes:5.0%} of AES-GCM")
+            print(f"  {name:64s} {rate:8.0f} MB/s  {rate / ref_chacha:5.0%} of ChaCha  {rate / ref_aes:5.0%} of AES-GCM")
         rage, ours, put = enc[2][1], enc[3][1], enc[4][1]
         print(f"  envelope / pyrage.encrypt_file = {ours / rage:.2f}x; envelope / raw ChaCha20-Poly1305 = {ours / ref_chacha:.2f}x")
         print(f"  what a user waits for: vault.put of a 10 MB scan takes {10 / put * 1000:.0f} ms "

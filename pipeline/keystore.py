@@ -1,7 +1,8 @@
 """The archive's identity and its master key, kept in the database only in wrapped form.
 
-The master key never touches disk in the clear and is never passed to a child process. Case keys
-and the disc-index signing key are wrapped by it (see ``archive_media.keys``).
+The master key never touches disk in the clear and is never passed to a child process. The signing
+key and the archive key are wrapped by it; case keys are sealed to the archive key; every public
+key is signed by the signing key and checked before use (see below, and docs/formats.md).
 """
 
 from __future__ import annotations
@@ -300,14 +301,19 @@ def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor:
             continue
         except KeyNotAuthentic:
             pass
-        if not first_pass:
-            report["refused"].append(case.case_ref)
-            continue
         try:
             sealed_recipient = keys.recipient_of(_sealed_identity(session, identity, case))
         except PPSArchiveError:
             sealed_recipient = None
-        if sealed_recipient is None or sealed_recipient != case.public:
+        if sealed_recipient is not None and sealed_recipient != case.public and case.signature:
+            try:  # only the public half was changed: the signature proves the sealed key is the one made
+                keys.verify_public_key(public, "case", archive, case.case_ref, sealed_recipient, case.signature, "")
+                case.public = sealed_recipient
+                report["repaired"].append(f"the public half of the key of case {case.case_ref} in the database")
+                continue
+            except KeyNotAuthentic:
+                pass
+        if not first_pass or sealed_recipient is None or sealed_recipient != case.public:
             report["refused"].append(case.case_ref)
             continue
         case.signature = keys.sign_public_key(signing, "case", archive, case.case_ref, case.public)

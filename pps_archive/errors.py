@@ -242,8 +242,9 @@ class KeyNotAuthentic(PPSArchiveError):
     exit_code = ExitCode.KEY_NOT_AUTHENTIC
     template = (
         "{what} is not authentic: {problem}. Someone or something changed the key store in the database, "
-        "so nothing was encrypted to it and the scans stay queued. Stop the daemon, compare the database with "
-        "a backup, and restore the key store from a key backup of this archive before processing goes on."
+        "so nothing was encrypted to it and the scans stay queued. Stop the daemon and run 'pps-archive init' "
+        "with the master passphrase: it puts right what the keys' wrapped secrets prove and names the keys it "
+        "cannot; for those, restore the database from a backup made before the change."
     )
 
 

@@ -81,13 +81,15 @@ def test_case_key_pointed_at_an_attackers_key_stops_intake(home: Path, database_
     batch = _batch(tmp_path, "scan_0001.pdf")
     r = run("ingest", str(batch.files[0]), "--json", expect=None)
     _assert_refused_and_queued(r, home, database_url, ExitCode.KEY_NOT_AUTHENTIC, f"the key of case {REF}", "not authentic")
-    r = run("init", expect=ExitCode.KEY_NOT_AUTHENTIC)  # init (with the passphrase) does not sign it either
-    assert REF in r.err
     _sql(database_url, "UPDATE wrapped_keys SET public = NULL WHERE purpose = 'case'")
     r = run("ingest", "--json", expect=None)
     _assert_refused_and_queued(r, home, database_url, ExitCode.KEY_NOT_AUTHENTIC, f"the key of case {REF}")
-    # the key put back, the same input goes through: it was never counted as a failed attempt
-    _sql(database_url, "UPDATE wrapped_keys SET public = :p WHERE purpose = 'case'", p=original)
+    # init (with the passphrase) puts the public half right: the signature proves the sealed key's
+    # recipient is the one made; the same input then goes through, never counted as a failed attempt
+    _sql(database_url, "UPDATE wrapped_keys SET public = :p WHERE purpose = 'case'", p=mallory)
+    r = run("init")
+    assert "put right" in r.err and REF in r.err
+    assert _sql(database_url, "SELECT public FROM wrapped_keys WHERE purpose = 'case'") == [(original,)]
     run("ingest", "--json")
     assert _sql(database_url, "SELECT state FROM inputs") == [("done",)]
     assert [d["decision"] for d in run("documents", "--json").json()] == ["retain"]
@@ -119,6 +121,8 @@ def test_a_forged_signature_row_is_refused(home: Path, database_url: str, tmp_pa
     batch = _batch(tmp_path, "scan_0003.pdf")
     r = run("ingest", str(batch.files[0]), "--json", expect=None)
     _assert_refused_and_queued(r, home, database_url, ExitCode.KEY_NOT_AUTHENTIC, f"the key of case {REF}")
+    r = run("init", expect=ExitCode.KEY_NOT_AUTHENTIC)  # init does not sign it, nor "repair" it
+    assert REF in r.err
     # the attacker also swaps the signing key's public half in the database: the pin disagrees
     _sql(database_url, "UPDATE wrapped_keys SET public = :p WHERE purpose = 'signing'", p=keys.public_key_pem(forger.public_key))
     r = run("ingest", "--json", expect=None)
