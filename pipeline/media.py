@@ -223,7 +223,7 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
                      read_from=disc.verified_from)
         status, read_from = disc.status, disc.verified_from
     return {"media": str(source), "label": label, "ok": True, "level": "full" if full else "quick", "items": quick.items,
-            "files": quick.files, "status": status, "verified_from": read_from, **extra}
+            "files": quick.files, "status": status, "verified_from": read_from, "readme_signed": quick.readme_signed, **extra}
 
 
 def register(s: Session) -> list[dict]:
