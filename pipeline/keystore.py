@@ -93,8 +93,9 @@ def _now() -> str:
 #
 # Intake must encrypt without the passphrase (the daemon does not hold it), so case keys are
 # sealed with public-key encryption: each case's age identity is encrypted (age format) to the
-# archive's own recipient, whose identity is wrapped by the master key. Creating a case key and
-# encrypting a document need only public keys; reading anything needs the passphrase.
+# archive's own recipient, whose identity is wrapped by the master key. Encrypting a document
+# needs only public keys (checked against their signatures); making a case key needs the master
+# key (to sign it); reading anything needs the passphrase.
 
 ARCHIVE_KEY_REF = "(archive)"
 
@@ -261,10 +262,16 @@ def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor:
     - the signing key's public half is re-derived from its wrapped private half, pinned in
       ``data_dir`` (``archive-signing.pub``) and put right in the database if it differs;
     - the archive key's public half is re-derived from its wrapped identity and signed;
-    - case keys without a valid signature: on the first pass ever (an archive made by an older
-      version: no ``keys.authenticated`` event in the audit log yet) each is signed if its sealed identity gives its public key
-      (trust on first use, recorded in the audit log); after that pass one is refused
-      (:class:`KeyNotAuthentic`), since only a command holding the master key makes case keys.
+    - a case key whose public half was changed but whose signature verifies for the recipient of
+      its sealed identity gets that recipient back;
+    - other case keys without a valid signature: on the first pass ever (an archive made by an
+      older version: no ``keys.authenticated`` event in the audit log yet) each is signed if its
+      sealed identity gives its public key (trust on first use, recorded in the audit log); after
+      that pass one is refused (:class:`KeyNotAuthentic`), since only a command holding the master
+      key makes case keys.
+
+    Returns what it did: ``pinned``, ``repaired``, ``signed`` (case refs). Runs in the caller's
+    transaction; the pin file is written last (it is derived, so it is right even on a rollback).
     """
     from sqlalchemy import select as _select
 
@@ -322,7 +329,7 @@ def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor:
     if report["refused"]:
         refs = ", ".join(report["refused"][:5]) + (" ..." if len(report["refused"]) > 5 else "")
         raise KeyNotAuthentic(what=f"the key of case(s) {refs}",
-                              problem="it is not signed by this archive's signing key and was not made by this archive")
+                              problem="its signature does not match (or it has none) and nothing the master key opens vouches for it")
     if not pin.exists() or pin.read_bytes() != pem.encode("ascii"):
         if pin.exists():
             report["repaired"].append(f"{PIN_FILE} in the data directory")
