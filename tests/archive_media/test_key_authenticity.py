@@ -252,3 +252,13 @@ def test_the_daemon_stops_on_a_forged_key_and_leaves_the_scan_queued(tmp_path: P
     finally:
         kill_group(proc)
         probe.close()
+
+
+def test_a_key_restored_from_a_backup_is_signed_and_used(home: Path, database_url: str, tmp_path: Path) -> None:
+    backup = tmp_path / "keys.backup"
+    run("keys", "export", "--out", str(backup), "--yes")
+    _sql(database_url, "DELETE FROM wrapped_keys WHERE purpose = 'case'")
+    assert "imported 1 key(s)" in run("keys", "import", str(backup)).out
+    batch = _batch(tmp_path, "scan_0009.pdf")
+    assert run("ingest", str(batch.files[0]), "--json").json()["inputs"][0]["outcome"] == "done"
+    assert [d["decision"] for d in run("documents", "--json").json()] == ["retain"]
