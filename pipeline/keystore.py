@@ -242,6 +242,11 @@ def ensure_case_key(session: Session, master: bytes, case_ref: str, *, actor: st
 
     signing = _signing_private(session, master)
     archive = archive_id(session)
+    if signing_record(session).public != keys.public_key_pem(keys.public_key_of(signing)):
+        from pps_archive.errors import SigningKeyUntrusted
+
+        raise SigningKeyUntrusted(problem="its public half in the database is not the one the master key opens",
+                                  todo="Run 'pps-archive init' with the master passphrase: it puts it right.")
     row = _row(session, "case", case_ref, for_update=True)
     if row is not None:
         return _checked(session, row, keys.public_key_of(signing), f"the key of case {case_ref}")
@@ -271,7 +276,7 @@ def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor:
       key makes case keys.
 
     Returns what it did: ``pinned``, ``repaired``, ``signed`` (case refs). Runs in the caller's
-    transaction; the pin file is written last (it is derived, so it is right even on a rollback).
+    transaction; the pin file is written first (it is derived, so it is right even on a rollback).
     """
     from sqlalchemy import select as _select
 
@@ -292,6 +297,13 @@ def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor:
     if row.public != pem:
         row.public = pem
         report["repaired"].append("the signing key's public half in the database")
+    # the pin first: it is derived from the wrapped secret, so it is right even if this pass fails
+    # below and rolls back (the daemon then refuses everything until the database agrees with it)
+    if not pin.exists() or pin.read_bytes() != pem.encode("ascii"):
+        if pin.exists():
+            report["repaired"].append(f"{PIN_FILE} in the data directory")
+        atomic_write_bytes(pin, pem.encode("ascii"), 0o644)
+        report["pinned"] = True
     arch = _row(session, "archive")
     recipient = keys.recipient_of(archive_identity(session, master))
     if arch.public != recipient:
@@ -330,11 +342,6 @@ def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor:
         refs = ", ".join(report["refused"][:5]) + (" ..." if len(report["refused"]) > 5 else "")
         raise KeyNotAuthentic(what=f"the key of case(s) {refs}",
                               problem="its signature does not match (or it has none) and nothing the master key opens vouches for it")
-    if not pin.exists() or pin.read_bytes() != pem.encode("ascii"):
-        if pin.exists():
-            report["repaired"].append(f"{PIN_FILE} in the data directory")
-        atomic_write_bytes(pin, pem.encode("ascii"), 0o644)  # derived from the wrapped secret: right even if the commit fails
-        report["pinned"] = True
     if first_pass or report["pinned"] or report["repaired"] or report["signed"]:
         audit.record(session, actor, "keys.authenticated", subject=f"archive:{archive}", fingerprint=keys.key_fingerprint(public),
                      first_pass=first_pass, pinned=report["pinned"], repaired=report["repaired"],

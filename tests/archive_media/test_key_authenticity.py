@@ -262,3 +262,25 @@ def test_a_key_restored_from_a_backup_is_signed_and_used(home: Path, database_ur
     batch = _batch(tmp_path, "scan_0009.pdf")
     assert run("ingest", str(batch.files[0]), "--json").json()["inputs"][0]["outcome"] == "done"
     assert [d["decision"] for d in run("documents", "--json").json()] == ["retain"]
+
+
+def test_a_replaced_signing_key_and_pin_are_caught_by_the_next_command_with_the_passphrase(
+    home: Path, database_url: str, tmp_path: Path
+) -> None:
+    """The residual risk, bounded: an attacker who replaces the pin file *and* the signing key's row
+    and signs a key of their own passes the daemon's check (it has no secret to tell), but the
+    next command holding the master key refuses, and ``init`` puts the pin right."""
+    from archive_media import keys
+
+    archive = _sql(database_url, "SELECT value FROM settings WHERE key = 'archive_id'")[0][0]
+    forger = keys.new_signing_key(bytes(32), archive)
+    pem = keys.public_key_pem(forger.public_key)
+    (home / "archive-signing.pub").write_text(pem)
+    _sql(database_url, "UPDATE wrapped_keys SET public = :p WHERE purpose = 'signing'", p=pem)
+    r = run("case", "open", "PPS-2024-0400", expect=ExitCode.SIGNING_KEY_UNTRUSTED)
+    assert "master key opens" in r.err
+    r = run("media", "build", "--out", str(tmp_path / "discs"), expect=ExitCode.SIGNING_KEY_UNTRUSTED)
+    r = run("init")
+    assert "put right" in r.err and "archive-signing.pub" in r.err
+    assert (home / "archive-signing.pub").read_text() != pem
+    run("case", "open", "PPS-2024-0400")
