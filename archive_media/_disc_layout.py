@@ -25,7 +25,8 @@ ITEMS_DIR = "ITEMS"
 METADATA = (README, MANIFEST, INDEX, SIGNATURE, PUBKEY, AUDIT)
 
 INDEX_FORMAT = "pps-archive/disc-index"
-INDEX_VERSION = 1
+INDEX_VERSION = 2  # 2: the index carries README.TXT's SHA-256, so the signature covers the README too
+INDEX_VERSIONS = (1, 2)  # version 1 discs (made before) are still read; their README is not covered
 
 NAME_83 = re.compile(r"[A-Z0-9_]{1,8}(\.[A-Z0-9_]{1,3})?")
 _LABEL = re.compile(r"[A-Z0-9_-]{1,32}")
@@ -97,11 +98,13 @@ def validate(content: DiscContent) -> None:
             raise InvalidValue(f"item {item.item_id}: ciphertext_sha256 is not 64 lower-case hex digits")
 
 
-def index_bytes(content: DiscContent, sizes: list[int], signer: str) -> bytes:
-    """INDEX.JSN: the disposal schedule. Item file, id, case, dispose-after, size, SHA-256; no names."""
+def index_bytes(content: DiscContent, sizes: list[int], signer: str, readme_sha256: str) -> bytes:
+    """INDEX.JSN: the disposal schedule. Item file, id, case, dispose-after, size, SHA-256; no names.
+    It also carries the README's SHA-256, so the index signature covers the README's instructions."""
     doc = {
         "format": INDEX_FORMAT,
         "version": INDEX_VERSION,
+        "readme_sha256": readme_sha256,
         "label": content.label,
         "archive": content.archive_id,
         "service": content.service_name,
@@ -130,8 +133,10 @@ def parse_index(data: bytes) -> dict:
         raise IntegrityError(what=INDEX, problem=f"it is not JSON ({exc})") from None
     if not isinstance(doc, dict) or doc.get("format") != INDEX_FORMAT:
         raise IntegrityError(what=INDEX, problem="it is not a pps-archive disc index")
-    if doc.get("version") != INDEX_VERSION:
+    if doc.get("version") not in INDEX_VERSIONS:
         raise UnsupportedFormat(what="the disc index", version=doc.get("version"))
+    if doc["version"] >= 2 and not (isinstance(doc.get("readme_sha256"), str) and _HEX64.fullmatch(doc["readme_sha256"])):
+        raise IntegrityError(what=INDEX, problem="it does not carry the README's SHA-256")
     items = doc.get("items")
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         raise IntegrityError(what=INDEX, problem="its item list is malformed")

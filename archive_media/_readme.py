@@ -26,8 +26,9 @@ FILES
   MANIFEST.TXT   SHA-256 of every other file on the disc (sha256sum format)
   INDEX.JSN      the disposal schedule (JSON): for each item its file on this
                  disc, item id, case reference, dispose-after date, size and
-                 SHA-256
-  INDEX.SIG      Ed25519 signature of INDEX.JSN (64 raw bytes)
+                 SHA-256, and the SHA-256 of this README
+  INDEX.SIG      Ed25519 signature of INDEX.JSN (64 raw bytes): it covers
+                 this README too
   PUBKEY.TXT     the archive's public signing key (PEM)
   AUDIT.TXT      the head of the audit log's hash chain when the disc was made
   ITEMS/         the documents, one age-encrypted file each ({first_name}, ...)
@@ -36,6 +37,7 @@ CHECK THE DISC (from the folder where the disc is mounted)
   sha256sum -c MANIFEST.TXT
   openssl pkeyutl -verify -pubin -inkey PUBKEY.TXT -rawin \\
           -in INDEX.JSN -sigfile INDEX.SIG
+  sha256sum README.TXT    (must equal "readme_sha256" in INDEX.JSN)
   Then check that the signing key fingerprint above is the one pps-archive
   shows for this archive: a disc with another key is not one of ours.
   With pps-archive:  pps-archive media verify DISC.iso [--full]

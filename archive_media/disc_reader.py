@@ -46,6 +46,7 @@ class DiscIndex:
     signing_key: str  # fingerprint, SHA256:<hex>
     entries: tuple[IndexEntry, ...]
     signer_trusted: bool  # checked against the archive's key, not only the disc's own
+    readme_sha256: str | None = None  # signed with the index (index version 2); None on older discs
 
 
 def _entries(doc: dict) -> tuple[IndexEntry, ...]:
@@ -141,6 +142,7 @@ class DiscReader:
             signing_key=str(doc.get("signing_key")),
             entries=_entries(doc),
             signer_trusted=public_key is not None,
+            readme_sha256=doc.get("readme_sha256") if doc.get("version", 1) >= 2 else None,
         )
         return self._index
 

@@ -2,7 +2,7 @@
 
 - **quick**: the image hash (if the register's is given), one spelling in every name tree, every
   file in the manifest and every manifest hash right, the index signature, index against manifest,
-  the audit head.
+  the audit head, and the README against the hash the signed index carries.
 - **full**: quick, then decrypt every item whose case key is given and compare its plaintext
   SHA-256 with the database's record. Items of cases without a key (destroyed at disposal) are
   reported, not failed.
@@ -37,6 +37,7 @@ class QuickReport:
     audit_head: str
     signing_key: str
     signer_trusted: bool
+    readme_signed: bool = False  # README.TXT checked against the signed index (discs of index version 2)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ def _check_index(reader: DiscReader) -> None:
     audit = layout.parse_audit(reader.read_small(layout.AUDIT))
     if audit != index.audit_head:
         raise IntegrityError(what=f"{layout.AUDIT} on disc {index.label}", problem="it differs from the signed index")
+    if index.readme_sha256 is not None and hashlib.sha256(reader.read_small(layout.README)).hexdigest() != index.readme_sha256:
+        raise IntegrityError(what=f"{layout.README} on disc {index.label}",
+                             problem="it differs from the one the signed index names (its instructions were changed)")
 
 
 def _quick(reader: DiscReader) -> QuickReport:
@@ -136,6 +140,7 @@ def _quick(reader: DiscReader) -> QuickReport:
         audit_head=index.audit_head,
         signing_key=index.signing_key,
         signer_trusted=index.signer_trusted,
+        readme_signed=index.readme_sha256 is not None,
     )
 
 

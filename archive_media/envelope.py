@@ -5,8 +5,9 @@ exact PDF with no pps-archive code. What binds a blob to its document is the pla
 database recorded for that document: :func:`decrypt_verified` refuses a blob whose plaintext hash
 differs (a blob moved under another document's id), and removes what it wrote.
 
-Encryption streams (a few MiB of memory whatever the size) and computes the plaintext and
-ciphertext SHA-256 in the same pass. Decryption uses pyrage, an independent implementation.
+Encryption and decryption use pyrage (Python bindings of rage, the Rust implementation of age);
+both stream (a few MiB of memory whatever the size), and encryption computes the plaintext and
+ciphertext SHA-256 in the same pass. Tests check every size class against Debian's ``age`` (Go).
 """
 
 from __future__ import annotations
@@ -31,9 +32,6 @@ __all__ = [
     "encrypt_file",
     "encrypt_stream",
 ]
-
-ENGINES = ("native", "pyrage")
-
 
 @dataclass(frozen=True)
 class Sealed:
@@ -105,43 +103,41 @@ def _bad_recipient(recipient: str) -> IntegrityError:
     return IntegrityError(what="the case's public key", problem=f"{recipient[:12]}... is not a usable age recipient")
 
 
-def encrypt_stream(src: BinaryIO, dst: BinaryIO, recipient: str, *, engine: str = "native") -> Sealed:
-    """Encrypt the readable ``src`` into the writable ``dst`` for the ``age1...`` ``recipient``."""
-    from archive_media._age_writer import BadRecipient, header, recipient_bytes
+def _recipient(recipient: str):  # noqa: ANN202 - a pyrage recipient
+    from pyrage import RecipientError, x25519
 
     try:
-        header(bytes(16), recipient_bytes(recipient))  # refuse a bad key before writing anything
-    except BadRecipient:
+        return x25519.Recipient.from_str(recipient)
+    except (RecipientError, ValueError):
         raise _bad_recipient(recipient) from None
-    if engine == "native":
-        from archive_media._age_writer import encrypt_stream as _encrypt
-
-        plain, cipher = hashlib.sha256(), hashlib.sha256()
-
-        def on_cipher(pieces: list[bytes]) -> None:
-            for piece in pieces:
-                cipher.update(piece)
-
-        plain_size, size = _encrypt(src, dst, recipient, on_plain=plain.update, on_cipher=on_cipher)
-        return Sealed(plain_size, size, plain.hexdigest(), cipher.hexdigest())
-    if engine == "pyrage":
-        import pyrage
-
-        reader, writer = _HashingReader(src), _HashingWriter(dst)
-        try:
-            pyrage.encrypt_io(reader, writer, [pyrage.x25519.Recipient.from_str(recipient)])
-        except OSError:
-            if writer.error is not None:
-                raise writer.error from None
-            raise
-        return Sealed(reader.size, writer.size, reader.digest.hexdigest(), writer.digest.hexdigest())
-    raise ValueError(f"engine must be one of {ENGINES}")
 
 
-def encrypt_file(plaintext: Path, out: Path, recipient: str, *, engine: str = "native", mode: int = 0o600) -> Sealed:
+def encrypt_stream(src: BinaryIO, dst: BinaryIO, recipient: str) -> Sealed:
+    """Encrypt the readable ``src`` into the writable ``dst`` for the ``age1...`` ``recipient``
+    with pyrage (rage), hashing plaintext and ciphertext on the way through."""
+    import pyrage
+
+    target = _recipient(recipient)  # refuse a malformed key before anything is written
+    reader, writer = _HashingReader(src), _HashingWriter(dst)
+    try:
+        pyrage.encrypt_io(reader, writer, [target])
+    except OSError:
+        if writer.error is not None:
+            raise writer.error from None
+        raise
+    except BaseException as exc:
+        # rage panics (pyo3's PanicException, a BaseException) instead of failing on a degenerate,
+        # low-order X25519 recipient whose shared secret would be all zeros
+        if type(exc).__name__ == "PanicException":
+            raise _bad_recipient(recipient) from None
+        raise
+    return Sealed(reader.size, writer.size, reader.digest.hexdigest(), writer.digest.hexdigest())
+
+
+def encrypt_file(plaintext: Path, out: Path, recipient: str, *, mode: int = 0o600) -> Sealed:
     """Encrypt the file ``plaintext`` to ``out``, atomically (temp file, fsync, replace), ``mode`` 0600."""
     with open(plaintext, "rb") as src, atomic_writer(Path(out), mode) as dst:
-        return encrypt_stream(src, dst, recipient, engine=engine)
+        return encrypt_stream(src, dst, recipient)
 
 
 def _identity(identity: str, what: str):  # noqa: ANN202 - a pyrage identity

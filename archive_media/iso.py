@@ -207,9 +207,10 @@ def build_image(
     out.parent.mkdir(parents=True, exist_ok=True)
     sizes = _blob_sizes(content.items)
     public = public_key_of(signing_key)
-    index = layout.index_bytes(content, sizes, key_fingerprint(public))
+    readme = readme_text(content, key_fingerprint(public))
+    index = layout.index_bytes(content, sizes, key_fingerprint(public), hashlib.sha256(readme).hexdigest())
     small = {
-        layout.README: readme_text(content, key_fingerprint(public)),
+        layout.README: readme,
         layout.INDEX: index,
         layout.SIGNATURE: sign(signing_key, index),
         layout.PUBKEY: public_key_pem(public).encode("ascii"),

@@ -3,10 +3,13 @@
 - The **master key** (32 random bytes) is stored only wrapped by a key derived from the passphrase
   (scrypt, :class:`KdfParams`). Changing the passphrase re-wraps it; nothing is re-encrypted.
 - Each **case key** is an age X25519 identity. Documents are encrypted to its recipient
-  (``age1...``); the identity (``AGE-SECRET-KEY-1...``) is stored only wrapped by the master key.
-  Destroying that wrapped record is the case's cryptographic erase.
-- The **signing key** (Ed25519, one per archive) signs each disc's index; its private half is
-  wrapped by the master key, its public half is printed on every disc.
+  (``age1...``). The pipeline stores the identity (``AGE-SECRET-KEY-1...``) as an age file sealed
+  to the archive key, an age identity of the same kind that :func:`wrap_case_key` wraps under the
+  master key (see docs/formats.md). Destroying the sealed record is the case's cryptographic erase.
+- The **signing key** (Ed25519, one per archive) signs each disc's index and every public key the
+  archive encrypts to (:func:`sign_public_key`); its private half is wrapped by the master key, its
+  public half is pinned in the data directory and printed on every disc. Checking a public key
+  (:func:`verify_public_key`) needs no passphrase, so the daemon checks each key before each use.
 
 Every wrapped record is self-describing and bound to archive, purpose and case (``_record``).
 Functions take and return plain bytes and strings; the caller stores them.
@@ -35,13 +38,16 @@ __all__ = [
     "new_signing_key",
     "public_key_from_pem",
     "public_key_pem",
+    "public_key_statement",
     "recipient_of",
     "rewrap_master_key",
     "sign",
+    "sign_public_key",
     "unwrap_case_key",
     "unwrap_master_key",
     "unwrap_signing_key",
     "verify",
+    "verify_public_key",
     "wrap_case_key",
 ]
 
@@ -219,6 +225,47 @@ def verify(public_key: bytes, data: bytes, signature: bytes, what: str = "the si
         Ed25519PublicKey.from_public_bytes(public_key).verify(signature, data)
     except (InvalidSignature, ValueError) as exc:
         raise IntegrityError(what=what, problem="its signature does not match (it was changed after signing)") from exc
+
+
+# --- signed public keys ----------------------------------------------------------------------
+
+_STATEMENT = "pps-archive/v1/public-key"
+
+
+def public_key_statement(purpose: str, archive_id: str, case_ref: str | None, public: str) -> bytes:
+    """The exact bytes signed for a public key: one line of canonical JSON naming what it is for."""
+    import json
+
+    doc = {"archive": archive_id, "case": case_ref, "format": _STATEMENT, "public": public, "purpose": purpose}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def sign_public_key(private_key: bytes, purpose: str, archive_id: str, case_ref: str | None, public: str) -> bytes:
+    """The signing key's 64-byte signature binding ``public`` to its purpose, archive and case."""
+    return sign(private_key, public_key_statement(purpose, archive_id, case_ref, public))
+
+
+def verify_public_key(
+    signing_public: bytes, purpose: str, archive_id: str, case_ref: str | None, public: str | None,
+    signature: bytes | None, what: str,
+) -> None:
+    """Raise :class:`KeyNotAuthentic` unless ``signature`` is the signing key's over this public key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from pps_archive.errors import KeyNotAuthentic
+
+    if not public:
+        raise KeyNotAuthentic(what=what, problem="it has no public half")
+    if not signature:
+        raise KeyNotAuthentic(what=what, problem="it carries no signature by the archive's signing key")
+    try:
+        Ed25519PublicKey.from_public_bytes(signing_public).verify(
+            bytes(signature), public_key_statement(purpose, archive_id, case_ref, public))
+    except (InvalidSignature, ValueError):
+        raise KeyNotAuthentic(
+            what=what, problem="its signature does not match (the key, or the signature, was changed after it was made)"
+        ) from None
 
 
 def public_key_pem(public_key: bytes) -> str:

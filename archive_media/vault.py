@@ -56,12 +56,12 @@ class Vault:
             raise InvalidValue(f"{item_id!r} is not a vault item id (32 lower-case hex digits)")
         return self.root / item_id[:2] / f"{item_id}.age"
 
-    def put(self, plaintext: Path, recipient: str, *, engine: str = "native") -> VaultItem:
+    def put(self, plaintext: Path, recipient: str) -> VaultItem:
         """Encrypt ``plaintext`` for ``recipient`` into a new blob; the plaintext file is left alone."""
         item_id = self.new_id()
         path = self.path_of(item_id)
         _private_dir(path.parent)
-        sealed = envelope.encrypt_file(Path(plaintext), path, recipient, engine=engine, mode=0o600)
+        sealed = envelope.encrypt_file(Path(plaintext), path, recipient, mode=0o600)
         return VaultItem(
             item_id=item_id,
             size=sealed.size,

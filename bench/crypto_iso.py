@@ -2,11 +2,12 @@
 
     .venv/bin/python bench/crypto_iso.py [--enc-mb 100] [--iso-mb 300] [--keep]
 
-1. Encryption of one file (MB/s, best of 5 interleaved rounds): our envelope (age v1, file to file) against the raw
-   primitives from ``cryptography`` on the same data held in memory, whole buffer:
-   ChaCha20-Poly1305 (what age uses) and AES-256-GCM. Also shown: the envelope with the two SHA-256
-   the vault records, ``vault.put`` (adds the fsync), and pyrage's own ``encrypt_file``.
-   Target: envelope encryption >= 70% of the raw primitive.
+1. Encryption of one file (MB/s, best of 5 interleaved rounds): our envelope (age v1 by pyrage's
+   ``encrypt_io``, with the two SHA-256 the vault records) against pyrage's own ``encrypt_file`` and
+   the raw primitives from ``cryptography`` on the same data held in memory, whole buffer:
+   ChaCha20-Poly1305 (what age uses) and AES-256-GCM; ``vault.put`` adds the atomic write and fsync.
+   There is no speed target any more (see docs/formats.md): the figure that matters is how long a
+   scan's encryption takes beside its OCR.
 2. Image building (MB/s, best of 2, each run in its own process; peak memory is that process's
    peak RSS from GNU time's %M, or /proc VmHWM): ``archive_media.iso.build_image`` against
    ``xorriso -as mkisofs -J -R`` on the same files, both ending with the image fsynced, for a small
@@ -59,7 +60,7 @@ def bench_encryption(work: Path, size: int) -> list[tuple[str, float]]:
     import pyrage
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 
-    from archive_media import _age_writer, envelope, keys
+    from archive_media import envelope, keys
     from archive_media.vault import Vault
 
     plain = work / "plain.bin"
@@ -77,10 +78,6 @@ def bench_encryption(work: Path, size: int) -> list[tuple[str, float]]:
 
         return run
 
-    def age_writer_only() -> None:
-        with open(plain, "rb", buffering=0) as src, open(out, "wb", buffering=0) as dst:
-            _age_writer.encrypt_stream(src, dst, case_key.recipient)
-
     def envelope_stream() -> None:
         with open(plain, "rb", buffering=0) as src, open(out, "wb", buffering=0) as dst:
             envelope.encrypt_stream(src, dst, case_key.recipient)
@@ -89,10 +86,9 @@ def bench_encryption(work: Path, size: int) -> list[tuple[str, float]]:
     candidates = [
         ("raw AES-256-GCM, whole buffer in memory", lambda: AESGCM(key).encrypt(nonce, data, None)),
         ("raw ChaCha20-Poly1305, whole buffer in memory", lambda: ChaCha20Poly1305(key).encrypt(nonce, data, None)),
-        ("envelope: age v1 encryption, file to file", fresh(age_writer_only)),
-        ("envelope + plaintext and ciphertext SHA-256", fresh(envelope_stream)),
+        ("pyrage.encrypt_file (rage), file to file, no hashes", fresh(lambda: pyrage.encrypt_file(str(plain), str(out), [recipient]))),
+        ("envelope: pyrage.encrypt_io + plaintext and ciphertext SHA-256", fresh(envelope_stream)),
         ("vault.put: the above + atomic write, fsync (disk-bound)", lambda: vault.put(plain, case_key.recipient)),
-        ("pyrage.encrypt_file (rage), file to file", fresh(lambda: pyrage.encrypt_file(str(plain), str(out), [recipient]))),
     ]
     best = {name: float("inf") for name, _fn in candidates}
     for _round in range(ROUNDS):  # interleaved, so load from other processes hits all alike
@@ -220,10 +216,11 @@ def main() -> None:
         print(f"\nEncryption of one {args.enc_mb} MB file (best of {ROUNDS}, interleaved)")
         ref_chacha, ref_aes = enc[1][1], enc[0][1]
         for name, rate in enc:
-            print(f"  {name:58s} {rate:8.0f} MB/s  {rate / ref_chacha:5.0%} of ChaCha  {rate / ref_aes:5.0%} of AES-GCM")
-        ours = enc[2][1]
-        print(f"  target: envelope encryption >= 70% of the raw primitive (ChaCha20-Poly1305): {ours / ref_chacha:.0%}"
-              f" -> {'met' if ours >= 0.7 * ref_chacha else 'NOT met'}")  # fmt: skip
+            print(f"  {name:64s} {rate:8.0f} MB/s  {rate / ref_chacha:5.0%} of ChaCha  {rate / ref_aes:5.0%} of AES-GCM")
+        rage, ours, put = enc[2][1], enc[3][1], enc[4][1]
+        print(f"  envelope / pyrage.encrypt_file = {ours / rage:.2f}x; envelope / raw ChaCha20-Poly1305 = {ours / ref_chacha:.2f}x")
+        print(f"  what a user waits for: vault.put of a 10 MB scan takes {10 / put * 1000:.0f} ms "
+              f"(OCR of one page takes about 1,000-2,000 ms)")  # fmt: skip
 
         sizes = sorted({max(args.iso_mb // 3, 10) * MB, args.iso_mb * MB})
         img = bench_images(work, sizes)

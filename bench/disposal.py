@@ -42,6 +42,7 @@ def build(folder: Path, n_cases: int, per_case: int, n_discs: int) -> tuple[obje
         archive = keystore.ensure_archive_id(s)
         keystore.ensure_master_key(s, ws.config, b"bench passphrase for a throw-away archive", archive, actor="bench")
         master = keystore.unlock(s, b"bench passphrase for a throw-away archive")
+        keystore.authenticate_keys(s, master, ws.data_dir, actor="bench")  # pins the signing key, as init does
         signing = keys.unwrap_signing_key(master, archive, keystore._row(s, "signing").record)  # noqa: SLF001
     rng = random.Random(1)
     start = dt.date(2015, 1, 1)
@@ -82,7 +83,7 @@ def build(folder: Path, n_cases: int, per_case: int, n_discs: int) -> tuple[obje
             items=tuple(layout.DiscItem(i["vault_item"], Path("/nonexistent"), i["case_ref"], i["dispose_after"].isoformat(),
                                         "0" * 64) for i in mine),
         )
-        index = layout.index_bytes(content, [1] * len(mine), fingerprint)
+        index = layout.index_bytes(content, [1] * len(mine), fingerprint, "0" * 64)  # no README in this bench
         disc_dir = folder / "discs" / d["label"]
         disc_dir.mkdir(parents=True)
         (disc_dir / layout.INDEX).write_bytes(index)

@@ -129,7 +129,8 @@ def run_pipeline(work: Path, files: list[Path]) -> tuple[float, int, dict[str, s
     ws = Workspace.load(home, environ=env)
     with ws.transaction() as s:
         for ref in REFS:
-            cases.open_case(s, ws.config, ref, today=dt.date.today(), actor="bench", consent_to_store=True)
+            cases.open_case(s, ws.config, ref, today=dt.date.today(), actor="bench", consent_to_store=True,
+                            passphrase=PASS.encode())
     ws.close()
     copies = []
     for f in files:

@@ -265,13 +265,13 @@ def check_anchors(session: Session, anchors: Iterable[tuple[str, str]]) -> list[
     return found
 
 
-def disc_anchors(session: Session, sources: Iterable[Path]) -> list[tuple[str, str]]:
+def disc_anchors(session: Session, sources: Iterable[Path], data_dir: Path) -> list[tuple[str, str]]:
     """``(disc label, audit head)`` of each disc or image, read from its signature-checked index."""
     from archive_media.iso import read_disc
     from pipeline import keystore
     from pipeline.media import public_key
 
-    pub, archive = public_key(session), keystore.archive_id(session)
+    pub, archive = public_key(session, data_dir), keystore.archive_id(session)
     out = []
     for src in sources:
         with read_disc(Path(src), public_key=pub, archive_id=archive) as reader:

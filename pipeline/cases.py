@@ -55,11 +55,18 @@ def _live_case(session: Session, ref: str) -> Case:
 
 def open_case(
     session: Session, cfg: Config, ref: str, *, today: dt.date, actor: str,
-    anonymous: bool = False, consent_to_store: bool = False,
+    anonymous: bool = False, consent_to_store: bool = False, passphrase: bytes | None = None,
 ) -> Case:
+    """Open a case, in the caller's transaction. With the master ``passphrase`` the case's key is
+    made and signed too (intake, which holds no passphrase, can only encrypt to signed keys);
+    without it the case's documents wait in review until one is filed by hand."""
+    from pipeline import keystore
+
     ref = check_ref(cfg, ref)
     if session.scalars(select(Case.id).where(Case.ref == ref)).first() is not None:
         raise CaseExists(ref=ref)
+    if passphrase is not None:
+        keystore.ensure_case_key(session, keystore.unlock(session, passphrase), ref, actor=actor)
     case = Case(
         ref=ref, anonymous=anonymous, opened_on=today, last_activity=today,
         store_consent=consent_to_store, store_consent_on=today if consent_to_store else None,

@@ -69,7 +69,7 @@ def read_presented(ws: Workspace, sources: list[Path]) -> tuple[list[PresentedDi
     if not sources:
         return [], {}
     with ws.transaction() as s:
-        pub, archive = public_key(s), keystore.archive_id(s)
+        pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
     discs, disc_dates = [], {}
     for src in sources:
         with read_disc(Path(src), public_key=pub, archive_id=archive) as reader:

@@ -81,7 +81,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str, doc_class: 
                 raise InvalidValue("filing a review item as RETAIN needs the master passphrase")
             master = keystore.unlock(s, passphrase)
             identity = keystore.archive_identity(s, master)
-            recipient = keystore.case_recipient(s, case.ref)
+            recipient = keystore.ensure_case_key(s, master, case.ref, actor=actor)
             with tempfile.TemporaryDirectory(dir=ws.path("work"), prefix="review-") as tmp:
                 plain = Path(tmp) / "doc.pdf"
                 vault.decrypt_to(old_item, identity, plain, doc.plaintext_sha256)

@@ -99,10 +99,30 @@ def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int
     ws = Workspace.load(Path(data_dir), Path(config_file) if config_file else None)
     try:
         from pipeline.hostlock import worker_name
+        from pipeline.worker import UNTRUSTED_KEYS
 
-        work(ws, worker_name(name), only=only, stop=stop, idle_exit=idle_exit)
+        try:
+            work(ws, worker_name(name), only=only, stop=stop, idle_exit=idle_exit)
+        except UNTRUSTED_KEYS as exc:  # already logged; the parent stops intake on this exit code
+            raise SystemExit(int(exc.exit_code)) from None
     finally:
         ws.close()
+
+
+def _untrusted_key_stop(ws: Workspace, exitcodes: Sequence[int | None]) -> None:
+    """After worker processes: if one stopped on a key that failed its check, raise that error here."""
+    from sqlalchemy import select
+
+    from pipeline.models import Input
+    from pipeline.worker import UNTRUSTED_KEYS
+
+    for cls in UNTRUSTED_KEYS:
+        if int(cls.exit_code) in exitcodes:
+            phrase = cls.template.split(":")[0].split("}")[-1].strip()  # "is not authentic", "... cannot be trusted"
+            with ws.transaction() as s:
+                reason = s.scalars(select(Input.last_error).where(Input.state == "queued", Input.last_error.contains(phrase))
+                                   .order_by(Input.id)).first()
+            raise cls(reason or "a public key failed its authenticity check (see the log): nothing was encrypted to it")
 
 
 def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: list[int] | None = None,
@@ -156,8 +176,10 @@ def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, p
             finally:
                 restore_environment(saved)
         else:
-            for p in run_workers(ws, config_file, count=count):
+            procs = run_workers(ws, config_file, count=count)
+            for p in procs:
                 p.join()
+            _untrusted_key_stop(ws, [p.exitcode for p in procs])
     return [_report(ws, unit, t) for unit, t in taken]
 
 
@@ -223,6 +245,7 @@ class Daemon:
         log.warning("watching %d folder(s) with %d worker(s)", len(self.profiles), len(workers))
         try:
             while not self._stopped.wait(1.0):
+                _untrusted_key_stop(self.ws, [p.exitcode for p in workers])  # never restart on a forged key
                 for i, p in enumerate(workers):
                     if not p.is_alive():  # a worker died (OOM, kill): free its job, start another
                         log.error("worker %s exited with %s; starting a new one", p.name, p.exitcode)

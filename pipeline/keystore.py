@@ -1,7 +1,8 @@
 """The archive's identity and its master key, kept in the database only in wrapped form.
 
-The master key never touches disk in the clear and is never passed to a child process. Case keys
-and the disc-index signing key are wrapped by it (see ``archive_media.keys``).
+The master key never touches disk in the clear and is never passed to a child process. The signing
+key and the archive key are wrapped by it; case keys are sealed to the archive key; every public
+key is signed by the signing key and checked before use (see below, and docs/formats.md).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -54,7 +56,10 @@ def kdf_params(cfg: Config):  # noqa: ANN201 - archive_media imported lazily
 
 
 def ensure_master_key(session: Session, cfg: Config, passphrase: bytes, archive: str, *, actor: str) -> bytes:
-    """Create the master key on first use; afterwards check the passphrase opens it. Returns it."""
+    """Create the master key on first use; afterwards check the passphrase opens it. Returns it.
+
+    ``init`` then calls :func:`authenticate_keys` (pins the signing key, signs public keys).
+    Runs in the caller's transaction."""
     from archive_media import keys
 
     row = _master_row(session)
@@ -100,8 +105,9 @@ def _now() -> str:
 #
 # Intake must encrypt without the passphrase (the daemon does not hold it), so case keys are
 # sealed with public-key encryption: each case's age identity is encrypted (age format) to the
-# archive's own recipient, whose identity is wrapped by the master key. Creating a case key and
-# encrypting a document need only public keys; reading anything needs the passphrase.
+# archive's own recipient, whose identity is wrapped by the master key. Encrypting a document
+# needs only public keys (checked against their signatures); making a case key needs the master
+# key (to sign it); reading anything needs the passphrase.
 
 ARCHIVE_KEY_REF = "(archive)"
 
@@ -115,18 +121,22 @@ def _row(session: Session, purpose: str, case_ref: str | None = None, *, for_upd
 
 
 def ensure_archive_keys(session: Session, master: bytes, archive: str, *, actor: str) -> None:
-    """The archive key pair (for sealing case keys and review copies) and the disc-signing key."""
+    """The disc- and key-signing key, and the archive key pair (for sealing case keys and review
+    copies), whose public half the signing key signs as it is made."""
     from archive_media import keys
 
-    if _row(session, "archive") is None:
-        ident = keys.new_case_key()
-        record = keys.wrap_case_key(master, archive, ARCHIVE_KEY_REF, ident.identity)
-        session.add(WrappedKey(purpose="archive", case_ref=None, record=record, public=ident.recipient, created_at=_now()))
-        audit.record(session, actor, "keys.archive_created", subject=f"archive:{archive}")
     if _row(session, "signing") is None:
         sk = keys.new_signing_key(master, archive)
         session.add(WrappedKey(purpose="signing", case_ref=None, record=sk.wrapped, public=keys.public_key_pem(sk.public_key), created_at=_now()))
+        session.flush()
         audit.record(session, actor, "keys.signing_created", subject=f"archive:{archive}", fingerprint=keys.key_fingerprint(sk.public_key))
+    if _row(session, "archive") is None:
+        ident = keys.new_case_key()
+        record = keys.wrap_case_key(master, archive, ARCHIVE_KEY_REF, ident.identity)
+        signature = keys.sign_public_key(_signing_private(session, master), "archive", archive, None, ident.recipient)
+        session.add(WrappedKey(purpose="archive", case_ref=None, record=record, public=ident.recipient, signature=signature,
+                               created_at=_now()))
+        audit.record(session, actor, "keys.archive_created", subject=f"archive:{archive}")
     session.flush()
 
 
@@ -140,13 +150,73 @@ def signing_record(session: Session) -> WrappedKey:
     return row
 
 
-def archive_recipient(session: Session) -> str:
+# --- authenticated public keys ----------------------------------------------------------------
+#
+# Every public key the archive encrypts to carries the signing key's signature over (purpose,
+# archive id, case, public key), made when the key is made, by a command holding the master key.
+# Before each use the signature is checked without the passphrase, against the signing key's
+# public half pinned in the data dir (written by ``init``) and cross-checked with the database.
+# A key that fails raises KeyNotAuthentic / SigningKeyUntrusted: nothing is encrypted to it.
+
+PIN_FILE = "archive-signing.pub"
+_NO_PIN = ("Run 'pps-archive init' with the master passphrase: it pins the signing key in the data directory "
+           "and signs the keys of an archive made by an older version.")
+
+
+def pin_path(data_dir: Path) -> Path:
+    return Path(data_dir) / PIN_FILE
+
+
+def _signing_private(session: Session, master: bytes) -> bytes:
+    from archive_media import keys
+
+    return keys.unwrap_signing_key(master, archive_id(session), signing_record(session).record)
+
+
+def trusted_signing_key(session: Session, data_dir: Path) -> bytes:
+    """The signing key's raw public half as pinned in ``data_dir``, once the database agrees. No passphrase."""
+    from archive_media import keys
+    from pps_archive.errors import IntegrityError, SigningKeyUntrusted
+
+    row = signing_record(session)
+    pin = pin_path(data_dir)
+    try:
+        text = pin.read_bytes()
+    except FileNotFoundError:
+        raise SigningKeyUntrusted(problem=f"it is not pinned in the data directory ({PIN_FILE} is missing)", todo=_NO_PIN) from None
+    try:
+        pinned = keys.public_key_from_pem(text)
+    except IntegrityError:
+        raise SigningKeyUntrusted(problem=f"{PIN_FILE} in the data directory is not an Ed25519 public key", todo=_NO_PIN) from None
+    try:
+        stored = keys.public_key_from_pem(row.public or "")
+    except IntegrityError:
+        stored = None
+    if stored != pinned:
+        raise SigningKeyUntrusted(
+            problem=f"the one in the database is not the one pinned in the data directory ({PIN_FILE}, "
+                    f"{keys.key_fingerprint(pinned)})",
+            todo="Someone changed the database or the data directory. Compare both with your backups; "
+                 "'pps-archive init' with the master passphrase re-derives the right key from its wrapped private half.",
+        )
+    return pinned
+
+
+def _checked(session: Session, row: WrappedKey, signing_public: bytes, what: str) -> str:
+    from archive_media import keys
+
+    keys.verify_public_key(signing_public, row.purpose, archive_id(session), row.case_ref, row.public, row.signature, what)
+    return row.public
+
+
+def archive_recipient(session: Session, *, data_dir: Path) -> str:
+    """The archive key's public half (review and quarantine copies), once its signature checks out."""
     row = _row(session, "archive")
     if row is None or not row.public:
         from pps_archive.errors import NotInitialised
 
         raise NotInitialised(what="the archive key", data_dir="this data directory")
-    return row.public
+    return _checked(session, row, trusted_signing_key(session, data_dir), "the archive key (review and quarantine copies are encrypted to it)")
 
 
 def archive_identity(session: Session, master: bytes) -> str:
@@ -166,37 +236,151 @@ def _seal(recipient: str, payload: bytes) -> bytes:
     return out.getvalue()
 
 
-def case_recipient(session: Session, case_ref: str) -> str:
-    """The case's public key; the case key is made (and sealed) the first time it is needed."""
+def case_recipient(session: Session, case_ref: str, *, data_dir: Path) -> str | None:
+    """The case's public key once its signature checks out, or None if the case has no key yet
+    (intake then sends its documents to review). Needs no passphrase; never makes a key."""
+    row = _row(session, "case", case_ref)
+    if row is None:
+        return None
+    return _checked(session, row, trusted_signing_key(session, data_dir), f"the key of case {case_ref}")
+
+
+def ensure_case_key(session: Session, master: bytes, case_ref: str, *, actor: str) -> str:
+    """The case's public key: made, sealed to the archive key and signed if the case has none,
+    else checked against the signing key the master key opens. Runs in the caller's transaction."""
     import json
 
     from archive_media import keys
 
+    signing = _signing_private(session, master)
+    archive = archive_id(session)
+    if signing_record(session).public != keys.public_key_pem(keys.public_key_of(signing)):
+        from pps_archive.errors import SigningKeyUntrusted
+
+        raise SigningKeyUntrusted(problem="its public half in the database is not the one the master key opens",
+                                  todo="Run 'pps-archive init' with the master passphrase: it puts it right.")
     row = _row(session, "case", case_ref, for_update=True)
     if row is not None:
-        return row.public
+        return _checked(session, row, keys.public_key_of(signing), f"the key of case {case_ref}")
     ident = keys.new_case_key()
-    archive = archive_id(session)
     payload = json.dumps({"v": 1, "archive": archive, "case": case_ref, "identity": ident.identity}).encode()
-    session.add(WrappedKey(purpose="case", case_ref=case_ref, record=_seal(archive_recipient(session), payload), public=ident.recipient, created_at=_now()))
+    sealed = _seal(keys.recipient_of(archive_identity(session, master)), payload)  # derived: no stored key trusted
+    signature = keys.sign_public_key(signing, "case", archive, case_ref, ident.recipient)
+    session.add(WrappedKey(purpose="case", case_ref=case_ref, record=sealed, public=ident.recipient, signature=signature,
+                           created_at=_now()))
     session.flush()
-    audit.record(session, "intake", "keys.case_created", case_ref=case_ref)
+    audit.record(session, actor, "keys.case_created", case_ref=case_ref)
     return ident.recipient
+
+
+def authenticate_keys(session: Session, master: bytes, data_dir: Path, *, actor: str) -> dict:
+    """``init``'s pass over the key store (idempotent; needs the master key):
+
+    - the signing key's public half is re-derived from its wrapped private half, pinned in
+      ``data_dir`` (``archive-signing.pub``) and put right in the database if it differs;
+    - the archive key's public half is re-derived from its wrapped identity and signed;
+    - a case key whose public half was changed but whose signature verifies for the recipient of
+      its sealed identity gets that recipient back;
+    - other case keys without a valid signature: on the first pass ever (an archive made by an
+      older version: no ``keys.authenticated`` event in the audit log yet) each is signed if its
+      sealed identity gives its public key (trust on first use, recorded in the audit log); after
+      that pass one is refused (:class:`KeyNotAuthentic`), since only a command holding the master
+      key makes case keys.
+
+    Returns what it did: ``pinned``, ``repaired``, ``signed`` (case refs). Runs in the caller's
+    transaction; the pin file is written first (it is derived, so it is right even on a rollback).
+    """
+    from sqlalchemy import select as _select
+
+    from archive_media import keys
+    from pipeline.models import AuditEvent
+    from pps_archive.atomic import atomic_write_bytes
+    from pps_archive.errors import KeyNotAuthentic, PPSArchiveError
+
+    archive = archive_id(session)
+    signing = _signing_private(session, master)
+    public = keys.public_key_of(signing)
+    pem = keys.public_key_pem(public)
+    pin = pin_path(data_dir)
+    first_pass = session.scalars(
+        _select(AuditEvent.seq).where(AuditEvent.action == "keys.authenticated").limit(1)).first() is None
+    report = {"pinned": False, "repaired": [], "signed": [], "refused": []}
+    row = signing_record(session)
+    if row.public != pem:
+        row.public = pem
+        report["repaired"].append("the signing key's public half in the database")
+    # the pin first: it is derived from the wrapped secret, so it is right even if this pass fails
+    # below and rolls back (the daemon then refuses everything until the database agrees with it)
+    if not pin.exists() or pin.read_bytes() != pem.encode("ascii"):
+        if pin.exists():
+            report["repaired"].append(f"{PIN_FILE} in the data directory")
+        atomic_write_bytes(pin, pem.encode("ascii"), 0o644)
+        report["pinned"] = True
+    arch = _row(session, "archive")
+    recipient = keys.recipient_of(archive_identity(session, master))
+    if arch.public != recipient:
+        arch.public = recipient
+        report["repaired"].append("the archive key's public half in the database")
+    try:
+        _checked(session, arch, public, "the archive key")
+    except KeyNotAuthentic:
+        arch.signature = keys.sign_public_key(signing, "archive", archive, None, recipient)
+    identity = archive_identity(session, master)
+    for case in session.scalars(_select(WrappedKey).where(WrappedKey.purpose == "case").order_by(WrappedKey.case_ref)):
+        try:
+            _checked(session, case, public, f"the key of case {case.case_ref}")
+            continue
+        except KeyNotAuthentic:
+            pass
+        try:
+            sealed_recipient = keys.recipient_of(_sealed_identity(session, identity, case))
+        except PPSArchiveError:
+            sealed_recipient = None
+        if sealed_recipient is not None and sealed_recipient != case.public and case.signature:
+            try:  # only the public half was changed: the signature proves the sealed key is the one made
+                keys.verify_public_key(public, "case", archive, case.case_ref, sealed_recipient, case.signature, "")
+                case.public = sealed_recipient
+                report["repaired"].append(f"the public half of the key of case {case.case_ref} in the database")
+                continue
+            except KeyNotAuthentic:
+                pass
+        if not first_pass or sealed_recipient is None or sealed_recipient != case.public:
+            report["refused"].append(case.case_ref)
+            continue
+        case.signature = keys.sign_public_key(signing, "case", archive, case.case_ref, case.public)
+        report["signed"].append(case.case_ref)
+    session.flush()
+    if report["refused"]:
+        refs = ", ".join(report["refused"][:5]) + (" ..." if len(report["refused"]) > 5 else "")
+        raise KeyNotAuthentic(what=f"the key of case(s) {refs}",
+                              problem="its signature does not match (or it has none) and nothing the master key opens vouches for it")
+    if first_pass or report["pinned"] or report["repaired"] or report["signed"]:
+        audit.record(session, actor, "keys.authenticated", subject=f"archive:{archive}", fingerprint=keys.key_fingerprint(public),
+                     first_pass=first_pass, pinned=report["pinned"], repaired=report["repaired"],
+                     signed_on_first_use=report["signed"])
+    return report
 
 
 def case_identity(session: Session, master: bytes, case_ref: str) -> str:
     """The case's secret key (needs the master key); a record sealed for another case is refused."""
-    import io
-    import json
-
-    from archive_media import envelope
-    from pps_archive.errors import IntegrityError, KeyNotFound
+    from pps_archive.errors import KeyNotFound
 
     row = _row(session, "case", case_ref)
     if row is None:
         raise KeyNotFound(ref=case_ref)
+    return _sealed_identity(session, archive_identity(session, master), row)
+
+
+def _sealed_identity(session: Session, archive_identity_: str, row: WrappedKey) -> str:
+    import io
+    import json
+
+    from archive_media import envelope
+    from pps_archive.errors import IntegrityError
+
+    case_ref = row.case_ref
     out = io.BytesIO()
-    envelope.decrypt_stream(io.BytesIO(row.record), out, archive_identity(session, master), what=f"the key of case {case_ref}")
+    envelope.decrypt_stream(io.BytesIO(row.record), out, archive_identity_, what=f"the key of case {case_ref}")
     data = json.loads(out.getvalue())
     if data.get("v") != 1 or data.get("archive") != archive_id(session) or data.get("case") != case_ref:
         raise IntegrityError(what=f"the key record of case {case_ref}", problem="it was sealed for another case or archive")
@@ -280,6 +464,8 @@ def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt
             session.flush()
             if purpose == "case":
                 row.public = keys.recipient_of(case_identity(session, master, ref))
+            if purpose in ("case", "archive"):  # the person importing vouches for the backup: sign
+                row.signature = keys.sign_public_key(_signing_private(session, master), purpose, backup.archive_id, ref, row.public)
             added += 1
         elif row.record != record:
             raise IntegrityError(what=f"the backup's {purpose} key{f' of case {ref}' if ref else ''}",

@@ -111,10 +111,9 @@ def _signing_key(s: Session, master: bytes) -> bytes:
     return keys.unwrap_signing_key(master, keystore.archive_id(s), keystore.signing_record(s).record)
 
 
-def public_key(s: Session) -> bytes:
-    from archive_media import keys
-
-    return keys.public_key_from_pem(keystore.signing_record(s).public)
+def public_key(s: Session, data_dir: Path) -> bytes:
+    """The archive's signing key (public half) as pinned in the data dir and agreed by the database."""
+    return keystore.trusted_signing_key(s, data_dir)
 
 
 def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date,
@@ -129,6 +128,11 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
     with ws.transaction() as s:
         master = keystore.unlock(s, passphrase)
         signing, archive = _signing_key(s, master), keystore.archive_id(s)
+        if public_key_of(signing) != keystore.trusted_signing_key(s, ws.data_dir):
+            from pps_archive.errors import SigningKeyUntrusted
+
+            raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
+                                      todo="Run 'pps-archive init' with the master passphrase: it re-pins the right key.")
         planned = plan(s, ws.config, capacity, consolidate)
     ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
     for disc in planned:
@@ -175,7 +179,7 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     from pps_archive.errors import PPSArchiveError
 
     with ws.transaction() as s:
-        pub, archive = public_key(s), keystore.archive_id(s)
+        pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
         label = reader.index.label
     with ws.transaction() as s:
@@ -219,7 +223,7 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
                      read_from=disc.verified_from)
         status, read_from = disc.status, disc.verified_from
     return {"media": str(source), "label": label, "ok": True, "level": "full" if full else "quick", "items": quick.items,
-            "files": quick.files, "status": status, "verified_from": read_from, **extra}
+            "files": quick.files, "status": status, "verified_from": read_from, "readme_signed": quick.readme_signed, **extra}
 
 
 def register(s: Session) -> list[dict]:
@@ -279,7 +283,7 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
             raise InvalidValue(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
         master = keystore.unlock(s, passphrase)
         identity = keystore.case_identity(s, master, doc.case.ref)
-        pub, archive = public_key(s), keystore.archive_id(s)
+        pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
         item, expected, ref = doc.vault_item, doc.plaintext_sha256, doc.case.ref
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
         if item not in {e.item_id for e in reader.index.entries}:

@@ -67,6 +67,9 @@ class WrappedKey(Base):
     record: Mapped[bytes] = mapped_column(LargeBinary)
     public: Mapped[str | None] = mapped_column(Text)  # age recipient / Ed25519 public key
     created_at: Mapped[str] = mapped_column(String(32))
+    # the archive signing key's Ed25519 signature over (purpose, archive, case, public): checked
+    # before every use of ``public`` (keystore.case_recipient / archive_recipient)
+    signature: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Case(Base):

@@ -200,17 +200,23 @@ class Planned:
 
 
 def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
-    """Decide every document and find the key each kept one is encrypted to (public keys only)."""
+    """Decide every document and find the key each kept one is encrypted to (public keys only,
+    each checked against the archive's signing key first: a key that fails raises and nothing is
+    encrypted). A case with no key yet (made by ``case open`` with the passphrase) sends its
+    documents to review."""
     lookup = case_lookup(s)
     out = []
     for p in prepared:
         d = decide(p.segment.sheet, p.texts, ws.config, lookup)
         if p.pdf is None or d.decision == "shred":
             out.append(Planned(p.segment, d, None, None))
-        elif d.decision == "retain":
-            out.append(Planned(p.segment, d, p.pdf, keystore.case_recipient(s, d.case_ref)))
-        else:
-            out.append(Planned(p.segment, d, p.pdf, keystore.archive_recipient(s)))
+            continue
+        recipient = keystore.case_recipient(s, d.case_ref, data_dir=ws.data_dir) if d.decision == "retain" else None
+        if d.decision == "retain" and recipient is None:
+            d = Decision(None, d.doc_class, "review", (
+                f"{d.reason}, but case {d.case_ref} has no authenticated key yet (it was opened without the master "
+                f"passphrase, or by an older version): file it from the review queue, which makes the key"), d.source, d.case_ref)
+        out.append(Planned(p.segment, d, p.pdf, recipient or keystore.archive_recipient(s, data_dir=ws.data_dir)))
     return out
 
 

@@ -24,11 +24,13 @@ from pipeline import audit, queue, spool
 from pipeline.jobcontext import JobContext
 from pipeline.models import Input
 from pipeline.workspace import Workspace
-from pps_archive.errors import BadInput, PPSArchiveError
+from pps_archive.errors import BadInput, KeyNotAuthentic, PPSArchiveError, SigningKeyUntrusted
 
 log = logging.getLogger(__name__)
 
 SECRET_ENV = ("PPS_ARCHIVE_PASSPHRASE", "PPS_ARCHIVE_PASSPHRASE_FILE")
+# a public key that fails its authenticity check stops the worker (and intake) instead of a retry
+UNTRUSTED_KEYS = (KeyNotAuthentic, SigningKeyUntrusted)
 
 
 class LeaseLost(Exception):
@@ -115,7 +117,7 @@ def quarantine(ws: Workspace, input_id: int, reason: str) -> Outcome:
     now = queue.utcnow()
     with ws.transaction() as s:
         row = s.get(Input, input_id)
-        sha, recipient = row.sha256, keystore.archive_recipient(s)
+        sha, recipient = row.sha256, keystore.archive_recipient(s, data_dir=ws.data_dir)
     path = q.stash(ws, input_id, sha, recipient, now=now)
     with ws.transaction() as s:
         row = s.get(Input, input_id, with_for_update=True)
@@ -175,11 +177,13 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
     return Outcome(input_id, "done", tuple(ids))
 
 
-def _release(ws: Workspace, input_id: int, worker: str, reason: str) -> None:
+def _release(ws: Workspace, input_id: int, worker: str, reason: str, *, count: bool = True) -> None:
     with ws.transaction() as s:
         row = s.get(Input, input_id, with_for_update=True)
         if row.state == "processing" and row.claimed_by == worker:
             row.state, row.claimed_by, row.lease_until, row.last_error = "queued", None, None, reason[:500]
+            if not count:  # not the input's fault: it must never run out of attempts (and be quarantined) for it
+                row.attempts = max(0, row.attempts - 1)
             audit.record(s, "intake", "input.retry", subject=f"input:{input_id}", attempt=row.attempts, error=reason[:200])
 
 
@@ -206,6 +210,10 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
         except LeaseLost:
             log.warning("input %s: lease lost to another worker", input_id)
             outcomes.append(Outcome(input_id, "lost"))
+        except UNTRUSTED_KEYS as exc:  # the key store was changed: stop intake, leave the input queued
+            log.critical("input %s: %s", input_id, exc)
+            _release(ws, input_id, worker, str(exc), count=False)
+            raise
         except (PPSArchiveError, CaseChanged) as exc:
             log.error("input %s: %s (will retry)", input_id, exc)
             _release(ws, input_id, worker, str(exc))

@@ -47,6 +47,8 @@ class ExitCode(enum.IntEnum):
     NOT_ARCHIVED = 28
     DISK_FULL = 29
     FILE_ACCESS = 30
+    KEY_NOT_AUTHENTIC = 35
+    SIGNING_KEY_UNTRUSTED = 36
     WEAK_PASSPHRASE = 38
     # warnings 100-127
     WARNING = 100
@@ -233,6 +235,28 @@ class DiskFull(PPSArchiveError):
 class FileAccess(PPSArchiveError):
     exit_code = ExitCode.FILE_ACCESS
     template = "cannot use {path}: {problem}. Check the path and its permissions."
+
+
+class KeyNotAuthentic(PPSArchiveError):
+    """A public key in the database is not the one the archive's signing key signed for it."""
+
+    exit_code = ExitCode.KEY_NOT_AUTHENTIC
+    template = (
+        "{what} is not authentic: {problem}. Someone or something changed the key store in the database, "
+        "so nothing was encrypted to it and the scans stay queued. Stop the daemon and run 'pps-archive init' "
+        "with the master passphrase: it puts right what the keys' wrapped secrets prove and names the keys it "
+        "cannot; for those, restore the database from a backup made before the change."
+    )
+
+
+class SigningKeyUntrusted(PPSArchiveError):
+    """The archive's signing key in the database differs from the one pinned in the data directory."""
+
+    exit_code = ExitCode.SIGNING_KEY_UNTRUSTED
+    template = (
+        "the archive's signing key cannot be trusted: {problem}. Nothing was encrypted and the scans stay "
+        "queued. {todo}"
+    )
 
 
 class WeakPassphrase(PPSArchiveError):

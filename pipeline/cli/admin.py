@@ -41,10 +41,16 @@ def init(app: AppContext) -> None:
         created = keystore.master_key_exists(s) is False
     secret = passphrase(confirm=created)
     with ws.transaction() as s:
-        keystore.ensure_master_key(s, ws.config, secret, archive_id, actor="init")
+        master = keystore.ensure_master_key(s, ws.config, secret, archive_id, actor="init")
+        keys = keystore.authenticate_keys(s, master, ws.data_dir, actor="init")
     click.echo(f"data directory: {ws.data_dir}")
     click.echo(f"database: {'created' if before is None else 'upgraded' if before != after else 'up to date'} (schema {after})")
     click.echo(f"archive id: {archive_id}")
+    if keys["signed"]:
+        click.echo(f"keys signed on first use (an archive made by an older version; see the audit log): {len(keys['signed'])} case key(s)")
+    if keys["repaired"]:
+        click.echo("WARNING: put right from the keys' wrapped secrets: " + "; ".join(keys["repaired"])
+                   + ". The database or the data directory was changed: find out by whom (audit log, backups).", err=True)
     click.echo("master key: " + ("created — keep the passphrase safe and back up the key store with 'pps-archive keys export'" if created else "checked"))
 
 
@@ -87,7 +93,7 @@ def audit_verify(app: AppContext, structure_only: bool, sources: tuple[Path, ...
     with ws.reader() as s:
         master = keystore.unlock(s, secret) if secret is not None else None
         report = audit_log.verify(s, master)
-        anchored = audit_log.check_anchors(s, audit_log.disc_anchors(s, sources)) if sources else []
+        anchored = audit_log.check_anchors(s, audit_log.disc_anchors(s, sources, ws.data_dir)) if sources else []
     if as_json:
         print_json({**report.as_dict(), "discs_checked": len(anchored)})
         return

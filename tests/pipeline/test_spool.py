@@ -121,7 +121,8 @@ def test_a_quarantined_file_dropped_in_again_is_queued_again(workspace, tmp_path
 
     with workspace.transaction() as s:
         keystore.ensure_archive_id(s)
-        keystore.ensure_master_key(s, workspace.config, PASSPHRASE.encode(), keystore.archive_id(s), actor="t")
+        master = keystore.ensure_master_key(s, workspace.config, PASSPHRASE.encode(), keystore.archive_id(s), actor="t")
+        keystore.authenticate_keys(s, master, workspace.data_dir, actor="t")  # pins the signing key, as init does
     f = drop(tmp_path / "d", "scan9.pdf", b"%PDF nine")
     first = spool.take_in(workspace, [f], ["scan9.pdf"], "office", now=NOW)
     quarantine_job(workspace, first.input_id, "is damaged: scan it again")
