@@ -62,23 +62,45 @@ def quick_text(image, *, language: str = "eng") -> str:  # noqa: ANN001 - a PIL 
         raise ExternalProgramFailed(program="tesseract", returncode=exc.status, stderr=str(exc.message)[-400:]) from exc
 
 
+def _copy_pages(src, indices: list[int]):  # noqa: ANN001, ANN202 - pikepdf objects
+    """A new PDF of pages ``indices`` (0-based) of the open ``src``, keeping its PDF/A
+    identification (XMP metadata and output intent)."""
+    import pikepdf
+
+    dst = pikepdf.new()
+    for i in indices:
+        dst.pages.append(src.pages[i])
+    for key in ("/OutputIntents", "/Metadata"):
+        if key in src.Root:
+            value = src.Root[key]
+            if not value.is_indirect:
+                value = src.make_indirect(value)
+            dst.Root[key] = dst.copy_foreign(value)
+    dst.docinfo = dst.copy_foreign(src.make_indirect(src.docinfo) if not src.docinfo.is_indirect else src.docinfo)
+    return dst
+
+
 def extract_pages(source: Path, indices: list[int], out: Path) -> None:
-    """A new PDF of pages ``indices`` (0-based) of ``source``, keeping its PDF/A identification
-    (XMP metadata and output intent), written atomically."""
+    """A new PDF of pages ``indices`` (0-based) of ``source`` (see :func:`_copy_pages`), written atomically."""
     import pikepdf
 
     from pps_archive.atomic import atomic_writer
 
     with pikepdf.open(source) as src:
-        dst = pikepdf.new()
-        for i in indices:
-            dst.pages.append(src.pages[i])
-        for key in ("/OutputIntents", "/Metadata"):
-            if key in src.Root:
-                value = src.Root[key]
-                if not value.is_indirect:
-                    value = src.make_indirect(value)
-                dst.Root[key] = dst.copy_foreign(value)
-        dst.docinfo = dst.copy_foreign(src.make_indirect(src.docinfo) if not src.docinfo.is_indirect else src.docinfo)
+        dst = _copy_pages(src, indices)
         with atomic_writer(out) as fh:
             dst.save(fh)
+
+
+def cut_pages(pdf: bytes, indices: list[int]) -> bytes:
+    """Pages ``indices`` (0-based) of the PDF ``pdf``, in memory: for mending a decrypted document
+    without writing its plaintext to disk."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf), attempt_recovery=False) as src:
+        dst = _copy_pages(src, indices)
+        out = io.BytesIO()
+        dst.save(out)
+    return out.getvalue()

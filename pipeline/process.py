@@ -242,6 +242,7 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
             source_pages=json.dumps([pg.label for pg in p.segment.pages]),
             state={"retain": "filed", "shred": "shred-only", "review": "review"}[d.decision],
             suggested_ref=d.suggested_ref, created_at=now,
+            sheet_decision=p.segment.sheet.decision if p.segment.sheet is not None else None,
         )
         if item is not None:
             doc.vault_item, doc.plaintext_sha256, doc.ciphertext_sha256, doc.size = (

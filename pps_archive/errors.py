@@ -47,6 +47,9 @@ class ExitCode(enum.IntEnum):
     NOT_ARCHIVED = 28
     DISK_FULL = 29
     FILE_ACCESS = 30
+    DECISION_REQUIRED = 48
+    UNDO_REFUSED = 49
+    NOT_IN_REVIEW = 50
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -232,6 +235,24 @@ class DiskFull(PPSArchiveError):
 class FileAccess(PPSArchiveError):
     exit_code = ExitCode.FILE_ACCESS
     template = "cannot use {path}: {problem}. Check the path and its permissions."
+
+
+class DecisionRequired(PPSArchiveError):
+    exit_code = ExitCode.DECISION_REQUIRED
+    template = (
+        "document {document} came without a cover-sheet decision: say whether a scan is kept (retain) "
+        "or the paper is only shredded (shred)."
+    )
+
+
+class UndoRefused(PPSArchiveError):
+    exit_code = ExitCode.UNDO_REFUSED
+    template = "the review decision on document {document} cannot be undone: {reason}."
+
+
+class NotInReview(PPSArchiveError):
+    exit_code = ExitCode.NOT_IN_REVIEW
+    template = "document {document} is not in the review queue (it is {state}): {hint}"
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:
