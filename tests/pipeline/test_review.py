@@ -229,3 +229,25 @@ def test_audit_records_the_review_decisions(queue) -> None:
     assert events[-3][1]["decision_from"] == "cover sheet"
     assert [p["pages"] for p in events[-1][1]["parts"]] == ["1-2", "3"]
     run("audit", "verify")
+
+
+def test_confirming_the_paper_shredded_drops_the_kept_review_copy(queue) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from pipeline import shredding
+    from pipeline.models import ShredEntry
+    from pipeline.workspace import Workspace
+
+    doc = queue["retain"]["id"]
+    run("review", "assign", str(doc), "--case", REF, "--shred")
+    assert _stored(doc)[0] is not None
+    ws = Workspace.load()
+    try:
+        with ws.transaction() as s:
+            entry = s.scalars(select(ShredEntry).where(ShredEntry.document_id == doc)).one()
+            shredding.confirm(s, [entry.id], by="tester", today=dt.date.today(), consent="yes")
+    finally:
+        ws.close()
+    assert _stored(doc)[0] is None
