@@ -173,7 +173,9 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     """Read an image (or a mounted disc) back and record the result in the register."""
     from archive_media.iso import read_disc, verify_full, verify_quick
     from pps_archive.errors import PPSArchiveError
+    from pipeline.jobcontext import sweep_stale
 
+    sweep_stale(ws.data_dir)  # plaintext a killed command left (rule 2)
     with ws.transaction() as s:
         pub, archive = public_key(s), keystore.archive_id(s)
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
@@ -270,7 +272,9 @@ def destroy(s: Session, label: str, *, actor: str, today: dt.date, consent: str)
 def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphrase: bytes, actor: str) -> dict:
     """Decrypt one document from a disc image or a mounted disc, checking its plaintext hash."""
     from archive_media.iso import read_disc
+    from pipeline.jobcontext import sweep_stale
 
+    sweep_stale(ws.data_dir)  # plaintext a killed command left (rule 2)
     with ws.transaction() as s:
         doc = s.get(Document, document_id)
         if doc is None:
