@@ -160,6 +160,9 @@ def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan) 
                               rotate=o["rotate_pages"], deskew=o["deskew"], display=scan.display_name, jobs=cfg.ocr_jobs,
                               force=scan.has_text_layer, timeout=o["timeout_seconds"])
         read_pdf, texts = result.pdf, result.page_texts
+    from pipeline.ocr import keep_bilevel_small
+
+    keep_bilevel_small(read_pdf)  # bilevel scans stay CCITT G4, not Flate several times their size
     index = {id(page): i for i, page in enumerate(wanted)}
     final: list[Segment] = []
     for seg in segments:
