@@ -32,7 +32,7 @@ def _pixels(pdf: Path) -> list[bytes]:
     import pikepdf
 
     with pikepdf.open(pdf) as doc:
-        return [pikepdf.PdfImage(next(iter(p.images.values()))).as_pil_image().convert("L").tobytes() for p in doc.pages]
+        return [pikepdf.PdfImage(next(iter(p.get_images().values()))).as_pil_image().convert("L").tobytes() for p in doc.pages]
 
 
 def measure(folder: Path, container: str, dpi: int, pages: int) -> dict:

@@ -114,7 +114,10 @@ def _g4(image) -> tuple[bytes, bool] | None:  # noqa: ANN001 - a PIL image of mo
     from PIL import Image
 
     buf = io.BytesIO()
-    image.save(buf, "TIFF", compression="group4", strip_size=1 << 30)
+    try:
+        image.save(buf, "TIFF", compression="group4", strip_size=1 << 30)
+    except (OSError, ValueError):  # a Pillow built without libtiff's G4 encoder: leave the image as it is
+        return None
     with Image.open(io.BytesIO(buf.getvalue())) as tif:
         tags = tif.tag_v2
         offsets, counts = tags.get(273), tags.get(279)
@@ -139,7 +142,7 @@ def keep_bilevel_small(pdf: Path) -> tuple[int, int]:
     with pikepdf.open(pdf) as doc:
         seen: set[tuple[int, int]] = set()
         for page in doc.pages:
-            for _name, raw in page.images.items():
+            for _name, raw in page.get_images().items():
                 if not raw.is_indirect or raw.objgen in seen:
                     continue
                 seen.add(raw.objgen)

@@ -61,8 +61,8 @@ def test_a_g4_tiff_stays_ccitt_g4_and_small(database_url: str, tmp_path: Path, m
     with pikepdf.open(io.BytesIO(pdf)) as p:
         assert len(p.pages) == pages
         for page in p.pages:
-            (image,) = page.images.values()
-            assert (image.BitsPerComponent, str(image.Filter)) == (1, "/CCITTFaxDecode"), "a bilevel page left bilevel G4"
+            (image,) = page.get_images().values()
+            assert (image.BitsPerComponent, str(image.Filter)) == (1, "/CCITTFaxDecode"), "a bilevel page must stay bilevel, CCITT G4"
     per_page = len(pdf) / pages
     assert per_page < 2.0 * in_per_page, f"{per_page:.0f} bytes a page kept for {in_per_page:.0f} scanned"
 
@@ -96,8 +96,8 @@ def test_keep_bilevel_small_is_lossless(tmp_path: Path) -> None:
     assert keep_bilevel_small(path)[0] == 1
     assert path.stat().st_size < before
     with pikepdf.open(path) as p:
-        (im1,) = p.pages[0].images.values()
-        (im2,) = p.pages[1].images.values()
+        (im1,) = p.pages[0].get_images().values()
+        (im2,) = p.pages[1].get_images().values()
         assert str(im1.Filter) == "/CCITTFaxDecode" and str(im2.Filter) == "/FlateDecode"
         assert pikepdf.PdfImage(im1).as_pil_image().convert("L").tobytes() == mono.convert("L").tobytes()
     # and an independent renderer (poppler) sees the same page
