@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
-from pipeline.workspace import make_private_dir
+from pipeline.workspace import Workspace, make_private_dir
 
 
 class JobContext:
@@ -105,24 +105,38 @@ def private_folder(work_root: Path, kind: str) -> Iterator[Path]:
         os.close(fd)
 
 
-def sweep_stale(data_dir: Path) -> list[str]:
+def _live_jobs(ws: Workspace) -> set[str]:
+    """``j<input id>`` of inputs a live worker of this machine holds (a worker whose parent died
+    holds no intake lock, but its job is still running)."""
+    from sqlalchemy import select
+
+    from pipeline.hostlock import worker_alive
+    from pipeline.models import Input
+
+    with ws.reader() as s:
+        rows = s.execute(select(Input.id, Input.claimed_by).where(Input.state == "processing")).all()
+    return {f"j{input_id}" for input_id, worker in rows if worker_alive(worker)}
+
+
+def sweep_stale(ws: Workspace) -> list[str]:
     """Remove working folders left by killed processes (plaintext, rule 2), never a live one's.
 
     Intake jobs' folders ``j<input>-<attempt>`` go only while no intake process is active on this
-    machine (its shared lock on the data dir is what says so); other folders go when their own
-    lock is free."""
+    machine (its shared lock on the data dir is what says so, as for intake recovery) and no live
+    worker holds their input; other folders go when their own lock is free."""
     from pipeline.hostlock import exclusive_if_idle
 
-    work_root = data_dir / "work"
+    work_root = ws.path("work")
     if not work_root.is_dir():
         return []
     removed: list[str] = []
-    with exclusive_if_idle(data_dir) as intake_idle:
+    with exclusive_if_idle(ws.data_dir) as intake_idle:
+        live = _live_jobs(ws) if intake_idle else set()
         now = time.time()
         for entry in sorted(work_root.iterdir()):
             name = entry.name
             if _is_intake_job(name):
-                stale = intake_idle
+                stale = intake_idle and name.partition("-")[0] not in live
             elif name.startswith(_NEW_PREFIX):
                 try:
                     young = now - entry.lstat().st_mtime < _NEW_GRACE_SECONDS

@@ -182,7 +182,7 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     from pps_archive.errors import PPSArchiveError
     from pipeline.jobcontext import sweep_stale
 
-    sweep_stale(ws.data_dir)  # plaintext a killed command left (rule 2)
+    sweep_stale(ws)  # plaintext a killed command left (rule 2)
     with ws.transaction() as s:
         pub, archive = public_key(s), keystore.archive_id(s)
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
@@ -285,7 +285,7 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
     from archive_media.iso import read_disc
     from pipeline.jobcontext import sweep_stale
 
-    sweep_stale(ws.data_dir)  # plaintext a killed command left (rule 2)
+    sweep_stale(ws)  # plaintext a killed command left (rule 2)
     with ws.transaction() as s:
         doc = s.get(Document, document_id)
         if doc is None:

@@ -107,7 +107,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
     returned has ``decision_from``: "staff" or "cover sheet"."""
     if decision not in (None, "retain", "shred"):
         raise InvalidValue("a document is assigned retain or shred")
-    sweep_stale(ws.data_dir)
+    sweep_stale(ws)
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
@@ -175,7 +175,7 @@ def undo(ws: Workspace, doc_id: int, *, actor: str, passphrase: Passphrase, toda
     shred entry is withdrawn, and a RETAIN copy is re-encrypted from the case key to the archive
     key (needs the passphrase). Refused (:class:`UndoRefused`) once the paper is confirmed
     shredded, the scan is on a disc, or the case was disposed of."""
-    sweep_stale(ws.data_dir)
+    sweep_stale(ws)
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
@@ -255,7 +255,7 @@ def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tup
     (separator sheets). The first part keeps the document's id, class and cover-sheet decision;
     each further part is a new review item. Their copies are cut from the review copy in memory
     and encrypted to the archive key again (the passphrase opens the review copy)."""
-    sweep_stale(ws.data_dir)
+    sweep_stale(ws)
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> list[dict]:

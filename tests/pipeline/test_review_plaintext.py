@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline import hostlock
 from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
@@ -109,6 +110,37 @@ _HOLD_INTAKE = textwrap.dedent("""
 """)
 
 
+def _claimed_job(home: Path, worker: str, folder: Path | None = None) -> Path:
+    """An input in processing, claimed by ``worker``, with its job folder (made, or re-claimed)."""
+    import datetime as dt
+
+    from pipeline.models import Input
+    from pipeline.workspace import Workspace, make_private_dir
+
+    ws = Workspace.load()
+    try:
+        with ws.transaction() as s:
+            if folder is None:
+                row = Input(sha256="ab" * 32, display_name="scan.pdf", profile="ingest", size=1, state="processing",
+                            received_at=dt.datetime(2026, 1, 1), attempts=1, claimed_by=worker)
+                s.add(row)
+                s.flush()
+                folder = make_private_dir(home / "work" / f"j{row.id}-1")
+                (folder / "seg000.pdf").write_bytes(b"%PDF-1.7 a live job's page")
+            else:
+                row = s.get(Input, int(folder.name[1:].split("-")[0]))
+                row.claimed_by = worker
+    finally:
+        ws.close()
+    return folder
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
 def _holder(code: str, arg: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     proc = subprocess.Popen([sys.executable, "-c", code, str(arg)], env=env, stdout=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -130,11 +162,18 @@ def test_the_sweep_spares_live_folders_and_removes_dead_ones(review_item: int, d
         assert (job_folder / "seg000.pdf").exists(), "the sweep removed a live intake worker's job folder"
     finally:
         kill_group(intake, signal.SIGKILL)
-    # with no intake process left, a job folder is a dead worker's: the next command removes it
+    # with no intake process left, a job folder is a dead worker's: the next command removes it,
+    # unless a live worker (whose parent died, so no lock says so) still holds the job's input
     stray_job.mkdir(mode=0o700)
     (stray_job / "seg000.pdf").write_bytes(b"%PDF-1.7")
+    orphan_job = _claimed_job(home, f"{hostlock.host()}:{os.getpid()}:w1")
     run("review", "undo", str(review_item))
     assert not job_folder.exists() and not stray_job.exists()
+    assert orphan_job.exists(), "the sweep removed the folder of a job a live worker holds"
+    _claimed_job(home, f"{hostlock.host()}:{_dead_pid()}:w1", folder=orphan_job)
+    run("review", "assign", str(review_item), "--case", REF, "--retain")
+    assert not orphan_job.exists()
+    run("review", "undo", str(review_item))
     assert (live_folder / "doc.pdf").exists()
     kill_group(live, signal.SIGKILL)
     time.sleep(0.1)
