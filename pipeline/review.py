@@ -8,7 +8,8 @@
   the archive key. A document assigned SHRED keeps its (archive-key) review copy until its paper is
   confirmed shredded, so that undo loses nothing.
 - :func:`split` mends a mis-split document: each part becomes a review item of its own, pages
-  named as dropped (a separator sheet) go.
+  named as dropped (a separator sheet) go. An original file kept beside the copy (a born-digital
+  PDF) is dropped: it holds every part's pages.
 
 Each function opens its own transaction and sweeps working folders left by killed processes first
 (:func:`pipeline.jobcontext.sweep_stale`). Decrypted documents are kept in memory only: nothing
@@ -278,6 +279,9 @@ def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tup
                                  source_pages="[]") for _ in plan.parts[1:]]
         if doc.vault_item is not None:
             old.append(doc.vault_item)
+        if doc.original_item is not None:  # the file as it came now holds several documents' pages
+            old.append(doc.original_item)
+            doc.original_item = doc.original_sha256 = doc.original_ciphertext_sha256 = doc.original_size = None
         for i, (d, part, pdf) in enumerate(zip(docs, plan.parts, pdfs, strict=True)):
             d.pages, d.source_pages = len(part), json.dumps([labels[n - 1] for n in part])
             if i:

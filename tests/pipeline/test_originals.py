@@ -110,3 +110,16 @@ def test_a_signature_field_is_recognised(home: Path) -> None:
     assert not is_signed(pdf)
     _sign(pdf)
     assert is_signed(pdf)
+
+
+def test_splitting_a_born_digital_review_item_drops_its_shared_original(home: Path) -> None:
+    ref = "PPS-2024-0503"
+    run("case", "open", ref)  # no consent yet: its documents wait in review
+    pdf = ScanFactory(seed=35).batch(home / "in", "letters.pdf", [Doc("pps-letter", ref, pages=2)], container="pdf-text",
+                                     dpi=150).files[0]
+    _sign(pdf)
+    run("ingest", str(pdf))
+    (item,) = run("review", "list", "--json").json()
+    assert _originals()[item["id"]] is not None
+    run("review", "split", str(item["id"]), "--pages", "1,2")
+    assert set(_originals().values()) == {None}
