@@ -23,6 +23,8 @@ def as_row(doc: Document) -> dict:
         "source_pages": json.loads(doc.source_pages),
         "state": doc.state,
         "suggested_case_ref": doc.suggested_ref,
+        "sheet_decision": doc.sheet_decision,  # what its cover sheet said, if it had one
+        "original_kept": doc.original_item is not None,  # a born-digital or signed PDF's own bytes
     }
 
 

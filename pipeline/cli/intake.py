@@ -101,7 +101,8 @@ def review_list(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "suggested_case_ref", "class", "pages", "source_pages", "reason"], empty="the review queue is empty")
+        print_table(rows, ["id", "suggested_case_ref", "class", "sheet_decision", "pages", "source_pages", "reason"],
+                    empty="the review queue is empty")
 
 
 @review.command("assign")

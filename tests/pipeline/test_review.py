@@ -71,6 +71,7 @@ def _stored(doc_id: int) -> tuple:
 
 def test_assign_without_a_decision_takes_the_cover_sheets(queue) -> None:
     doc = queue["retain"]["id"]
+    assert [queue[k]["sheet_decision"] for k in ("retain", "shred", "none")] == ["retain", "shred", None]
     r = run("review", "assign", str(doc), "--case", REF)
     assert "as its cover sheet said" in r.out
     d = _doc(doc)
