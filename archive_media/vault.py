@@ -70,6 +70,30 @@ class Vault:
             plaintext_size=sealed.plaintext_size,
         )
 
+    def put_bytes(self, plaintext: bytes, recipient: str) -> VaultItem:
+        """Encrypt ``plaintext`` held in memory into a new blob (no plaintext file is written)."""
+        import io
+
+        from pps_archive.atomic import atomic_writer
+
+        item_id = self.new_id()
+        path = self.path_of(item_id)
+        _private_dir(path.parent)
+        with atomic_writer(path, 0o600) as dst:
+            sealed = envelope.encrypt_stream(io.BytesIO(plaintext), dst, recipient)
+        return VaultItem(item_id=item_id, size=sealed.size, ciphertext_sha256=sealed.ciphertext_sha256,
+                         plaintext_sha256=sealed.plaintext_sha256, plaintext_size=sealed.plaintext_size)
+
+    def read_bytes(self, item_id: str, identity: str, expected_sha256: str | None) -> bytes:
+        """Decrypt one item into memory, checking the plaintext hash the database recorded."""
+        import io
+
+        out = io.BytesIO()
+        with self.open_item(item_id) as blob:
+            _size, digest = envelope.decrypt_stream(blob, out, identity, what=f"vault item {item_id}")
+        envelope.check_plaintext(digest, expected_sha256, f"vault item {item_id}")
+        return out.getvalue()
+
     def open_item(self, item_id: str) -> BinaryIO:
         """The blob, open for reading (the ciphertext: an age file)."""
         path = self.path_of(item_id)

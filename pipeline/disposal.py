@@ -154,6 +154,9 @@ def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor
     for d in docs:
         if d.vault_item:
             vault.delete(d.vault_item)
+        if d.original_item:
+            vault.delete(d.original_item)
+        d.original_item = d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None
         # the tombstone keeps ids, class, decision and page count: no file names, no free text
         d.vault_item = d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = None
         d.reason, d.source_pages, d.state, d.suggested_ref = "disposed", "[]", "disposed", None
@@ -221,6 +224,9 @@ def purge_unfiled(ws: Workspace, s: Session, run: DisposalRun, *, actor: str) ->
     for d in review:
         if d.vault_item:
             vault.delete(d.vault_item)
+        if d.original_item:
+            vault.delete(d.original_item)
+        d.original_item = d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None
         d.vault_item = d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = d.suggested_ref = None
         d.reason, d.source_pages, d.state = "disposed", "[]", "disposed"
     entries = [e for e in s.scalars(select(QuarantineEntry).where(QuarantineEntry.file != "(disposed)"))

@@ -1,19 +1,14 @@
-"""Documents: listing, and the review queue that staff resolve by hand."""
+"""Documents: listing and lookup (the review queue's decisions are in :mod:`pipeline.review`)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import tempfile
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline import audit, cases, keystore
-from pipeline.models import Case, Document, ShredEntry
-from pipeline.workspace import Workspace
-from pps_archive.errors import DocumentNotFound, InvalidValue
+from pipeline.models import Case, Document
+from pps_archive.errors import DocumentNotFound
 
 
 def as_row(doc: Document) -> dict:
@@ -28,6 +23,8 @@ def as_row(doc: Document) -> dict:
         "source_pages": json.loads(doc.source_pages),
         "state": doc.state,
         "suggested_case_ref": doc.suggested_ref,
+        "sheet_decision": doc.sheet_decision,  # what its cover sheet said, if it had one
+        "original_kept": doc.original_item is not None,  # a born-digital or signed PDF's own bytes
     }
 
 
@@ -50,53 +47,3 @@ def get_document(s: Session, doc_id: int, *, for_update: bool = False) -> Docume
     if doc is None:
         raise DocumentNotFound(document=doc_id)
     return doc
-
-
-def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str, doc_class: str | None, *,
-           actor: str, passphrase: bytes | None, today: dt.date) -> dict:
-    """Resolve a review item: file it to a case as retain (re-encrypted to the case's key) or shred."""
-    from archive_media.vault import Vault
-
-    if decision not in ("retain", "shred"):
-        raise InvalidValue("a document is assigned --retain or --shred")
-    vault = Vault(ws.path("vault"))
-    with ws.transaction() as s:
-        doc = get_document(s, doc_id, for_update=True)
-        if doc.decision != "review" or doc.state != "review":
-            raise InvalidValue(f"document {doc_id} is not in the review queue (it is {doc.decision}, {doc.state})")
-        case = cases.get_case(s, case_ref)
-        cases.ensure_can_file(case)
-        new_class = doc_class or doc.doc_class
-        if new_class not in ws.config.classes:
-            raise InvalidValue(f"give the document's class with --class: one of {', '.join(ws.config.classes)}")
-        old_item = doc.vault_item
-        if decision == "retain" and old_item is None:
-            raise InvalidValue(
-                f"no scan of document {doc_id} was kept (its cover sheet said SHRED): scan the paper again "
-                f"with a RETAIN cover sheet for {case.ref}"
-            )
-        item = None
-        if decision == "retain":
-            if passphrase is None:
-                raise InvalidValue("filing a review item as RETAIN needs the master passphrase")
-            master = keystore.unlock(s, passphrase)
-            identity = keystore.archive_identity(s, master)
-            recipient = keystore.ensure_case_key(s, master, case.ref, actor=actor)
-            with tempfile.TemporaryDirectory(dir=ws.path("work"), prefix="review-") as tmp:
-                plain = Path(tmp) / "doc.pdf"
-                vault.decrypt_to(old_item, identity, plain, doc.plaintext_sha256)
-                item = vault.put(plain, recipient)
-            doc.vault_item, doc.ciphertext_sha256, doc.size, doc.encrypted_to = item.item_id, item.ciphertext_sha256, item.size, "case"
-        else:
-            doc.vault_item = doc.plaintext_sha256 = doc.ciphertext_sha256 = doc.encrypted_to = None
-            doc.size = None
-        doc.case_id, doc.doc_class, doc.decision, doc.source = case.id, new_class, decision, "manual"
-        doc.state = "filed" if decision == "retain" else "shred-only"
-        doc.reason = f"assigned by {actor} on {today}: {decision.upper()} {new_class} (was in review: {doc.reason})"
-        if doc.shred_entry is None:
-            s.add(ShredEntry(document_id=doc.id))
-        audit.record(s, actor, "review.assign", case_ref=case.ref, subject=f"document:{doc.id}", decision=decision, doc_class=new_class)
-        row = as_row(doc)
-    if old_item is not None and old_item != (item.item_id if item else None):
-        vault.delete(old_item)  # the review copy, encrypted to the archive key, is no longer needed
-    return row

@@ -61,3 +61,19 @@ def active(data_dir: Path, recover: Callable[[], None]) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def exclusive_if_idle(data_dir: Path) -> Iterator[bool]:
+    """True (holding the intake lock exclusively) when no intake process is active here, else
+    False at once; an intake process starting meanwhile waits for the lock, then skips recovery."""
+    fd = os.open(data_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+    finally:
+        os.close(fd)

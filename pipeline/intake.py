@@ -72,6 +72,7 @@ def sweep_vault(ws: Workspace, *, min_age: float | None = None) -> list[str]:
     vault = Vault(ws.path("vault"))
     with ws.transaction() as s:
         known = set(s.scalars(select(Document.vault_item).where(Document.vault_item.is_not(None))))
+        known |= set(s.scalars(select(Document.original_item).where(Document.original_item.is_not(None))))
     now, removed = time.time(), []
     for item_id in list(vault.item_ids()):
         if item_id not in known and now - vault.path_of(item_id).stat().st_mtime >= age:

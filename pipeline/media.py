@@ -34,6 +34,11 @@ class PlannedItem:
     dispose_after: dt.date
     size: int
     ciphertext_sha256: str
+    original: tuple[str, int, str] | None = None  # a born-digital PDF's own bytes: (item id, size, sha256)
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.size] + ([self.original[1]] if self.original else [])
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ def _candidates(s: Session, cfg: Config, consolidate: tuple[str, ...] = ()) -> l
     )
     return [
         PlannedItem(d.id, d.vault_item, d.case.ref, case_dates(cfg, d.case.last_activity).dispose_after, d.size or 0,
-                    d.ciphertext_sha256)
+                    d.ciphertext_sha256,
+                    (d.original_item, d.original_size or 0, d.original_ciphertext_sha256) if d.original_item else None)
         for d in docs
     ]
 
@@ -94,14 +100,14 @@ def plan(s: Session, cfg: Config, capacity: int, consolidate: tuple[str, ...] = 
         labels = _next_labels(s, year)
         current: list[PlannedItem] = []
         for item in items:
-            if estimate_size([item.size]) > capacity:
-                raise InvalidValue(f"document {item.document_id} ({item.size} bytes) is larger than a disc's capacity of {capacity} bytes")
-            if current and estimate_size([i.size for i in current] + [item.size]) > capacity:
-                discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([i.size for i in current])))
+            if estimate_size(item.sizes) > capacity:
+                raise InvalidValue(f"document {item.document_id} ({sum(item.sizes)} bytes) is larger than a disc's capacity of {capacity} bytes")
+            if current and estimate_size([n for i in current for n in i.sizes] + item.sizes) > capacity:
+                discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([n for i in current for n in i.sizes])))
                 current = []
             current.append(item)
         if current:
-            discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([i.size for i in current])))
+            discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([n for i in current for n in i.sizes])))
     return discs
 
 
@@ -140,8 +146,9 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
             head = audit.head(s).head
         content = DiscContent(
             label=disc.label, archive_id=archive, service_name=ws.config.section("service")["name"], audit_head=head,
-            items=tuple(DiscItem(i.item_id, vault.path_of(i.item_id), i.case_ref, i.dispose_after.isoformat(), i.ciphertext_sha256)
-                        for i in disc.items),
+            items=tuple(DiscItem(item_id, vault.path_of(item_id), i.case_ref, i.dispose_after.isoformat(), sha)
+                        for i in disc.items
+                        for item_id, sha in [(i.item_id, i.ciphertext_sha256), *([(i.original[0], i.original[2])] if i.original else [])]),
             created=today.isoformat(),
         )
         path = out_dir / f"{disc.label}.iso"
@@ -177,7 +184,9 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     """Read an image (or a mounted disc) back and record the result in the register."""
     from archive_media.iso import read_disc, verify_full, verify_quick
     from pps_archive.errors import PPSArchiveError
+    from pipeline.jobcontext import sweep_stale
 
+    sweep_stale(ws)  # plaintext a killed command left (rule 2)
     with ws.transaction() as s:
         pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
@@ -198,6 +207,8 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
                 doc = docs.get(item.document_id)
                 if doc is not None and doc.plaintext_sha256:
                     plaintext[item.vault_item] = doc.plaintext_sha256
+                if doc is not None and doc.original_item and doc.original_sha256:
+                    plaintext[doc.original_item] = doc.original_sha256
     try:
         if full:
             report = verify_full(source, identities, plaintext, public_key=pub, archive_id=archive, image_sha256=expected)
@@ -271,10 +282,14 @@ def destroy(s: Session, label: str, *, actor: str, today: dt.date, consent: str)
     return disc
 
 
-def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphrase: bytes, actor: str) -> dict:
-    """Decrypt one document from a disc image or a mounted disc, checking its plaintext hash."""
+def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphrase: bytes, actor: str,
+            original: bool = False) -> dict:
+    """Decrypt one document from a disc image or a mounted disc, checking its plaintext hash.
+    ``original``: the input file's own bytes kept beside it (a born-digital or signed PDF)."""
     from archive_media.iso import read_disc
+    from pipeline.jobcontext import sweep_stale
 
+    sweep_stale(ws)  # plaintext a killed command left (rule 2)
     with ws.transaction() as s:
         doc = s.get(Document, document_id)
         if doc is None:
@@ -285,11 +300,16 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
         identity = keystore.case_identity(s, master, doc.case.ref)
         pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
         item, expected, ref = doc.vault_item, doc.plaintext_sha256, doc.case.ref
+        if original:
+            if doc.original_item is None:
+                raise InvalidValue(f"document {document_id} has no original file kept (only born-digital or signed PDFs have one)")
+            item, expected = doc.original_item, doc.original_sha256
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
         if item not in {e.item_id for e in reader.index.entries}:
             raise MediaError(media=str(source), problem=f"document {document_id} is not on disc {reader.index.label}")
         reader.decrypt_item(item, identity, out, expected)
         label = reader.index.label
     with ws.transaction() as s:
-        audit.record(s, actor, "document.restored", case_ref=ref, subject=f"document:{document_id}", disc=label)
-    return {"document": document_id, "case_ref": ref, "disc": label, "out": str(out)}
+        audit.record(s, actor, "document.restored", case_ref=ref, subject=f"document:{document_id}", disc=label,
+                     original=original)
+    return {"document": document_id, "case_ref": ref, "disc": label, "out": str(out), "original": original}

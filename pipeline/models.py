@@ -222,6 +222,12 @@ class Document(Base):
     ciphertext_sha256: Mapped[str | None] = mapped_column(String(64))
     size: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    sheet_decision: Mapped[str | None] = mapped_column(String(8))  # what its cover sheet said: retain | shred
+    # a born-digital or signed PDF's own bytes, kept beside the PDF/A copy (encrypted to the same key)
+    original_item: Mapped[str | None] = mapped_column(String(40), unique=True)
+    original_sha256: Mapped[str | None] = mapped_column(String(64))
+    original_ciphertext_sha256: Mapped[str | None] = mapped_column(String(64))
+    original_size: Mapped[int | None] = mapped_column(Integer)
 
     input: Mapped[Input] = relationship(back_populates="documents")
     case: Mapped[Case | None] = relationship()

@@ -62,23 +62,111 @@ def quick_text(image, *, language: str = "eng") -> str:  # noqa: ANN001 - a PIL 
         raise ExternalProgramFailed(program="tesseract", returncode=exc.status, stderr=str(exc.message)[-400:]) from exc
 
 
+def _copy_pages(src, indices: list[int]):  # noqa: ANN001, ANN202 - pikepdf objects
+    """A new PDF of pages ``indices`` (0-based) of the open ``src``, keeping its PDF/A
+    identification (XMP metadata and output intent)."""
+    import pikepdf
+
+    dst = pikepdf.new()
+    for i in indices:
+        dst.pages.append(src.pages[i])
+    for key in ("/OutputIntents", "/Metadata"):
+        if key in src.Root:
+            value = src.Root[key]
+            if not value.is_indirect:
+                value = src.make_indirect(value)
+            dst.Root[key] = dst.copy_foreign(value)
+    dst.docinfo = dst.copy_foreign(src.make_indirect(src.docinfo) if not src.docinfo.is_indirect else src.docinfo)
+    return dst
+
+
 def extract_pages(source: Path, indices: list[int], out: Path) -> None:
-    """A new PDF of pages ``indices`` (0-based) of ``source``, keeping its PDF/A identification
-    (XMP metadata and output intent), written atomically."""
+    """A new PDF of pages ``indices`` (0-based) of ``source`` (see :func:`_copy_pages`), written atomically."""
     import pikepdf
 
     from pps_archive.atomic import atomic_writer
 
     with pikepdf.open(source) as src:
-        dst = pikepdf.new()
-        for i in indices:
-            dst.pages.append(src.pages[i])
-        for key in ("/OutputIntents", "/Metadata"):
-            if key in src.Root:
-                value = src.Root[key]
-                if not value.is_indirect:
-                    value = src.make_indirect(value)
-                dst.Root[key] = dst.copy_foreign(value)
-        dst.docinfo = dst.copy_foreign(src.make_indirect(src.docinfo) if not src.docinfo.is_indirect else src.docinfo)
+        dst = _copy_pages(src, indices)
         with atomic_writer(out) as fh:
             dst.save(fh)
+
+
+def cut_pages(pdf: bytes, indices: list[int]) -> bytes:
+    """Pages ``indices`` (0-based) of the PDF ``pdf``, in memory: for mending a decrypted document
+    without writing its plaintext to disk."""
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf), attempt_recovery=False) as src:
+        dst = _copy_pages(src, indices)
+        out = io.BytesIO()
+        dst.save(out)
+    return out.getvalue()
+
+
+def _g4(image) -> tuple[bytes, bool] | None:  # noqa: ANN001 - a PIL image of mode "1"
+    """The page's pixels as CCITT Group 4 (Pillow's libtiff encoder, one strip) and whether the
+    coded "black" runs are 1 bits (``BlackIs1``); None when the encoder did not give one strip."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    try:
+        image.save(buf, "TIFF", compression="group4", strip_size=1 << 30)
+    except (OSError, ValueError):  # a Pillow built without libtiff's G4 encoder: leave the image as it is
+        return None
+    with Image.open(io.BytesIO(buf.getvalue())) as tif:
+        tags = tif.tag_v2
+        offsets, counts = tags.get(273), tags.get(279)
+        if offsets is None or counts is None or len(offsets) != 1 or tags.get(266, 1) != 1:
+            return None
+        photometric = tags.get(262, 0)
+    data = buf.getvalue()[offsets[0]:offsets[0] + counts[0]]
+    return (data, photometric == 1) if len(data) == counts[0] else None
+
+
+def keep_bilevel_small(pdf: Path) -> tuple[int, int]:
+    """Re-encode every 1-bit image of ``pdf`` that is not already CCITT or JBIG2 as CCITT Group 4
+    (lossless; allowed in PDF/A), when that is smaller; rewrites ``pdf`` atomically if anything
+    changed. OCRmyPDF's PDF/A output stores bilevel scans Flate-compressed, several times larger
+    (jbig2enc, its better option, is not packaged in Debian 12). Returns (images re-encoded, bytes saved)."""
+    import pikepdf
+    from PIL import Image
+
+    from pps_archive.atomic import atomic_writer
+
+    done = saved = 0
+    with pikepdf.open(pdf) as doc:
+        seen: set[tuple[int, int]] = set()
+        for page in doc.pages:
+            for _name, raw in page.get_images().items():
+                if not raw.is_indirect or raw.objgen in seen:
+                    continue
+                seen.add(raw.objgen)
+                filters = raw.get("/Filter")
+                names = [str(f) for f in filters] if isinstance(filters, pikepdf.Array) else [str(filters)] if filters else []
+                if (raw.get("/BitsPerComponent") != 1 or raw.get("/ImageMask", False) or "/SMask" in raw
+                        or raw.get("/ColorSpace") != pikepdf.Name.DeviceGray
+                        or any(n in ("/CCITTFaxDecode", "/JBIG2Decode", "/DCTDecode", "/JPXDecode") for n in names)):
+                    continue
+                w, h = int(raw.Width), int(raw.Height)
+                try:
+                    samples = raw.read_bytes()
+                except pikepdf.PdfError:
+                    continue
+                if len(samples) < ((w + 7) // 8) * h:
+                    continue
+                coded = _g4(Image.frombytes("1", (w, h), samples))
+                if coded is None or len(coded[0]) >= len(raw.read_raw_bytes()):
+                    continue
+                before = len(raw.read_raw_bytes())
+                raw.write(coded[0], filter=pikepdf.Name.CCITTFaxDecode,
+                          decode_parms=pikepdf.Dictionary(K=-1, Columns=w, Rows=h, BlackIs1=coded[1]))
+                done, saved = done + 1, saved + before - len(coded[0])
+        if done:
+            with atomic_writer(pdf) as fh:
+                doc.save(fh)
+    return done, saved

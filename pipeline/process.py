@@ -160,6 +160,9 @@ def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan) 
                               rotate=o["rotate_pages"], deskew=o["deskew"], display=scan.display_name, jobs=cfg.ocr_jobs,
                               force=scan.has_text_layer, timeout=o["timeout_seconds"])
         read_pdf, texts = result.pdf, result.page_texts
+    from pipeline.ocr import keep_bilevel_small
+
+    keep_bilevel_small(read_pdf)  # bilevel scans stay CCITT G4, not Flate several times their size
     index = {id(page): i for i, page in enumerate(wanted)}
     final: list[Segment] = []
     for seg in segments:
@@ -234,6 +237,60 @@ def plans_still_hold(s: Session, plans: list[Planned]) -> bool:
 
 # --- step 3: encrypt, then commit everything at once --------------------------------------------
 
+@dataclass(frozen=True)
+class Kept:
+    """What one document stored in the vault: its copy, and the input file's own bytes (a
+    born-digital or signed PDF that is this one document), each encrypted to the same key."""
+
+    copy: object  # archive_media.vault.VaultItem
+    original: object | None = None
+
+    def item_ids(self) -> list[str]:
+        return [i.item_id for i in (self.copy, self.original) if i is not None]
+
+
+def is_signed(pdf: Path) -> bool:
+    """Whether a PDF carries a digital signature (a signature field, or AcroForm's SigFlags)."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(pdf) as doc:
+            form = doc.Root.get("/AcroForm")
+            if form is None:
+                return False
+            if int(form.get("/SigFlags", 0)) & 1:
+                return True
+            return any(f.get("/FT") == pikepdf.Name.Sig for f in form.get("/Fields", []) if isinstance(f, pikepdf.Dictionary))
+    except (pikepdf.PdfError, ValueError, TypeError):
+        return False
+
+
+def original_pdf(scan, plans: list[Planned]) -> Path | None:  # noqa: ANN001 - scanners.pages.ScanInput
+    """The input file to keep byte for byte beside the kept copy: a single PDF with a text layer
+    (born digital, or a scanner's own OCR) or a signature, that is exactly one kept document. An
+    input split into several documents keeps none: its bytes would carry other documents' pages
+    (perhaps of another case) under one case's key."""
+    if scan.kind != "pdf" or len(scan.files) != 1:
+        return None
+    kept = [p for p in plans if p.pdf is not None]
+    if len(plans) != 1 or len(kept) != 1 or len(kept[0].segment.pages) != len(scan.pages):
+        return None
+    path = scan.files[0]
+    return path if scan.has_text_layer or is_signed(path) else None
+
+
+def encrypt_plan(vault, plan: Planned, original: Path | None) -> Kept | None:  # noqa: ANN001 - Vault
+    """Encrypt a kept document (and the original file, if kept) to its recipient; None if nothing is kept."""
+    if plan.pdf is None:
+        return None
+    copy = vault.put(plan.pdf, plan.recipient)
+    try:
+        return Kept(copy, vault.put(original, plan.recipient) if original is not None else None)
+    except BaseException:
+        vault.delete(copy.item_id)
+        raise
+
+
 def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, pages: int, *, now: dt.datetime) -> list[int]:  # noqa: ANN001
     """Write documents and shred entries and mark the input done, in the caller's transaction."""
     from pipeline.cases import get_case
@@ -248,11 +305,16 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
             source_pages=json.dumps([pg.label for pg in p.segment.pages]),
             state={"retain": "filed", "shred": "shred-only", "review": "review"}[d.decision],
             suggested_ref=d.suggested_ref, created_at=now,
+            sheet_decision=p.segment.sheet.decision if p.segment.sheet is not None else None,
         )
         if item is not None:
+            copy, original = (item.copy, item.original) if isinstance(item, Kept) else (item, None)
             doc.vault_item, doc.plaintext_sha256, doc.ciphertext_sha256, doc.size = (
-                item.item_id, item.plaintext_sha256, item.ciphertext_sha256, item.size)
+                copy.item_id, copy.plaintext_sha256, copy.ciphertext_sha256, copy.size)
             doc.encrypted_to = "case" if d.decision == "retain" else "archive"
+            if original is not None:
+                doc.original_item, doc.original_sha256 = original.item_id, original.plaintext_sha256
+                doc.original_ciphertext_sha256, doc.original_size = original.ciphertext_sha256, original.size
         s.add(doc)
         s.flush()
         if d.decision != "review":

@@ -73,7 +73,9 @@ def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: 
     """Decrypt a quarantined file for a person to look at (the export is an audit event)."""
     from archive_media import envelope
     from pps_archive.errors import InvalidValue
+    from pipeline.jobcontext import sweep_stale
 
+    sweep_stale(ws)  # plaintext a killed command left (rule 2)
     entry = s.get(QuarantineEntry, entry_id)
     if entry is None or not entry.path:
         raise InvalidValue(f"quarantine entry {entry_id} has no kept file (see 'pps-archive quarantine list')")

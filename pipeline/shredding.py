@@ -105,9 +105,18 @@ def confirm(s: Session, ids: list[int], *, by: str, today: dt.date, consent: str
             raise InvalidValue(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
     for e in entries:
         e.confirmed_by, e.confirmed_on = by, today
+        _drop_review_copy(e.document)
         audit.record(s, by, "shred.confirm", case_ref=e.document.case.ref if e.document.case else None,
                      subject=f"shred:{e.id}", document=e.document_id, consent=consent, on=today)
     return [e.id for e in entries]
+
+
+def _drop_review_copy(doc: Document) -> None:
+    """A document filed SHRED from the review queue kept its (archive-key) review copy so the
+    decision could be undone; with the paper gone it is dropped (the blob, no longer referred to,
+    goes with the vault sweep)."""
+    if doc.decision == "shred" and doc.vault_item is not None and doc.encrypted_to == "archive":
+        doc.vault_item = doc.plaintext_sha256 = doc.ciphertext_sha256 = doc.size = doc.encrypted_to = None
 
 
 def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001

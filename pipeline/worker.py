@@ -155,8 +155,9 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
         vault = Vault(ws.path("vault"))
         items = []
         try:
+            original = process.original_pdf(scan, plans)
             for p in plans:
-                items.append(vault.put(p.pdf, p.recipient) if p.pdf is not None else None)
+                items.append(process.encrypt_plan(vault, p, original))
             with ws.transaction() as s:
                 row = s.get(Input, input_id, with_for_update=True)
                 if row.state != "processing" or row.claimed_by != worker or row.attempts != attempt:
@@ -169,8 +170,8 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
                                  subject=f"input:{input_id}")
         except BaseException:
             for item in items:
-                if item is not None:
-                    vault.delete(item.item_id)
+                for item_id in item.item_ids() if item is not None else ():
+                    vault.delete(item_id)
             raise
     shutil.rmtree(spool.spool_dir(ws, sha), ignore_errors=True)
     log.info("input %s done: %d document(s)", input_id, len(ids))

@@ -50,6 +50,9 @@ class ExitCode(enum.IntEnum):
     KEY_NOT_AUTHENTIC = 35
     SIGNING_KEY_UNTRUSTED = 36
     WEAK_PASSPHRASE = 38
+    DECISION_REQUIRED = 48
+    UNDO_REFUSED = 49
+    NOT_IN_REVIEW = 50
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -265,6 +268,22 @@ class WeakPassphrase(PPSArchiveError):
         "{what} is too weak: {problem}. Choose a longer one, e.g. four or five unrelated words "
         "(a copy of the database can be attacked offline; only the passphrase protects it)."
     )
+class DecisionRequired(PPSArchiveError):
+    exit_code = ExitCode.DECISION_REQUIRED
+    template = (
+        "document {document} came without a cover-sheet decision: say whether a scan is kept (retain) "
+        "or the paper is only shredded (shred)."
+    )
+
+
+class UndoRefused(PPSArchiveError):
+    exit_code = ExitCode.UNDO_REFUSED
+    template = "the review decision on document {document} cannot be undone: {reason}."
+
+
+class NotInReview(PPSArchiveError):
+    exit_code = ExitCode.NOT_IN_REVIEW
+    template = "document {document} is not in the review queue (it is {state}): {hint}"
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

@@ -101,26 +101,81 @@ def review_list(app: AppContext, as_json: bool) -> None:
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "suggested_case_ref", "class", "pages", "source_pages", "reason"], empty="the review queue is empty")
+        print_table(rows, ["id", "suggested_case_ref", "class", "sheet_decision", "pages", "source_pages", "reason"],
+                    empty="the review queue is empty")
 
 
 @review.command("assign")
 @click.argument("doc", type=int)
 @click.option("--case", "case_ref", required=True, metavar="REF", help="The case the document belongs to.")
-@click.option("--retain/--shred", "retain", required=True, default=None, help="Keep a scan (then shred the paper), or shred only.")
+@click.option("--retain/--shred", "retain", default=None,
+              help="Keep a scan (then shred the paper), or shred only. Without either, the decision its cover "
+                   "sheet gave is taken; a document without one is refused.")
 @click.option("--class", "doc_class", metavar="CLASS", help="The document class (default: the one the pipeline saw, if any).")
 @as_of_option
 @by_option
 @pass_app
-def review_assign(app: AppContext, doc: int, case_ref: str, retain: bool, doc_class: str | None, as_of: dt.date, actor: str) -> None:
-    """File review item DOC to case --case, as --retain or --shred."""
+def review_assign(app: AppContext, doc: int, case_ref: str, retain: bool | None, doc_class: str | None, as_of: dt.date, actor: str) -> None:
+    """File review item DOC to case --case, as --retain or --shred (or as its cover sheet said).
+
+    A document filed SHRED keeps its encrypted review copy until its paper is confirmed shredded,
+    so that 'review undo' can take the decision back.
+    """
     from pipeline.cli.admin import passphrase
-    from pipeline.documents import assign
+    from pipeline.review import assign
 
     ws = app.workspace()
-    secret = passphrase() if retain else None
-    row = assign(ws, doc, case_ref, "retain" if retain else "shred", doc_class, actor=actor, passphrase=secret, today=as_of)
-    click.echo(f"document {row['id']}: {row['decision']} {row['class']} for {row['case_ref']}")
+    decision = None if retain is None else ("retain" if retain else "shred")
+    row = assign(ws, doc, case_ref, decision, doc_class, actor=actor, passphrase=passphrase, today=as_of)
+    how = " (as its cover sheet said)" if row["decision_from"] == "cover sheet" else ""
+    click.echo(f"document {row['id']}: {row['decision']} {row['class']} for {row['case_ref']}{how}")
+
+
+@review.command("undo")
+@click.argument("doc", type=int)
+@as_of_option
+@by_option
+@pass_app
+def review_undo(app: AppContext, doc: int, as_of: dt.date, actor: str) -> None:
+    """Take back the review decision on DOC: it returns to the review queue.
+
+    Its shred-list entry is withdrawn and a kept scan is encrypted to the archive key again
+    (needs the passphrase). Refused once its paper is confirmed shredded or its scan is on a disc.
+    """
+    from pipeline.cli.admin import passphrase
+    from pipeline.review import undo
+
+    ws = app.workspace()
+    row = undo(ws, doc, actor=actor, passphrase=passphrase, today=as_of)
+    click.echo(f"document {row['id']}: back in the review queue (suggested case {row['suggested_case_ref']})")
+
+
+@review.command("split")
+@click.argument("doc", type=int)
+@click.option("--pages", "pages", required=True, metavar="RANGES",
+              help="The parts, comma-separated, each a page or a range: '1-3,4-6' makes two documents.")
+@click.option("--drop", "drop", metavar="PAGES",
+              help="Pages to drop, such as a separator sheet scanned as a page: '7' or '7,9-10'. Every page must "
+                   "be in a part or dropped.")
+@as_of_option
+@by_option
+@pass_app
+def review_split(app: AppContext, doc: int, pages: str, drop: str | None, as_of: dt.date, actor: str) -> None:
+    """Mend a mis-split review item DOC: each part becomes a review item of its own.
+
+    A page range may be dropped as a separator with --drop; a page in no part and not dropped is
+    refused, so nothing is lost by a typing mistake. The first part keeps DOC's id. Needs the
+    passphrase (the review copy is cut in memory and encrypted again).
+    """
+    from pipeline.cli.admin import passphrase
+    from pipeline.review import parse_ranges, split
+
+    parts = parse_ranges(pages, "--pages")
+    dropped = tuple(n for r in parse_ranges(drop, "--drop") for n in r) if drop else ()
+    ws = app.workspace()
+    rows = split(ws, doc, parts, dropped, actor=actor, passphrase=passphrase, today=as_of)
+    for row in rows:
+        click.echo(f"document {row['id']}: {row['pages']} page(s), in review ({', '.join(row['source_pages'])})")
 
 
 @click.group()

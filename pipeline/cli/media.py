@@ -148,16 +148,19 @@ def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: 
 @click.option("--media", "source", required=True, type=click.Path(exists=True, path_type=Path), help="Disc image or mounted disc.")
 @click.option("--document", "document", required=True, type=int, help="Document id (see 'pps-archive documents').")
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the PDF.")
+@click.option("--original", is_flag=True,
+              help="The file as it came, byte for byte (kept beside the copy for a born-digital or signed PDF).")
 @by_option
 @pass_app
-def restore(app: AppContext, source: Path, document: int, out: Path, actor: str) -> None:
+def restore(app: AppContext, source: Path, document: int, out: Path, original: bool, actor: str) -> None:
     """Decrypt one document from a disc (the decryption is recorded in the audit log)."""
     from pipeline import media as m
     from pipeline.cli.admin import passphrase
 
     ws = app.workspace()
-    r = m.restore(ws, source, document, out, passphrase=passphrase(), actor=actor)
-    click.echo(f"document {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
+    r = m.restore(ws, source, document, out, passphrase=passphrase(), actor=actor, original=original)
+    what = "the original file of document" if r["original"] else "document"
+    click.echo(f"{what} {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
 
 
 @click.group()
