@@ -145,14 +145,16 @@ def garble_words(words: tuple[str, ...], how: str) -> tuple[str, ...]:
 
     ref_re = re.compile(r"[A-Z]+-\d{4}-\d{4}")
     shapes = str.maketrans({"0": "O", "1": "l", "5": "S", "8": "B"})
-    out = []
-    for n, w in enumerate(words):
+    out: list[str] = []
+    copies = 0
+    for w in words:
         if how == "look-alikes":
             if "|" in w and ref_re.match(w):
                 ref, dec, cls = w.split("|")
                 w = f"{ref.translate(shapes)} ,| {dec.replace('I', '1')} l. {cls}"
             elif ref_re.fullmatch(w.rstrip(".,")):
-                w = w.translate(shapes).lower() if n % 2 else w.translate(shapes)
+                copies += 1
+                w = w.translate(shapes).lower() if copies == 1 else w.translate(shapes)
             elif w in ("DOCUMENT", "SEPARATOR"):
                 w = w.replace("O", "0")
             elif w == "RETAIN":
