@@ -360,5 +360,8 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
                      decision=d.decision, doc_class=d.doc_class, source=d.source, pages=doc.pages, input=row.id)
         ids.append(doc.id)
     row.state, row.pages, row.finished_at, row.claimed_by, row.lease_until = "done", pages, now, None, None
-    audit.record(s, "intake", "input.done", subject=f"input:{row.id}", documents=len(ids), pages=pages)
+    # cover sheets, separators, their blank backs, blank pages with no document: counted, never silent
+    filed = sum(len(p.segment.pages) for p in plans)
+    audit.record(s, "intake", "input.done", subject=f"input:{row.id}", documents=len(ids), pages=pages,
+                 in_no_document=pages - filed)
     return ids

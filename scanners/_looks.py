@@ -67,21 +67,22 @@ def barcode_like(gray: Image.Image, dpi: float, min_area_mm2: float = 1500.0) ->
 #: a blank page: below this share of inked area, margins aside (measured in tests/scanners)
 BLANK_INK = 0.0008
 BLANK_MARGIN_MM = 10.0
+BLANK_CONTRAST = 50  # ink is this much darker than the paper (show-through is 10-25, pencil 60-90)
 
 
 def is_blank(image: Image.Image) -> bool:
     """Whether a page has nothing on it: the empty back of a duplex scan.
 
-    Looked at about 100 dpi, margins aside (the scanner's edge shadow, punch holes): a page is
+    Looked at in full (a thin pencil stroke vanishes when the page is shrunk), margins aside (the
+    scanner's edge shadow, punch holes): a page is
     blank when under ``BLANK_INK`` of it is ink, where ink is clearly darker than the paper (faint
-    show-through of the other side, and the paper's own grey, are not ink). One short handwritten
-    line is well above it.
+    show-through of the other side, and the paper's own grey, are not ink; pencil is). One short
+    handwritten line is well above it.
     """
-    small = scaled_to(image, 100)
-    m = round(BLANK_MARGIN_MM * dpi_of(small) / 25.4)
-    if small.width <= 2 * m or small.height <= 2 * m:
+    m = round(BLANK_MARGIN_MM * dpi_of(image) / 25.4)
+    if image.width <= 2 * m or image.height <= 2 * m:
         return False
-    inner = grayscale(small).crop((m, m, small.width - m, small.height - m))
+    inner = grayscale(image).crop((m, m, image.width - m, image.height - m))
     hist = inner.histogram()
     total = sum(hist)
     # the paper: the median level (a blank page is mostly paper); a dark page is not blank
@@ -93,5 +94,5 @@ def is_blank(image: Image.Image) -> bool:
             break
     if paper < 160:
         return False
-    ink = sum(hist[: paper - 90])
+    ink = sum(hist[: paper - BLANK_CONTRAST])
     return ink < total * BLANK_INK

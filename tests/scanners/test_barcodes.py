@@ -164,3 +164,15 @@ def test_a_single_short_line_is_not_blank(scan_factory) -> None:
     ImageDraw.Draw(written).text((400, 900), "Rang - no answer", font=font("hand", px(15, 200)), fill=40)
     written.info["dpi"] = (200, 200)
     assert not _looks.is_blank(written)
+
+
+def test_a_pencil_note_is_not_blank(scan_factory) -> None:
+    from PIL import ImageDraw
+
+    from tests.factory._fonts import font, px
+
+    back = scan_factory.back(scan_factory.page("pps-letter", None, dpi=300)).image
+    pencil = back.copy()
+    ImageDraw.Draw(pencil).text((500, 1400), "phoned 3/5, left msg", font=font("hand", px(14, 300)), fill=165)
+    pencil.info["dpi"] = (300, 300)
+    assert not _looks.is_blank(pencil)
