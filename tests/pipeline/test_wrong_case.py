@@ -197,16 +197,22 @@ def test_duplex_blank_backs_stay_with_their_page_and_never_make_a_document(offic
 
 @pytest.mark.slow
 def test_real_ocr_reads_damaged_cover_sheets_and_a_reference_broken_across_a_line(office: Path) -> None:
+    """Tesseract, not a scanner's text layer: a stained sheet among pages that are OCR'd, a torn one
+    behind a SHRED sheet's document (whose pages are not OCR'd, so each is looked at for a sheet)."""
     f = ScanFactory(seed=90)
     batch = f.batch(office, "real.pdf", [
         Doc("pps-letter", C, ref_style="broken"),
         Cover(A, "retain", "PPS-LETTER", damage="stain"),
         Doc("pps-letter", A),
-        Cover(B, "shred", "SCHOOL-LETTER", damage="torn"),
+        Cover(B, "shred", "SCHOOL-LETTER"),
         Doc("school-letter", B),
+        Cover(A, "retain", "CONSENT", damage="torn"),
+        Doc("consent", A),
     ], container="pdf", dpi=300)
     docs, review = ingest(batch)
     assert_no_sheet_inside(docs, batch)
     assert_right_cases(docs, batch)
-    got = {tuple(d["source_pages"]): (d["case_ref"], d["decision"]) for d in docs}
-    assert got == {("real.pdf#1",): (C, "retain"), ("real.pdf#3",): (A, "retain"), ("real.pdf#5",): (B, "shred")}
+    got = {tuple(d["source_pages"]): (d["case_ref"], d["decision"], d["source"]) for d in docs}
+    assert got == {("real.pdf#1",): (C, "retain", "ocr_text"), ("real.pdf#3",): (A, "retain", "ocr_text"),
+                   ("real.pdf#5",): (B, "shred", "barcode"), ("real.pdf#7",): (A, "retain", "ocr_text")}
+    assert review == []
