@@ -13,6 +13,7 @@ starts or splits a document, and a run of blank pages with no sheet in front is 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -39,6 +40,7 @@ class Segment:
     pages: list = field(default_factory=list)  # scanners.pages.PageRef
     blank: set = field(default_factory=set)  # those of ``pages`` that are blank
     backs: int = 0  # blank pages after the sheet: its back, in no document
+    hint: str | None = None  # why it may go to review, for staff (added to the decision's reason)
 
     def content(self) -> list:
         return [p for p in self.pages if p not in self.blank]
@@ -185,7 +187,9 @@ def split_by_reference(seg: Segment, refs: list[list[str]]) -> list[Segment]:
         else:
             out.append(cur)
             if limbo:
-                out.append(Segment(sheet=None, pages=limbo))
+                between = " and ".join(r if not r.startswith("#") else "a page naming several" for r in (cur_ref, key))
+                out.append(Segment(sheet=None, pages=limbo, hint=f"these pages come between pages of {between}, "
+                                                              "without a cover sheet: check which case they belong to"))
             cur, cur_ref, limbo = Segment(sheet=None, pages=[page]), key, []
     cur.pages.extend(limbo)
     out.append(cur)
@@ -310,6 +314,8 @@ def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
     out = []
     for p in prepared:
         d = decide(p.segment.sheet, p.texts, ws.config, lookup, index)
+        if p.segment.hint and d.decision == "review":
+            d = dataclasses.replace(d, reason=f"{d.reason}; {p.segment.hint}")
         if p.pdf is None or d.decision == "shred":
             out.append(Planned(p.segment, d, None, None))
         elif d.decision == "retain":

@@ -101,6 +101,8 @@ def test_a_batch_of_two_cases_splits_where_the_reference_changes() -> None:
 
 def test_pages_without_a_reference_between_two_cases_are_a_document_of_their_own() -> None:
     assert by_ref(["a", "n", "b", "n"]) == [["a0"], ["n1"], ["b2", "n3"]]
+    seg = Segment(sheet=None, pages=["a0", "n1", "b2"])
+    assert "between pages of PPS-2024-0001 and PPS-2024-0002" in split_by_reference(seg, [REFS["a"], [], REFS["b"]])[1].hint
     assert by_ref(["n", "a", "n", "a", "n"]) == [["n0", "a1", "n2", "a3", "n4"]]  # one case: as before
 
 

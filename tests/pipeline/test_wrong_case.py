@@ -174,6 +174,7 @@ def test_pages_without_a_reference_between_two_cases_go_to_review_not_to_either_
     assert set(by_pages) == {("gap.pdf#1",), ("gap.pdf#2",), ("gap.pdf#3",)}
     assert by_pages[("gap.pdf#1",)]["case_ref"] == A and by_pages[("gap.pdf#3",)]["case_ref"] == B
     assert by_pages[("gap.pdf#2",)]["decision"] == "review"
+    assert f"between pages of {A} and {B}" in by_pages[("gap.pdf#2",)]["reason"]
 
 
 # --- duplex scans ---------------------------------------------------------------------------------
