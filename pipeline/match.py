@@ -4,8 +4,8 @@ A wrong case or a wrong retain/shred decision is far worse than a question to st
 not clearly decided goes to the review queue:
 
 - a cover sheet names the case, class and decision (its RETAIN/SHRED may differ from the class's
-  default: a document of special significance); if the OCR'd text names other case references
-  but not the sheet's, the document goes to review;
+  default: a document of special significance); if a page of the document names other case
+  references but not the sheet's (another case's paper behind a missing sheet), it goes to review;
 - a page that carries the cover sheet's title but whose payload cannot be read stands in front of a
   document that goes to review (its case is never guessed);
 - without a cover sheet, the text must name exactly one case reference, and exactly one class's

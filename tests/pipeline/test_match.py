@@ -131,3 +131,11 @@ def test_a_document_behind_an_unreadable_cover_sheet_goes_to_review() -> None:
 
 def test_a_blank_first_page_does_not_hide_the_letterhead() -> None:
     assert classify(["", "  \n", PPS_TOP + "Dear parent"], CFG)[0] == "PPS-LETTER"
+
+
+def test_another_cases_page_behind_a_cover_sheet_is_not_filed_with_it() -> None:
+    """A sheet for PPS-2024-0001, its letter, then a page of PPS-2024-0005 (whose sheet was left
+    out): the whole document mentions the sheet's case, but its second page names only another."""
+    texts = [PPS_TOP + "Our reference: PPS-2024-0001", PPS_TOP + "Our reference: PPS-2024-0005"]
+    d = decide(sheet(), texts, CFG, lookup)
+    assert d.decision == "review" and "page 2 of the document mentions PPS-2024-0005" in d.reason
