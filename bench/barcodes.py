@@ -9,6 +9,10 @@ embedded in the PDF). For each reader it prints ms/page with our strategy (fast 
 thorough one only for pages that look like they carry a code) and, for comparison, a naive full
 page read of every symbology; hits and misses on the sheets; codes found on ordinary pages.
 The default reader in config/default.toml ([barcodes] reader) is chosen from these figures.
+
+Code 39 (paperless-ngx's PATCHT separator sheets): each reader is also timed reading only QR and
+Code 128 (before issue 8) and reading Code 39 as well (now), on the same pages in the same run,
+and the ratio is printed.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from scanners.barcodes import READERS, read_codes  # noqa: E402
+from scanners.barcodes import SYMBOLOGIES as READ  # noqa: E402
 from scanners.pages import open_input  # noqa: E402
 from tests.factory import CLEAN, PAGE_KINDS, Cover, Degrade, Doc, ScanFactory, Separator  # noqa: E402
 
@@ -56,8 +61,9 @@ def build(folder: Path, seed: int) -> list[tuple[str, object, str | None]]:
                 items.append(cover)
                 described.append(f"sheet {sym_name:7} {dpi} {deg_name}")
         for deg_name in ("clean", "skew-3 speckle", "jpeg q15"):
-            items.append(Separator(degrade=DEGRADATIONS[deg_name]))
-            described.append(f"separator {dpi} {deg_name}")
+            for symbology in ("code128", "code39"):
+                items.append(Separator(degrade=DEGRADATIONS[deg_name], symbology=symbology))
+                described.append(f"separator {symbology} {dpi} {deg_name}")
         for kind in PAGE_KINDS:
             for deg_name, degrade in (("skew+1", Degrade(skew=1.0, speckle=100)), ("jpeg q30", Degrade(jpeg_quality=30))):
                 items.append(Doc(kind, "PPS-2024-0999", degrade=degrade))
@@ -80,23 +86,26 @@ def naive(image, reader: str) -> list[str]:
     return [d.data.decode("utf-8", "replace") for d in pyzbar.decode(image.convert("L"))]
 
 
-def measure(pages, reader: str, repeat: int) -> dict:
-    read_codes(pages[0][1], reader)  # warm up: imports, engine set-up
+def measure(pages, reader: str, repeat: int, symbologies: tuple[str, ...] = READ) -> dict:
+    read_codes(pages[0][1], reader, symbologies=symbologies)  # warm up: imports, engine set-up
     ms_sheet, ms_page, ms_naive, misses, extra = [], [], [], [], []
     by_dpi: dict[str, list[float]] = {"200": [], "300": []}
-    hits = extreme_hits = extremes = decoys = 0
+    hits = extreme_hits = extremes = decoys = read39 = 0
     for text, image, payload in pages:
         best = float("inf")
         for _ in range(repeat):
             t = time.perf_counter()
-            found = read_codes(image, reader)
+            found = read_codes(image, reader, symbologies=symbologies)
             best = min(best, time.perf_counter() - t)
         by_dpi[next(w for w in text.split() if w in by_dpi)].append(best * 1000)
         t = time.perf_counter()
         naive(image, reader)
         ms_naive.append((time.perf_counter() - t) * 1000)
         texts = {c.text for c in found}
-        if payload is not None:
+        read39 += "code39" in text and payload in texts
+        if payload is not None and "code39" in text and "code39" not in symbologies:
+            ms_sheet.append(best * 1000)  # timed, but not counted as a miss: not asked for
+        elif payload is not None:
             ms_sheet.append(best * 1000)
             if "extreme" in text:
                 extremes += 1
@@ -117,7 +126,7 @@ def measure(pages, reader: str, repeat: int) -> dict:
         "page": statistics.fmean(ms_page), "page_max": max(ms_page), "naive": statistics.fmean(ms_naive),
         "200": statistics.fmean(by_dpi["200"]), "300": statistics.fmean(by_dpi["300"]),
         "hits": hits, "sheets": len(ms_sheet) - extremes, "extreme_hits": extreme_hits, "extremes": extremes,
-        "misses": misses, "extra": extra, "decoys": decoys,
+        "misses": misses, "extra": extra, "decoys": decoys, "read39": read39,
     }
 
 
@@ -146,9 +155,47 @@ def main() -> None:
             print(f"{reader} missed: {miss}")
         for extra in r["extra"]:
             print(f"{reader} found on an ordinary page: {extra}")
+    print_code39_cost(pages, args.repeat)
     faster = min(results, key=lambda k: (-results[k]["hits"], results[k]["all"]))
     print(f"\nchoice: {faster} (most sheets read, then fastest; the 'extreme' sheets, degraded past what a"
           " working scanner delivers, are counted apart)")
+
+
+def print_code39_cost(pages, repeat: int) -> None:
+    """Each reader without Code 39 (before) and with it (now): the two timed page by page, in turn,
+    on the same pages (so machine load falls on both alike), by kind of page."""
+    before = tuple(s for s in READ if s != "code39")
+    kinds = {"ordinary pages": lambda t: t.startswith("page"), "cover sheets": lambda t: t.startswith("sheet"),
+             "PATCHT Code 128": lambda t: t.startswith("separator code128"),
+             "PATCHT Code 39": lambda t: t.startswith("separator code39")}
+    print(f"\ncost of reading Code 39 (PATCHT separators): ms/page, best of {repeat}, the two timed in turn")
+    print(f"{'reader':7} {'pages':16} {'n':>3} {'QR+128':>8} {'+Code 39':>9} {'ratio':>6} {'PATCHT read':>12}")
+    for reader in READERS:
+        for symbologies in (before, READ):
+            read_codes(pages[0][1], reader, symbologies=symbologies)  # warm up
+        times: dict[tuple[str, tuple], list[float]] = {}
+        read: dict[tuple[str, tuple], int] = {}
+        for n, (text, image, payload) in enumerate(pages):
+            kind = next((k for k, is_kind in kinds.items() if is_kind(text)), None)
+            order = (before, READ) if n % 2 else (READ, before)
+            for symbologies in order:
+                best, found = float("inf"), []
+                for _ in range(repeat):
+                    t = time.perf_counter()
+                    found = read_codes(image, reader, symbologies=symbologies)
+                    best = min(best, time.perf_counter() - t)
+                times.setdefault((kind, symbologies), []).append(best * 1000)
+                read[kind, symbologies] = read.get((kind, symbologies), 0) + (payload in {c.text for c in found})
+        all_old = [t for (k, sy), ts in times.items() if sy == before for t in ts]
+        all_new = [t for (k, sy), ts in times.items() if sy == READ for t in ts]
+        for kind in (*kinds, "all"):
+            old = times.get((kind, before), []) if kind != "all" else all_old
+            new = times.get((kind, READ), []) if kind != "all" else all_new
+            if not old:
+                continue
+            a, b = statistics.fmean(old), statistics.fmean(new)
+            hits = f"{read[kind, before]}/{len(old)} -> {read[kind, READ]}/{len(new)}" if "PATCHT" in kind else ""
+            print(f"{reader:7} {kind:16} {len(old):3} {a:8.1f} {b:9.1f} {b / a:6.2f} {hits:>12}")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,19 @@
 """Processing one input: the recipe. Each step is a small function; this one reads top to bottom.
 
 pages → codes on every page → split at cover sheets → for each document: OCR if it is kept (or
-needs its text to be matched) → match and decide → encrypt what is kept → commit everything in one
+needs its text to be matched) → split again at pages whose text shows a cover sheet, and where the
+case reference changes → match and decide → encrypt what is kept → commit everything in one
 transaction with the input's ``done`` state → remove the spool copy.
+
+Blank pages (the empty backs of a duplex scan): a blank page right after a cover sheet or separator
+is that sheet's back and goes with it (in no document); any other blank page stays in the document
+it follows (the back of its paper) but is never read for a case reference or a class, never
+starts or splits a document, and a run of blank pages with no sheet in front is no document.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -18,7 +25,7 @@ from sqlalchemy.orm import Session
 from pipeline import audit, keystore, spool
 from pipeline.config import Config
 from pipeline.jobcontext import JobContext
-from pipeline.match import CaseFacts, Decision, SheetFacts, decide
+from pipeline.match import CaseFacts, Decision, RefIndex, SheetFacts, UnreadableSheet, decide, find_refs
 from pipeline.models import Case, Document, Input, ShredEntry
 from pipeline.workspace import Workspace
 
@@ -29,8 +36,20 @@ log = logging.getLogger(__name__)
 class Segment:
     """The pages of one document, and the cover sheet in front of it (if any)."""
 
-    sheet: SheetFacts | None
+    sheet: SheetFacts | UnreadableSheet | None
     pages: list = field(default_factory=list)  # scanners.pages.PageRef
+    blank: set = field(default_factory=set)  # those of ``pages`` that are blank
+    backs: int = 0  # blank pages after the sheet: its back, in no document
+    hint: str | None = None  # why it may go to review, for staff (added to the decision's reason)
+
+    def content(self) -> list:
+        return [p for p in self.pages if p not in self.blank]
+
+
+#: what a page is, as ``split`` reads it: ("sheet", SheetFacts), ("unread-sheet", UnreadableSheet),
+#: ("separator", None), ("blank", None) or ("page", None)
+Mark = tuple[str, "SheetFacts | UnreadableSheet | None"]
+_HEADS = ("sheet", "unread-sheet", "separator")
 
 
 # --- step 1: pages and their marks -----------------------------------------------------------
@@ -46,27 +65,46 @@ def open_scan(ws: Workspace, row: Input):  # noqa: ANN201 - scanners.pages.ScanI
     return open_batch(members, json.loads(row.member_names), limits)
 
 
-def page_mark(page, cfg: Config, reader: str) -> tuple[str, SheetFacts | None]:  # noqa: ANN001
-    """From the page's barcodes: ("sheet", facts), ("separator", None) for PATCHT, or ("page", None)."""
+def page_mark(page, cfg: Config, reader: str) -> Mark:  # noqa: ANN001
+    """From the page's barcodes: ("sheet", facts), ("separator", None) for PATCHT; else ("blank",
+    None) for a page with nothing on it, or ("page", None)."""
+    from scanners._looks import is_blank
     from scanners.barcodes import read_codes
     from scanners.coversheet import is_generic_separator, parse_payload
 
-    codes = read_codes(page.load(), reader=reader)
+    image = page.load()
+    codes = read_codes(image, reader=reader)
     for code in codes:
         sheet = parse_payload(code.text, cfg.reference_pattern.pattern, list(cfg.classes))
         if sheet is not None:
             return "sheet", SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "barcode")
     if any(is_generic_separator(c.text) for c in codes):
         return "separator", None
+    if not codes and is_blank(image):
+        return "blank", None
     return "page", None
 
 
-def sheet_from_text(text: str, cfg: Config) -> SheetFacts | None:
-    """A cover sheet whose barcode could not be read, recognised from its printed title and payload."""
-    from scanners.coversheet import parse_coversheet_text
+def register_index(ws: Workspace) -> RefIndex:
+    """The case register's references, to find them in OCR text as people write them."""
+    from sqlalchemy import select
 
-    sheet = parse_coversheet_text(text, cfg.reference_pattern.pattern, list(cfg.classes))
-    return SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "ocr") if sheet else None
+    with ws.transaction() as s:
+        return RefIndex.of(s.scalars(select(Case.ref)).all())
+
+
+def sheet_from_text(text: str, cfg: Config, index: RefIndex | None = None, label: str = ""
+                    ) -> SheetFacts | UnreadableSheet | None:
+    """A cover sheet whose barcode could not be read, recognised from its printed title and payload;
+    an ``UnreadableSheet`` when the title is there but the payload cannot be read; else None."""
+    from scanners.coversheet import read_coversheet_text
+
+    found = read_coversheet_text(text, cfg.reference_pattern.pattern, list(cfg.classes),
+                                 index.known if index is not None else None)
+    if found.sheet is not None:
+        sheet = found.sheet
+        return SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "ocr")
+    return UnreadableSheet(label) if found.titled else None
 
 
 def _may_be_sheet(image) -> bool:  # noqa: ANN001
@@ -79,30 +117,88 @@ def _may_be_sheet(image) -> bool:  # noqa: ANN001
     scale = min(1.0, 1200 / max(1, w))
     if scale < 1.0:
         band = band.resize((max(1, int(w * scale)), max(1, int(band.size[1] * scale))))
-    text = quick_text(band.convert("L")).upper()
-    return "SEPARATOR" in text or "DOCUMENT SEP" in text
+    from scanners._ocrtext import skeleton
+
+    text = skeleton(quick_text(band.convert("L")))
+    return any(skeleton(word) in text for word in ("SEPARATOR", "DOCUMENT SEP"))
 
 
-def split(pages: list, marks: list[tuple[str, SheetFacts | None]]) -> list[Segment]:
-    """Documents in page order (a sheet with no pages after it stays, as an empty segment)."""
-    segments: list[Segment] = [Segment(sheet=None)]
-    for page, (kind, sheet) in zip(pages, marks, strict=True):
-        if kind in ("sheet", "separator"):
-            segments.append(Segment(sheet=sheet))
+def split(pages: list, marks: list[Mark], sheet: SheetFacts | UnreadableSheet | None = None) -> list[Segment]:
+    """Documents in page order, the first one behind ``sheet``.
+
+    A sheet with no pages after it stays, as an empty segment; a segment of blank pages only with
+    no sheet in front is dropped (see the module's docstring for blank pages).
+    """
+    segments: list[Segment] = [Segment(sheet=sheet)]
+    backs = False  # the blank pages just now are the back of the sheet before them
+    for page, (kind, facts) in zip(pages, marks, strict=True):
+        if kind in _HEADS:
+            segments.append(Segment(sheet=facts))
+            backs = True
+        elif kind == "blank" and backs:
+            segments[-1].backs += 1
         else:
+            backs = False
             segments[-1].pages.append(page)
-    return [s for s in segments if s.pages or s.sheet is not None]
+            if kind == "blank":
+                segments[-1].blank.add(page)
+    return [s for s in segments if s.content() or s.sheet is not None]
 
 
-def resplit(seg: Segment, sheets: list[SheetFacts | None]) -> list[Segment]:
+def resplit(seg: Segment, sheets: list[SheetFacts | UnreadableSheet | None]) -> list[Segment]:
     """Split a segment again at pages found (by OCR) to be cover sheets; ``sheets[i]`` for page i."""
-    out = [Segment(sheet=seg.sheet)]
+    marks: list[Mark] = []
     for page, sheet in zip(seg.pages, sheets, strict=True):
         if sheet is not None:
-            out.append(Segment(sheet=sheet))
+            marks.append(("unread-sheet" if isinstance(sheet, UnreadableSheet) else "sheet", sheet))
         else:
-            out[-1].pages.append(page)
+            marks.append(("blank" if page in seg.blank else "page", None))
+    out = split(seg.pages, marks, seg.sheet)
+    if out and out[0].sheet is seg.sheet:
+        out[0].backs += seg.backs
     return out
+
+
+def split_by_reference(seg: Segment, refs: list[list[str]]) -> list[Segment]:
+    """Split a segment with no cover sheet where the case reference on its pages changes.
+
+    ``refs[i]``: the references page i names. A document runs from a page naming a case to the last
+    page naming the same case; pages with no reference before the first such page, between two pages
+    of one case, or after the last, are that case's. Pages with no reference between two cases'
+    pages could be either's: they become a document of their own (which goes to review), so no page
+    is filed to the other case. A page naming several cases is a document of its own (review).
+    """
+    if seg.sheet is not None:
+        return [seg]
+    out: list[Segment] = []
+    cur, cur_ref, limbo = Segment(sheet=None), None, []
+    for n, (page, named) in enumerate(zip(seg.pages, refs, strict=True)):
+        if page in seg.blank:  # the back of the page before it
+            (limbo if limbo else cur.pages).append(page)
+            continue
+        key = named[0] if len(named) == 1 else (f"#several-{n}" if named else None)
+        if key is None:
+            (limbo if cur_ref is not None else cur.pages).append(page)
+        elif cur_ref is None or key == cur_ref:
+            cur.pages.extend(limbo)
+            limbo = []
+            cur.pages.append(page)
+            cur_ref = key
+        else:
+            out.append(cur)
+            if limbo:
+                between = " and ".join(r if not r.startswith("#") else "a page naming several" for r in (cur_ref, key))
+                out.append(Segment(sheet=None, pages=limbo, hint=f"these pages come between pages of {between}, "
+                                                              "without a cover sheet: check which case they belong to"))
+            cur, cur_ref, limbo = Segment(sheet=None, pages=[page]), key, []
+    cur.pages.extend(limbo)
+    out.append(cur)
+    if len(out) == 1:
+        return [seg]
+    for part in out:
+        part.blank = {p for p in part.pages if p in seg.blank}
+    out[0].backs = seg.backs
+    return [s for s in out if s.content()]
 
 
 # --- step 2: read the text of what is kept or must be matched, then decide ------------------
@@ -111,14 +207,14 @@ def resplit(seg: Segment, sheets: list[SheetFacts | None]) -> list[Segment]:
 class Prepared:
     segment: Segment
     pdf: Path | None  # the document as it would be kept (OCR'd PDF/A)
-    texts: tuple[str, ...] | None  # None: not read (a SHRED cover sheet)
+    texts: tuple[str, ...] | None  # of its pages that are not blank; None: not read (a SHRED cover sheet)
 
 
 def _needs_reading(seg: Segment) -> bool:
-    return not (seg.sheet is not None and seg.sheet.decision == "shred")
+    return not (isinstance(seg.sheet, SheetFacts) and seg.sheet.decision == "shred")
 
 
-def check_unread_pages(segments: list[Segment], cfg: Config) -> list[Segment]:
+def check_unread_pages(segments: list[Segment], cfg: Config, index: RefIndex | None = None) -> list[Segment]:
     """Pages behind a SHRED sheet are not OCR'd, so look at each for an unreadable cover sheet."""
     out: list[Segment] = []
     for seg in segments:
@@ -129,30 +225,35 @@ def check_unread_pages(segments: list[Segment], cfg: Config) -> list[Segment]:
         for page in seg.pages:
             image = page.load()
             sheet = None
-            if _may_be_sheet(image):
+            if page not in seg.blank and _may_be_sheet(image):
                 from pipeline.ocr import quick_text
 
-                sheet = sheet_from_text(quick_text(image, language=cfg.section("ocr")["language"]), cfg)
+                sheet = sheet_from_text(quick_text(image, language=cfg.section("ocr")["language"]), cfg, index, page.label)
             sheets.append(sheet)
         out.extend(resplit(seg, sheets) if any(sheets) else [seg])
     return out
 
 
-def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan) -> list[Prepared]:  # noqa: ANN001
+def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan, index: RefIndex | None = None  # noqa: ANN001
+                  ) -> list[Prepared]:
     """OCR every page that needs reading in one OCRmyPDF run (pages in parallel), then cut the
-    result into one PDF/A per document. Pages whose text shows a cover sheet split documents."""
+    result into one PDF/A per document. Pages whose text shows a cover sheet split documents, and
+    so does a change of the case reference in a batch without cover sheets."""
     from pipeline.ocr import extract_pages, ocr_document, pdf_text
     from scanners.pages import write_pdf
 
     cfg = ws.config
+    if index is None:
+        index = register_index(ws)
     wanted = [page for seg in segments if _needs_reading(seg) for page in seg.pages]
     if not wanted:
         return [Prepared(seg, None, None) for seg in segments]
+    blank = {p for seg in segments for p in seg.blank}
     write_pdf(wanted, jc.tmp("read.pdf"))
     texts: tuple[str, ...] = ()
     if scan.has_text_layer:  # a scanner that OCRs itself, or a born-digital PDF
         texts = pdf_text(jc.tmp("read.pdf"))
-    if texts and all(t.strip() for t in texts[:len(wanted)]):
+    if len(texts) >= len(wanted) and all(t.strip() or p in blank for t, p in zip(texts, wanted)):
         read_pdf = jc.tmp("read.pdf")
     else:  # no text, or only some pages have it: OCR every page (force: redo the partial text layer)
         o = cfg.section("ocr")
@@ -163,22 +264,27 @@ def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan) 
     from pipeline.ocr import keep_bilevel_small
 
     keep_bilevel_small(read_pdf)  # bilevel scans stay CCITT G4, not Flate several times their size
-    index = {id(page): i for i, page in enumerate(wanted)}
+    index_of = {id(page): i for i, page in enumerate(wanted)}
+
+    def text_of(page) -> str:  # noqa: ANN001
+        return "" if page in blank else texts[index_of[id(page)]]
+
     final: list[Segment] = []
     for seg in segments:
         if not _needs_reading(seg):
             final.append(seg)
             continue
-        sheets = [sheet_from_text(texts[index[id(p)]], cfg) for p in seg.pages]
-        final.extend(resplit(seg, sheets) if any(sheets) else [seg])
+        sheets = [sheet_from_text(text_of(p), cfg, index, p.label) for p in seg.pages]
+        for part in (resplit(seg, sheets) if any(sheets) else [seg]):
+            final.extend(split_by_reference(part, [find_refs([text_of(p)], cfg, index) for p in part.pages]))
     out = []
     for n, seg in enumerate(final):
-        if not seg.pages or not _needs_reading(seg) or any(id(p) not in index for p in seg.pages):
+        if not seg.pages or not _needs_reading(seg) or any(id(p) not in index_of for p in seg.pages):
             out.append(Prepared(seg, None, None))
             continue
-        idx = [index[id(p)] for p in seg.pages]
+        idx = [index_of[id(p)] for p in seg.pages]
         extract_pages(read_pdf, idx, jc.segment_pdf(n))
-        out.append(Prepared(seg, jc.segment_pdf(n), tuple(texts[i] for i in idx)))
+        out.append(Prepared(seg, jc.segment_pdf(n), tuple(text_of(p) for p in seg.content())))
     return out
 
 
@@ -207,10 +313,15 @@ def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
     each checked against the archive's signing key first: a key that fails raises and nothing is
     encrypted). A case with no key yet (made by ``case open`` with the passphrase) sends its
     documents to review."""
+    from sqlalchemy import select
+
     lookup = case_lookup(s)
+    index = RefIndex.of(s.scalars(select(Case.ref)).all())
     out = []
     for p in prepared:
-        d = decide(p.segment.sheet, p.texts, ws.config, lookup)
+        d = decide(p.segment.sheet, p.texts, ws.config, lookup, index)
+        if p.segment.hint and d.decision == "review":
+            d = dataclasses.replace(d, reason=f"{d.reason}; {p.segment.hint}")
         if p.pdf is None or d.decision == "shred":
             out.append(Planned(p.segment, d, None, None))
             continue
@@ -305,7 +416,7 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
             source_pages=json.dumps([pg.label for pg in p.segment.pages]),
             state={"retain": "filed", "shred": "shred-only", "review": "review"}[d.decision],
             suggested_ref=d.suggested_ref, created_at=now,
-            sheet_decision=p.segment.sheet.decision if p.segment.sheet is not None else None,
+            sheet_decision=getattr(p.segment.sheet, "decision", None),
         )
         if item is not None:
             copy, original = (item.copy, item.original) if isinstance(item, Kept) else (item, None)
@@ -323,5 +434,8 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
                      decision=d.decision, doc_class=d.doc_class, source=d.source, pages=doc.pages, input=row.id)
         ids.append(doc.id)
     row.state, row.pages, row.finished_at, row.claimed_by, row.lease_until = "done", pages, now, None, None
-    audit.record(s, "intake", "input.done", subject=f"input:{row.id}", documents=len(ids), pages=pages)
+    # cover sheets, separators, their blank backs, blank pages with no document: counted, never silent
+    filed = sum(len(p.segment.pages) for p in plans)
+    audit.record(s, "intake", "input.done", subject=f"input:{row.id}", documents=len(ids), pages=pages,
+                 in_no_document=pages - filed)
     return ids

@@ -142,8 +142,9 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
             reader = ws.config.section("barcodes")["reader"]
             marks = [process.page_mark(page, ws.config, reader) for page in scan.pages]
             segments = process.split(scan.pages, marks)
-            segments = process.check_unread_pages(segments, ws.config)
-            prepared = process.read_segments(ws, jc, segments, scan)
+            index = process.register_index(ws)
+            segments = process.check_unread_pages(segments, ws.config, index)
+            prepared = process.read_segments(ws, jc, segments, scan, index)
         except BadInput as exc:
             return quarantine(ws, input_id, exc.fields.get("reason", str(exc)))
         empty = [p.segment for p in prepared if not p.segment.pages]

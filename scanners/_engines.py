@@ -1,7 +1,8 @@
 """The two barcode engines behind ``barcodes.read_codes``: zxing-cpp and zbar (pyzbar).
 
-Each has a ``fast`` pass (a scaled-down page, QR and Code 128 only, the cheapest options) and a
-``thorough`` one (full resolution, then cleaned-up versions of the page until something reads).
+Each has a ``fast`` pass (a scaled-down page, the wanted symbologies only, the cheapest options)
+and a ``thorough`` one (full resolution, then cleaned-up versions of the page until something
+reads). Each reads the symbologies it is made for (``barcodes.SYMBOLOGIES`` by default).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from collections.abc import Callable, Iterator
 
 from PIL import Image, ImageFilter
 
-from scanners.barcodes import READERS, Code
+from scanners.barcodes import READERS, SYMBOLOGIES, Code
 
-_NAMES = {"qrcode": "qr", "qr code": "qr", "code 128": "code128", "code128": "code128"}
+_NAMES = {"qrcode": "qr", "qr code": "qr", "code 128": "code128", "code128": "code128", "code 39": "code39",
+          "code39": "code39"}
+_ZXING_FORMATS = {"qr": "QRCode", "code128": "Code128", "code39": "Code39"}
+_ZBAR_SYMBOLS = {"qr": "QRCODE", "code128": "CODE128", "code39": "CODE39"}
 
 
 def _symbology(name: str) -> str:
@@ -37,11 +41,11 @@ def _versions(img: Image.Image) -> Iterator[Image.Image]:
 class Zxing:
     name = "zxing"
 
-    def __init__(self) -> None:
+    def __init__(self, symbologies: tuple[str, ...] = SYMBOLOGIES) -> None:
         import zxingcpp
 
         self._z = zxingcpp
-        self._formats = zxingcpp.barcode_formats_from_str("QRCode,Code128")
+        self._formats = zxingcpp.barcode_formats_from_str(",".join(_ZXING_FORMATS[s] for s in symbologies))
 
     def _read(self, img: Image.Image, **options: object) -> list[Code]:
         found = self._z.read_barcodes(img, formats=self._formats, **options)
@@ -64,7 +68,7 @@ class Zxing:
 class Zbar:
     name = "zbar"
 
-    def __init__(self) -> None:
+    def __init__(self, symbologies: tuple[str, ...] = SYMBOLOGIES) -> None:
         try:
             from pyzbar import pyzbar
         except ImportError as exc:  # the zbar shared library is missing
@@ -74,7 +78,7 @@ class Zbar:
                                     install="sudo apt-get install libzbar0") from exc
 
         self._decode: Callable = pyzbar.decode
-        self._symbols = [pyzbar.ZBarSymbol.QRCODE, pyzbar.ZBarSymbol.CODE128]
+        self._symbols = [getattr(pyzbar.ZBarSymbol, _ZBAR_SYMBOLS[s]) for s in symbologies]
 
     def _read(self, img: Image.Image) -> list[Code]:
         out = []
@@ -99,7 +103,10 @@ class Zbar:
 
 
 @functools.cache
-def get(reader: str) -> Zxing | Zbar:
+def get(reader: str, symbologies: tuple[str, ...] = SYMBOLOGIES) -> Zxing | Zbar:
     if reader not in READERS:
         raise ValueError(f"unknown barcode reader {reader!r}: use one of {', '.join(READERS)}")
-    return Zxing() if reader == "zxing" else Zbar()
+    unknown = set(symbologies) - set(SYMBOLOGIES)
+    if unknown or not symbologies:
+        raise ValueError(f"symbologies must be drawn from {', '.join(SYMBOLOGIES)}, not {sorted(symbologies)}")
+    return Zxing(symbologies) if reader == "zxing" else Zbar(symbologies)

@@ -62,3 +62,37 @@ def barcode_like(gray: Image.Image, dpi: float, min_area_mm2: float = 1500.0) ->
         if 80 <= m <= 170 and sq * 255 - m * m >= 70 * 70:
             hits += 1
     return hits * CELL_MM * CELL_MM >= min_area_mm2
+
+
+#: a blank page: below this share of inked area, margins aside (measured in tests/scanners)
+BLANK_INK = 0.0008
+BLANK_MARGIN_MM = 10.0
+BLANK_CONTRAST = 50  # ink is this much darker than the paper (show-through is 10-25, pencil 60-90)
+
+
+def is_blank(image: Image.Image) -> bool:
+    """Whether a page has nothing on it: the empty back of a duplex scan.
+
+    Looked at in full (a thin pencil stroke vanishes when the page is shrunk), margins aside (the
+    scanner's edge shadow, punch holes): a page is
+    blank when under ``BLANK_INK`` of it is ink, where ink is clearly darker than the paper (faint
+    show-through of the other side, and the paper's own grey, are not ink; pencil is). One short
+    handwritten line is well above it.
+    """
+    m = round(BLANK_MARGIN_MM * dpi_of(image) / 25.4)
+    if image.width <= 2 * m or image.height <= 2 * m:
+        return False
+    inner = grayscale(image).crop((m, m, image.width - m, image.height - m))
+    hist = inner.histogram()
+    total = sum(hist)
+    # the paper: the median level (a blank page is mostly paper); a dark page is not blank
+    seen, paper = 0, 255
+    for level, count in enumerate(hist):
+        seen += count
+        if seen >= total / 2:
+            paper = level
+            break
+    if paper < 160:
+        return False
+    ink = sum(hist[: paper - BLANK_CONTRAST])
+    return ink < total * BLANK_INK

@@ -11,8 +11,9 @@ This module imports nothing heavy; rendering (reportlab) lives in ``_coversheet_
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,49 +67,92 @@ def is_generic_separator(text: str) -> bool:
 # --- recognising a sheet from OCR text ------------------------------------------------------
 
 _DASHES = str.maketrans({"\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-"})
-# characters OCR reads the printed '|' as
-_BAR = r"\s*[|Il1!\[\]/]\s*"
+#: what OCR makes of the printed '|' between the payload's fields: the bar, a look-alike letter,
+#: stray punctuation, spaces (at least one of them)
+_JUNK = r"[\s.,:;'\"`\u2018\u2019_~(){}\[\]|!/\\]*"
+_BAR = rf"{_JUNK}(?:[|!/\\\[\]Il1]|\s){_JUNK}"
+#: the reference's last character as OCR may render it (a digit or its look-alike)
+_REF_END = r"(?<=[0-9OoQIlSB])"
+#: the title, and each two-word half of it (a crease or a torn edge may take one word)
+_TITLES = (TITLE, "DOCUMENT SEPARATOR", "SEPARATOR SHEET")
+
+#: finds the registered case references in a text, as tuples (several when look-alikes compete)
+KnownRefs = Callable[[str], list[tuple[str, ...]]]
+
+
+@dataclass(frozen=True)
+class SheetText:
+    """What the OCR text of a page says about it being a cover sheet."""
+
+    titled: bool  # the sheet's title is on the page
+    sheet: CoverSheet | None  # its payload, when every reading of each field agrees
 
 
 def _normalise(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text.translate(_DASHES))
 
 
-def parse_coversheet_text(ocr_text: str, ref_pattern: str, classes: Collection[str]) -> CoverSheet | None:
-    """Recognise a cover sheet from its OCR'd title and printed payload; None if in doubt.
+@functools.lru_cache(maxsize=16)
+def _patterns(classes: tuple[str, ...]) -> tuple[re.Pattern, re.Pattern, re.Pattern, dict, dict]:
+    from scanners._ocrtext import skeleton_index, tolerant
 
-    Needs the title and at least one clean reading each of the reference, the decision and the
-    class; every clean reading of each must agree. Nothing is guessed: a reference garbled by OCR
-    (``PPS-2O24-0137``) does not count as a reading, and two different readings give None.
+    by_len = sorted(classes, key=len, reverse=True)
+    cls = "(?:" + "|".join(tolerant(c) for c in by_len) + r")(?![A-Za-z0-9])"
+    dec = "(?:" + "|".join(tolerant(d.upper()) for d in DECISIONS) + r")(?![A-Za-z])"
+    payload = re.compile(rf"{_REF_END}{_BAR}(?P<dec>{dec}){_BAR}(?P<cls>{cls})")
+    decision = re.compile(rf"{tolerant('Decision')}\s?[:;.,]?\s*(?P<dec>{dec})")
+    doc_class = re.compile(rf"{tolerant('Document class')}\s?[:;.,]?\s*(?P<cls>{cls})")
+    return payload, decision, doc_class, skeleton_index(classes), skeleton_index(d.upper() for d in DECISIONS)
+
+
+def read_coversheet_text(ocr_text: str, ref_pattern: str, classes: Collection[str],
+                         known_refs: KnownRefs | None = None) -> SheetText:
+    """Whether the OCR text of a page is a cover sheet's, and which (``sheet`` None if in doubt).
+
+    ``titled`` says the sheet's title is there (tolerant of look-alike characters, case and line
+    breaks). ``sheet`` needs at least one reading each of the reference, the decision and the
+    class, and every reading of each must agree. A decision or class reads through OCR's
+    look-alikes (``RETA1N``), stray characters and spaces around the ``|``; a reference reads
+    either clean (it matches ``ref_pattern``) or through ``known_refs``, which finds only the
+    references of the case register (``PPS-2O24-0l37`` for a registered ``PPS-2024-0137``). Nothing
+    is guessed: without the register a garbled reference is no reading, and two readings that differ
+    give None.
     """
+    from scanners._ocrtext import find_known, skeleton, skeleton_index
+
     text = _normalise(ocr_text)
-    if not re.search(r"DOCUMENT\s+SEPARATOR\s+SHEET", text, re.IGNORECASE):
-        return None
-    class_names = sorted(set(classes), key=len, reverse=True)
-    if not class_names:
-        return None
-    ref_re = rf"(?<![A-Za-z0-9])(?:{ref_pattern})"
-    class_re = "(?:" + "|".join(re.escape(c) for c in class_names) + r")(?![A-Za-z0-9-])"
-    dec_re = r"(?:RETAIN|SHRED)(?![A-Za-z])"
+    if not find_known(text, skeleton_index(_TITLES)):
+        return SheetText(False, None)
+    names = tuple(sorted(set(classes)))
+    if not names:
+        return SheetText(True, None)
+    payload, decision, doc_class, class_of, decision_of = _patterns(names)
 
     refs: set[str] = set()
     decisions: set[str] = set()
     found_classes: set[str] = set()
-    for m in re.finditer(rf"(?P<ref>{ref_re}){_BAR}(?P<dec>{dec_re}){_BAR}(?P<cls>{class_re})", text):
-        refs.add(m["ref"])
-        decisions.add(m["dec"])
-        found_classes.add(m["cls"])
-    for m in re.finditer(rf"(?i:decision)\s*:?\s*(?P<dec>{dec_re})", text):
-        decisions.add(m["dec"])
-    for m in re.finditer(rf"(?i:document\s+class)\s*:?\s*(?P<cls>{class_re})", text):
-        found_classes.add(m["cls"])
+    for m in payload.finditer(text):
+        decisions.update(decision_of[skeleton(m["dec"])])
+        found_classes.update(class_of[skeleton(m["cls"])])
+    for m in decision.finditer(text):
+        decisions.update(decision_of[skeleton(m["dec"])])
+    for m in doc_class.finditer(text):
+        found_classes.update(class_of[skeleton(m["cls"])])
     # every clean reference on the sheet is a reading (the labelled one included); they must agree
-    for m in re.finditer(rf"{ref_re}(?![0-9])", text):
+    for m in re.finditer(rf"(?<![A-Za-z0-9])(?:{ref_pattern})(?![0-9])", text):
         refs.add(m.group(0))
+    for hit in (known_refs(text) if known_refs else ()):
+        refs.update(hit)
 
     if len(refs) != 1 or len(decisions) != 1 or len(found_classes) != 1:
-        return None
-    return CoverSheet(case_ref=refs.pop(), decision=decisions.pop().lower(), doc_class=found_classes.pop())
+        return SheetText(True, None)
+    return SheetText(True, CoverSheet(case_ref=refs.pop(), decision=decisions.pop().lower(), doc_class=found_classes.pop()))
+
+
+def parse_coversheet_text(ocr_text: str, ref_pattern: str, classes: Collection[str],
+                          known_refs: KnownRefs | None = None) -> CoverSheet | None:
+    """The cover sheet the OCR text of a page shows, or None (see :func:`read_coversheet_text`)."""
+    return read_coversheet_text(ocr_text, ref_pattern, classes, known_refs).sheet
 
 
 def render_coversheet_pdf(

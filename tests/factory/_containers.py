@@ -26,6 +26,20 @@ def _pdf_escape(text: str) -> bytes:
     return raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
 
 
+def _text_lines(words: tuple[str, ...], per_line: int = 10) -> list[str]:
+    """Words in lines of ``per_line``, a line also ending after a word that ends in a hyphen (a
+    word broken across a line on the page is broken in the text layer too)."""
+    lines, line = [], []
+    for w in words:
+        line.append(w)
+        if len(line) == per_line or w.endswith("-"):
+            lines.append(" ".join(line))
+            line = []
+    if line:
+        lines.append(" ".join(line))
+    return lines
+
+
 def write_pdf(pages: list[tuple[Image.Image, int, tuple[str, ...]]], out: Path, text_layer: bool = False) -> None:
     """An image PDF written the way scanner firmware writes it: catalog and page tree first, then
     each page (page object, content, one JPEG image embedded as is) in order, the xref last.
@@ -50,7 +64,7 @@ def write_pdf(pages: list[tuple[Image.Image, int, tuple[str, ...]]], out: Path, 
         fonts = b""
         if text_layer and words:
             fonts = b" /Font << /F1 %d 0 R >>" % font_id
-            lines = [" ".join(words[i:i + 10]) for i in range(0, len(words), 10)]
+            lines = _text_lines(words)
             content += b"BT 3 Tr /F1 10 Tf 12 TL 1 0 0 1 60 %.1f Tm\n" % (h - 60)
             content += b"".join(b"(" + _pdf_escape(line) + b") Tj T*\n" for line in lines) + b"ET\n"
         objects[page_id] = (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %.3f %.3f] /Resources << /XObject "

@@ -85,9 +85,41 @@ def _closing(rng: random.Random, page: int, pages: int) -> list[tuple]:
     return out
 
 
+#: how a case reference may be written on a page: as printed by the service, or as people write it
+REF_STYLES = ("plain", "spaced", "lower", "broken")
+
+
+def written_ref(ref: str, style: str) -> list[str]:
+    """``ref`` as written in ``style``, one string a printed line: "PPS- 2024-0137" (spaced),
+    "pps 2024 0137" (lower), "PPS-2024-" then "0137" on the next line (broken)."""
+    if style == "plain":
+        return [ref]
+    if style == "spaced":
+        return [ref.replace("-", "- ", 1)]
+    if style == "lower":
+        return [ref.lower().replace("-", " ")]
+    if style == "broken":
+        head, _, tail = ref.rpartition("-")
+        return [head + "-", tail]
+    raise ValueError(f"ref style must be one of {REF_STYLES}")
+
+
+def _labelled(label: str, ref: str, style: str, line_style: str = "body") -> list[tuple]:
+    first, *rest = written_ref(ref, style)
+    return [("line", f"{label}{first}", line_style), *[("line", more, line_style) for more in rest]]
+
+
 def blocks(kind: str, rng: random.Random, case_ref: str | None, ref_in_text: bool, page: int,
-           pages: int) -> list[tuple]:
-    ref_line = [("line", f"Our reference: {case_ref}", "body")] if (ref_in_text and case_ref and page == 1) else []
+           pages: int, ref_style: str = "plain", every_page: bool = False) -> list[tuple]:
+    """The blocks of one page. ``every_page``: the reference heads every page (as some offices'
+    letters and forms do), not only the first."""
+    ref_line = _labelled("Our reference: ", case_ref, ref_style) if (ref_in_text and case_ref and page == 1) else []
+    header = _labelled("Ref ", case_ref, ref_style, "right") if (ref_in_text and case_ref and every_page) else []
+    return header + _blocks(kind, rng, case_ref, ref_in_text, page, pages, ref_line, ref_style)
+
+
+def _blocks(kind: str, rng: random.Random, case_ref: str | None, ref_in_text: bool, page: int, pages: int,
+            ref_line: list[tuple], ref_style: str) -> list[tuple]:
     parent, child, street = rng.choice(PARENTS), rng.choice(CHILDREN), rng.choice(STREETS)
     surname = parent.split()[-1]
     if kind == "pps-letter":
@@ -109,7 +141,7 @@ def blocks(kind: str, rng: random.Random, case_ref: str | None, ref_in_text: boo
                                            "Civic Offices, Exampleton ZZ9 1CC"))]
         if page == 1:
             head += [("line", _date(rng), "right"), ("line", f"Our ref: SEN/2024/{rng.randint(1000, 9999)}", "body"),
-                     *[("line", f"PPS reference: {case_ref}", "body") for _ in ref_line],
+                     *(_labelled("PPS reference: ", case_ref, ref_style) if ref_line else []),
                      ("line", f"Dear {parent.split()[0]} {surname},", "body"),
                      ("heading", f"Education, Health and Care needs assessment for {child}")]
         return head + _paras(rng, _SEN, 4) + _closing(rng, page, pages)
@@ -129,7 +161,7 @@ def blocks(kind: str, rng: random.Random, case_ref: str | None, ref_in_text: boo
         return head + _paras(rng, _EP, 4) + [("gap", 6), ("line", f"Page {page} of {pages}", "small-center")]
     if kind == "consent":
         head = [("letterhead", "pps", (SERVICE, *SERVICE_ADDRESS)), ("heading", "Consent form"),
-                *([("line", f"Case reference: {case_ref}", "body")] if ref_in_text and case_ref else []),
+                *(_labelled("Case reference: ", case_ref, ref_style) if ref_in_text and case_ref else []),
                 ("para", "I give the Parent Partnership Service permission to keep information about my "
                          "family and to contact the people ticked below when it is needed to move my case on.")]
         parties = ["SEN Team", "School", "Educational Psychologist", "Social Care", "Health"]
@@ -137,7 +169,8 @@ def blocks(kind: str, rng: random.Random, case_ref: str | None, ref_in_text: boo
         return head + checks + [("gap", 6), ("signature", "Signed (parent/carer):"),
                                 ("line", f"Date: {_date(rng)}", "body")]
     if kind == "note":
-        lines = [f"Case note {_date(rng)}"] + ([f"Ref {case_ref}"] if ref_in_text and case_ref else [])
+        lines = [f"Case note {_date(rng)}"] + ([f"Ref {' '.join(written_ref(case_ref, ref_style))}"]
+                                               if ref_in_text and case_ref else [])
         lines += rng.sample(_NOTE, 4)
         return [("hand", line) for line in lines]
     raise ValueError(f"unknown page kind {kind!r}")

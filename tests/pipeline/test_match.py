@@ -74,3 +74,68 @@ def test_letterhead_must_be_near_the_top_and_excludes_apply() -> None:
 def test_reference_must_stand_alone() -> None:
     assert find_refs(["XPPS-2024-00011 PPS-2024-0001."], CFG) == ["PPS-2024-0001"]
     assert find_refs(["pps-2024-0001"], CFG) == []  # the pattern is exact; lower case is not a reference
+
+
+# --- references as people write them (issue 8) ---------------------------------------------------
+
+from pipeline.match import RefIndex, UnreadableSheet  # noqa: E402
+
+INDEX = RefIndex.of(REGISTER)
+
+
+@pytest.mark.parametrize("written", [
+    "PPS- 2024-0001", "pps 2024 0001", "PPS-2024-\n0001", "pps-2024-0001", "PPS 2024-0001", "PPS-2O24-OOO1",
+    "PPS -2024- 0001",
+])
+def test_a_registered_reference_is_found_as_people_write_it(written: str) -> None:
+    text = f"{PPS_TOP}Our reference: {written}\nDear parent"
+    assert find_refs([text], CFG) == []  # not as printed: the pattern alone does not find it
+    assert find_refs([text], CFG, INDEX) == ["PPS-2024-0001"]
+    d = decide(None, [text], CFG, lookup, INDEX)
+    assert (d.case_ref, d.decision, d.source) == ("PPS-2024-0001", "retain", "ocr_text")
+
+
+@pytest.mark.parametrize("written", ["pps 2024 0999", "PPS- 2024-0999", "PPS-2024-\n0999"])
+def test_a_reference_not_in_the_register_is_never_found_by_normalising(written: str) -> None:
+    d = decide(None, [f"{PPS_TOP}Our reference: {written}"], CFG, lookup, INDEX)
+    assert d.decision == "review" and d.case_ref is None and d.suggested_ref is None
+    assert "no case reference" in d.reason
+
+
+def test_a_written_reference_must_stand_alone() -> None:
+    assert find_refs(["XPPS 2024 0001", "pps 2024 00011", "pps 2024 0001x"], CFG, INDEX) == []
+
+
+def test_two_registered_references_compete_and_the_document_goes_to_review() -> None:
+    d = decide(None, [f"{PPS_TOP}Ref pps 2024 0001 and PPS-2024-\n0003"], CFG, lookup, INDEX)
+    assert d.decision == "review" and "several case references" in d.reason
+    # two registered references that normalise alike (a pattern with letters) are never told apart
+    cfg = load_config(None, {"cases": {"reference_pattern": r"PPS-\w{4}-\w{4}"}})
+    twins = RefIndex.of(["PPS-2024-0001", "PPS-2024-OOO1"])
+    d = decide(None, [f"{PPS_TOP}Our reference: pps 2024 0001"], cfg, lambda r: CaseFacts(r, True, False), twins)
+    assert d.decision == "review" and "several case references" in d.reason
+
+
+def test_a_page_behind_a_cover_sheet_that_names_only_another_case_goes_to_review() -> None:
+    texts = [PPS_TOP + "Our reference: PPS-2024-0001", PPS_TOP + "Our reference: pps 2024 0005"]
+    index = RefIndex.of([*REGISTER, "PPS-2024-0005"])
+    d = decide(sheet(), texts, CFG, lookup, index)
+    assert d.decision == "review" and "page 2 of the document mentions PPS-2024-0005" in d.reason
+
+
+def test_a_document_behind_an_unreadable_cover_sheet_goes_to_review() -> None:
+    d = decide(UnreadableSheet("scan.pdf#3"), [PPS_TOP + "Our reference: PPS-2024-0001"], CFG, lookup, INDEX)
+    assert (d.decision, d.case_ref, d.suggested_ref) == ("review", None, "PPS-2024-0001")
+    assert "scan.pdf#3" in d.reason and "could not be read" in d.reason
+
+
+def test_a_blank_first_page_does_not_hide_the_letterhead() -> None:
+    assert classify(["", "  \n", PPS_TOP + "Dear parent"], CFG)[0] == "PPS-LETTER"
+
+
+def test_another_cases_page_behind_a_cover_sheet_is_not_filed_with_it() -> None:
+    """A sheet for PPS-2024-0001, its letter, then a page of PPS-2024-0005 (whose sheet was left
+    out): the whole document mentions the sheet's case, but its second page names only another."""
+    texts = [PPS_TOP + "Our reference: PPS-2024-0001", PPS_TOP + "Our reference: PPS-2024-0005"]
+    d = decide(sheet(), texts, CFG, lookup)
+    assert d.decision == "review" and "page 2 of the document mentions PPS-2024-0005" in d.reason

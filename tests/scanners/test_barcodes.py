@@ -104,3 +104,75 @@ def test_a_sheet_fed_sideways_is_read(sheet_pages, reader: str, symbology: str) 
     image = sheet_pages[300, "skew+3", symbology].transpose(Image.Transpose.ROTATE_90)
     image.info["dpi"] = (300, 300)
     assert [c.text for c in read_codes(image, reader)] == [format_payload(sheet_cover("skew+3", symbology).sheet)]
+
+
+# --- Code 39 separators, damaged cover sheets, blank backs (issue 8) ----------------------------
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("degrade", [Degrade(), Degrade(skew=2.5, speckle=100), Degrade(upside_down=True),
+                                     Degrade(jpeg_quality=20)], ids=["clean", "skew", "upside-down", "jpeg20"])
+@pytest.mark.parametrize("dpi", DPIS)
+def test_a_code_39_patcht_separator_is_read(scan_factory, reader: str, degrade: Degrade, dpi: int) -> None:
+    """paperless-ngx's PATCHT sheets are Code 39: read by both engines, in the fast pass."""
+    page = scan_factory.separator(dpi=dpi, degrade=degrade, symbology="code39")
+    page.image.info["dpi"] = (dpi, dpi)
+    assert read_codes(page.image, reader) == [Code("code39", GENERIC_SEPARATOR)]
+
+
+def test_what_is_read_can_be_narrowed_for_measuring(scan_factory) -> None:
+    page = scan_factory.separator(dpi=200, symbology="code39")
+    page.image.info["dpi"] = (200, 200)
+    assert read_codes(page.image, "zxing", thorough=True, symbologies=("qr", "code128")) == []
+    with pytest.raises(ValueError, match="symbologies"):
+        read_codes(page.image, "zxing", symbologies=("ean13",))
+
+
+@pytest.mark.parametrize("reader", READERS)
+@pytest.mark.parametrize("damage", ["stain", "torn"])
+@pytest.mark.parametrize("dpi", DPIS)
+def test_damaged_cover_sheets_defeat_both_engines(scan_factory, reader: str, damage: str, dpi: int) -> None:
+    """The factory's damaged sheets really are unreadable: only their words can split the batch."""
+    page = scan_factory.coversheet(Cover("PPS-2024-0601", "retain", "NOTE", damage=damage), dpi=dpi,
+                                   degrade=Degrade(skew=1.0))
+    page.image.info["dpi"] = (dpi, dpi)
+    assert read_codes(page.image, reader, thorough=True) == []
+
+
+@pytest.mark.parametrize("dpi", DPIS)
+def test_blank_backs_are_blank_and_nothing_else_is(scan_factory, dpi: int) -> None:
+    fronts = [scan_factory.page(kind, "PPS-2024-0602", dpi=dpi) for kind in PAGE_KINDS]
+    fronts += [scan_factory.coversheet(Cover("PPS-2024-0602", "shred", "EHCP", damage=d), dpi=dpi)
+               for d in (None, "stain", "torn")]
+    fronts.append(scan_factory.separator(dpi=dpi, symbology="code39"))
+    for n, front in enumerate(fronts):
+        front.image.info["dpi"] = (dpi, dpi)
+        back = scan_factory.back(front, n=n)
+        back.image.info["dpi"] = (dpi, dpi)
+        assert not _looks.is_blank(front.image), front.kind
+        assert _looks.is_blank(back.image), front.kind
+
+
+def test_a_single_short_line_is_not_blank(scan_factory) -> None:
+    from PIL import ImageDraw
+
+    from tests.factory._fonts import font, px
+
+    back = scan_factory.back(scan_factory.page("note", None, dpi=200)).image
+    back.info["dpi"] = (200, 200)
+    assert _looks.is_blank(back)
+    written = back.copy()
+    ImageDraw.Draw(written).text((400, 900), "Rang - no answer", font=font("hand", px(15, 200)), fill=40)
+    written.info["dpi"] = (200, 200)
+    assert not _looks.is_blank(written)
+
+
+def test_a_pencil_note_is_not_blank(scan_factory) -> None:
+    from PIL import ImageDraw
+
+    from tests.factory._fonts import font, px
+
+    back = scan_factory.back(scan_factory.page("pps-letter", None, dpi=300)).image
+    pencil = back.copy()
+    ImageDraw.Draw(pencil).text((500, 1400), "phoned 3/5, left msg", font=font("hand", px(14, 300)), fill=165)
+    pencil.info["dpi"] = (300, 300)
+    assert not _looks.is_blank(pencil)

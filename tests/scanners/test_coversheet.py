@@ -11,13 +11,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from scanners._ocrtext import find_known, skeleton_index
 from scanners.coversheet import (
     GENERIC_SEPARATOR,
     TITLE,
     CoverSheet,
+    SheetText,
     format_payload,
     parse_coversheet_text,
     parse_payload,
+    read_coversheet_text,
     render_coversheet_pdf,
 )
 from tests.factory import CLASSES, REF_PATTERN
@@ -161,7 +164,7 @@ def test_ocr_text_of_a_sheet_is_recognised(text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    GOOD.replace("DOCUMENT SEPARATOR SHEET", "DOCUMENT SEPARATOR"),  # no title
+    GOOD.replace("DOCUMENT SEPARATOR SHEET", "DOCUMENT"),  # no title
     GOOD.replace("PPS-2024-0137", "PPS-2O24-0137"),  # every copy of the reference garbled: no guess
     GOOD.replace("PPS-2024-0137", "PPS-2024-O137"),
     GOOD.replace("Case reference: PPS-2024-0137", "Case reference: PPS-2024-0187"),  # two readings disagree
@@ -190,3 +193,85 @@ def test_sheet_with_unreadable_barcodes_is_recognised_by_real_tesseract(scan_fac
     assert read_codes(page.image, "zxing", thorough=True) == []
     text = pytesseract.image_to_string(page.image, config="--psm 3")
     assert parse_coversheet_text(text, REF_PATTERN, CLASSES) == cover.sheet
+
+
+# --- what OCR really does to the printed payload (issue 8) ----------------------------------------
+
+def register(*refs: str):  # noqa: ANN201 - what pipeline.match.RefIndex.known gives the parser
+    index = skeleton_index(refs)
+    return lambda text: [words for _, words in find_known(text, index)]
+
+
+REGISTER = register("PPS-2024-0137", "PPS-2024-0138", "PPS-2025-0011")
+SHEET = CoverSheet("PPS-2024-0137", "retain", "EHCP")
+
+
+#: a sheet whose labelled fields a stain took: title, reference and the payload line are left
+PAYLOAD_ONLY = "DOCUMENT SEPARATOR SHEET\nParent Partnership Service\nCase reference: PPS-2024-0137\n{}\nScan this sheet"
+
+
+@pytest.mark.parametrize("text", [
+    PAYLOAD_ONLY.format("PPS-2024-0137 ,| RETAIN l. EHCP"),  # stray characters round the bars
+    PAYLOAD_ONLY.format("PPS-2024-0137'|'RETAIN!|EHCP"),
+    PAYLOAD_ONLY.format("PPS-2024-0137 ;| RETAIN |: EHCP"),
+    PAYLOAD_ONLY.format("PPS-2024-0137|RETA1N|EHCP"),  # look-alike in the decision
+    PAYLOAD_ONLY.format("PPS-2024-0137 | Retain | EHCP"),  # case
+    PAYLOAD_ONLY.format("PPS-2024-0137|RETAIN|EHCP").replace("DOCUMENT SEPARATOR SHEET", "D0CUMENT SEPARAT0R SHEET"),
+    PAYLOAD_ONLY.format("PPS-2024-0137|RETAIN|EHCP").replace("DOCUMENT SEPARATOR SHEET", "SEPARATOR SHEET"),  # torn
+])
+def test_ocr_noise_round_the_payload_is_read_through(text: str) -> None:
+    assert parse_coversheet_text(text, REF_PATTERN, CLASSES) == SHEET
+
+
+@pytest.mark.parametrize("garbled", [
+    "PPS-2O24-0137", "PPS-2024-O137", "PPS-2O24-Ol37", "pps-2024-0137", "PP5-2024-0I37", "PPS 2024 0137",
+    "PPS- 2024-0137", "PPS-2024-\n0137",
+])
+def test_a_garbled_reference_is_read_against_the_register(garbled: str) -> None:
+    text = GOOD.replace("PPS-2024-0137", garbled)
+    assert parse_coversheet_text(text, REF_PATTERN, CLASSES) is None  # without the register: no guess
+    assert read_coversheet_text(text, REF_PATTERN, CLASSES, REGISTER) == SheetText(True, SHEET)
+
+
+def test_a_garbled_reference_not_in_the_register_is_never_matched() -> None:
+    text = GOOD.replace("PPS-2024-0137", "PPS-2O24-0l39")  # PPS-2024-0139 is not registered
+    assert read_coversheet_text(text, REF_PATTERN, CLASSES, REGISTER) == SheetText(True, None)
+
+
+def test_look_alike_registered_references_compete_and_nothing_is_matched() -> None:
+    both = register("PPS-2024-0137", "PPS-2024-O137")  # a register whose pattern allows letters
+    text = GOOD.replace("PPS-2024-0137", "PPS-2O24-0137")
+    assert read_coversheet_text(text, r"PPS-\w{4}-\w{4}", CLASSES, both).sheet is None
+
+
+def test_clean_and_register_readings_must_agree() -> None:
+    text = GOOD.replace("Case reference: PPS-2024-0137", "Case reference: PPS-2O24-0l38")
+    assert read_coversheet_text(text, REF_PATTERN, CLASSES, REGISTER) == SheetText(True, None)
+
+
+@pytest.mark.parametrize("text", [
+    GOOD.replace("PPS-2024-0137", "PP?-2?~4-#1?7"),  # every copy of the reference smeared
+    GOOD.replace("Decision: RETAIN", "Decision: SHRED"),
+    "DOCUMENT SEPARATOR SHEET\nParent Partnership Service\n",  # the rest torn away
+])
+def test_a_titled_page_whose_payload_cannot_be_read_is_still_a_sheet(text: str) -> None:
+    assert read_coversheet_text(text, REF_PATTERN, CLASSES, REGISTER) == SheetText(True, None)
+
+
+def test_a_letter_is_not_titled() -> None:
+    letter = "Parent Partnership Service\nOur reference: PPS-2024-0137\nDear Ms Fenwright, we enclose a leaflet."
+    assert read_coversheet_text(letter, REF_PATTERN, CLASSES, REGISTER) == SheetText(False, None)
+
+
+@pytest.mark.parametrize("decision", ["retain", "shred"])
+def test_the_factorys_garbled_sheet_words(decision: str) -> None:
+    from tests.factory._sheets import coversheet_page
+
+    sheet = CoverSheet("PPS-2025-0011", decision, "SCHOOL-LETTER")
+    _, words = coversheet_page(sheet, 100, garble="look-alikes")
+    text = " ".join(words)
+    assert "PPS-2025-0011" not in text and "pps-2o2s-ooll" in text and "PPS-2O2S-OOll ,| " in text
+    assert parse_coversheet_text(text, REF_PATTERN, CLASSES) is None
+    assert read_coversheet_text(text, REF_PATTERN, CLASSES, REGISTER) == SheetText(True, sheet)
+    _, words = coversheet_page(sheet, 100, garble="unreadable")
+    assert read_coversheet_text(" ".join(words), REF_PATTERN, CLASSES, REGISTER) == SheetText(True, None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,42 @@ def test_no_real_looking_names_leak_into_file_names(container_batches, bad_files
     names = {n.split()[-1] for n in PARENTS} | set(CHILDREN)
     files = [f.name for b in container_batches.values() for f in b.files] + [p.name for p in bad_files.values()]
     assert not [f for f in files if any(n in f for n in names)]
+
+
+# --- the scans issue 8 needs ------------------------------------------------------------------------
+
+def test_duplex_backs_follow_every_page_and_belong_where_their_front_does(tmp_path: Path) -> None:
+    batch = ScanFactory(seed=6).batch(tmp_path, "d.pdf", [
+        Cover("PPS-2024-0410", "retain", "NOTE"), Doc("note", "PPS-2024-0410", pages=2),
+        Separator(symbology="code39"), Doc("consent", "PPS-2024-0411"),
+    ], dpi=100, duplex=True)
+    assert [p.kind for p in batch.pages] == ["coversheet", "sheet-back", "note", "blank", "note", "blank",
+                                             "separator", "sheet-back", "consent", "blank"]
+    assert [(d.case_ref, d.source_pages) for d in batch.documents] == [
+        ("PPS-2024-0410", ("d.pdf#3", "d.pdf#4", "d.pdf#5", "d.pdf#6")), ("PPS-2024-0411", ("d.pdf#9", "d.pdf#10"))]
+    assert batch.page("d.pdf#4").case_ref == "PPS-2024-0410" and batch.page("d.pdf#2").case_ref is None
+
+
+def test_two_cases_without_a_sheet_are_two_expected_documents(tmp_path: Path) -> None:
+    batch = ScanFactory(seed=7).batch(tmp_path, "two.pdf", [
+        Doc("pps-letter", "PPS-2024-0420", pages=2, ref_every_page=True),
+        Doc("pps-letter", "PPS-2024-0421", ref_every_page=True),
+    ], dpi=100)
+    assert [(d.case_ref, d.source_pages) for d in batch.documents] == [
+        ("PPS-2024-0420", ("two.pdf#1", "two.pdf#2")), ("PPS-2024-0421", ("two.pdf#3",))]
+    assert all("PPS-2024-0420" in p.words for p in batch.pages[:2])
+
+
+@pytest.mark.parametrize(("style", "printed"), [
+    ("spaced", ["PPS-", "2024-0430"]), ("lower", ["pps", "2024", "0430"]), ("broken", ["PPS-2024-", "0430"]),
+])
+def test_references_are_printed_as_people_write_them(tmp_path: Path, style: str, printed: list[str]) -> None:
+    batch = ScanFactory(seed=8).batch(tmp_path, "w.pdf", [Doc("pps-letter", "PPS-2024-0430", ref_style=style)],
+                                      container="pdf-text", dpi=100)
+    words = list(batch.pages[0].words)
+    assert "PPS-2024-0430" not in words
+    i = words.index(printed[0])
+    assert words[i:i + len(printed)] == printed
+    if style == "broken":  # the text layer breaks the line where the page does
+        text = subprocess.run(["pdftotext", "-raw", str(batch.path), "-"], capture_output=True, text=True).stdout
+        assert "PPS-2024-\n0430" in text
