@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import queue, spool
+from pipeline import hostlock, queue, spool
 from pipeline.jobcontext import sweep
 from pipeline.workspace import Workspace
 
@@ -98,9 +98,7 @@ def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int
     prepare_process(threads)
     ws = Workspace.load(Path(data_dir), Path(config_file) if config_file else None)
     try:
-        from pipeline.hostlock import worker_name
-
-        work(ws, worker_name(name), only=only, stop=stop, idle_exit=idle_exit)
+        work(ws, hostlock.worker_name(ws.data_dir, name), only=only, stop=stop, idle_exit=idle_exit)
     finally:
         ws.close()
 
@@ -133,32 +131,50 @@ def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, pr
 
 def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str, keep: bool,
             workers: int | None) -> list[dict]:
+    from pps_archive.errors import InputRefused
+
     group_pattern = next(iter(ws.config.scanner_profiles(ws.data_dir)), None)
     units = group_paths([Path(p) for p in paths], group_pattern.group_pattern if group_pattern else "")
-    taken = []
+    taken, refused = [], []
     for unit in units:
-        t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
+        why = {name: r for p, name in zip(unit.paths, unit.names, strict=True) if (r := spool.refusal(p))}
+        if why:  # one bad page refuses its whole batch: a batch is never filed with a page missing
+            refused.extend(_refused(unit, why))
+            continue
+        try:
+            t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
+        except InputRefused as exc:  # changed between the check and the take
+            refused.extend(_refused(unit, {exc.fields["file"]: exc.fields["reason"]}))
+            continue
         taken.append((unit, t))
-    from pipeline.hostlock import host
-
+    here = hostlock.host(ws.data_dir)
     with ws.transaction() as s:
-        waiting = queue.pending(s, host=host())
+        waiting = queue.pending(s, host=here)
     count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
     if waiting:
         if count == 1:
             from pipeline.worker import prepare_process, restore_environment, work
 
-            from pipeline.hostlock import worker_name
-
             saved = prepare_process(ws.config.section("ocr")["tesseract_threads"])
             try:
-                work(ws, worker_name("fg"), idle_exit=True)
+                work(ws, hostlock.worker_name(ws.data_dir, "fg"), idle_exit=True)
             finally:
                 restore_environment(saved)
         else:
             for p in run_workers(ws, config_file, count=count):
                 p.join()
-    return [_report(ws, unit, t) for unit, t in taken]
+    return [*refused, *(_report(ws, unit, t) for unit, t in taken)]
+
+
+def _refused(unit: Unit, why: dict[str, str]) -> list[dict]:
+    """Report lines for the files of a unit that was not taken in (left as they are)."""
+    out = []
+    for name in unit.names:
+        shown = spool.printable_name(name)
+        reason = why.get(name) or f"not taken in: another page of its batch ({spool.printable_name(next(iter(why)))}) was refused"
+        out.append({"file": shown, "input": None, "outcome": "refused", "documents": [], "reason": reason})
+        log.warning("a path was refused: %s", reason)
+    return out
 
 
 def _report(ws: Workspace, unit: Unit, t: spool.Taken) -> dict:
@@ -168,7 +184,8 @@ def _report(ws: Workspace, unit: Unit, t: spool.Taken) -> dict:
 
     with ws.transaction() as s:
         row = s.get(Input, t.input_id)
-        out = {"file": unit.names[0] if len(unit.names) == 1 else list(unit.names), "input": t.input_id,
+        names = [spool.printable_name(n) for n in unit.names]
+        out = {"file": names[0] if len(names) == 1 else names, "input": t.input_id,
                "outcome": t.outcome if t.outcome != "queued" else row.state,
                "documents": [d.id for d in row.documents] if t.outcome != "duplicate" else []}
         if t.quarantine_entry is not None:
@@ -227,7 +244,7 @@ class Daemon:
                     if not p.is_alive():  # a worker died (OOM, kill): free its job, start another
                         log.error("worker %s exited with %s; starting a new one", p.name, p.exitcode)
                         with self.ws.transaction() as s:
-                            spool.free_dead_workers(s)
+                            spool.free_dead_workers(self.ws, s)
                         workers[i] = run_workers(self.ws, self.config_file, count=1, stop=self.stop_event, idle_exit=False)[0]
         finally:
             watcher.stop()

@@ -24,7 +24,7 @@ from pipeline import audit, queue, spool
 from pipeline.jobcontext import JobContext
 from pipeline.models import Input
 from pipeline.workspace import Workspace
-from pps_archive.errors import BadInput, PPSArchiveError
+from pps_archive.errors import BadInput, PPSArchiveError, SpoolCopyMissing
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class CaseChanged(Exception):
 @dataclass(frozen=True)
 class Outcome:
     input_id: int
-    state: str  # done | quarantined | retry | lost
+    state: str  # done | quarantined | retry | lost | missing (no spool copy here: left queued)
     documents: tuple[int, ...] = ()
     reason: str | None = None
 
@@ -116,6 +116,8 @@ def quarantine(ws: Workspace, input_id: int, reason: str) -> Outcome:
     with ws.transaction() as s:
         row = s.get(Input, input_id)
         sha, recipient = row.sha256, keystore.archive_recipient(s)
+    if not spool.spool_dir(ws, sha).is_dir():
+        raise SpoolCopyMissing(input=input_id, data_dir=ws.data_dir)
     path = q.stash(ws, input_id, sha, recipient, now=now)
     with ws.transaction() as s:
         row = s.get(Input, input_id, with_for_update=True)
@@ -130,6 +132,10 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
     with ws.transaction() as s:
         row = s.get(Input, input_id)
         attempt, sha, last = row.attempts, row.sha256, row.last_error
+    if not spool.spool_dir(ws, sha).is_dir():
+        # never quarantine (or fail) what this worker cannot see: the copy may be another data
+        # directory's; the job keeps its lease (a back-off) and stays unfinished
+        raise SpoolCopyMissing(input=input_id, data_dir=ws.data_dir)
     if attempt > queue.MAX_ATTEMPTS:
         return quarantine(ws, input_id, (
             f"processing failed {attempt - 1} times (last: {last or 'the worker was stopped or crashed each time'}): "
@@ -190,13 +196,14 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
 
     only_set = set(only) if only is not None else None
     outcomes = []
+    missing: set[int] = set()  # inputs whose spool copy this worker cannot see: not claimed again
     while not (stop and stop.is_set()):
         with ws.transaction() as s:
-            row = queue.claim(s, worker, now=queue.utcnow(), only=only_set, host=hostlock.host())
+            row = queue.claim(s, worker, now=queue.utcnow(), only=only_set, host=hostlock.host(ws.data_dir), exclude=missing)
             input_id = row.id if row else None
         if input_id is None:
             with ws.transaction() as s:
-                left = queue.pending(s, only_set, host=hostlock.host())
+                left = queue.pending(s, only_set, host=hostlock.host(ws.data_dir), exclude=missing)
             if idle_exit and left == 0:
                 break
             (stop.wait(poll) if stop else time.sleep(poll))
@@ -206,6 +213,11 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
         except LeaseLost:
             log.warning("input %s: lease lost to another worker", input_id)
             outcomes.append(Outcome(input_id, "lost"))
+        except SpoolCopyMissing as exc:
+            log.error("input %s: no spool copy in this data directory; left queued", input_id)
+            missing.add(input_id)
+            _release(ws, input_id, worker, str(exc))
+            outcomes.append(Outcome(input_id, "missing", reason=str(exc)))
         except (PPSArchiveError, CaseChanged) as exc:
             log.error("input %s: %s (will retry)", input_id, exc)
             _release(ws, input_id, worker, str(exc))

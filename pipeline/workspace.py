@@ -91,6 +91,9 @@ class Workspace:
         make_private_dir(self.data_dir)
         for name in SUBDIRS:
             make_private_dir(self.data_dir / name)
+        from pipeline.hostlock import spool_id
+
+        spool_id(self.data_dir)  # this data directory's own id for its spool (not the hostname)
         for profile in self.config.scanner_profiles(self.data_dir):
             if profile.folder.is_relative_to(self.data_dir):
                 profile.folder.mkdir(parents=True, exist_ok=True)

@@ -47,10 +47,13 @@ class ExitCode(enum.IntEnum):
     NOT_ARCHIVED = 28
     DISK_FULL = 29
     FILE_ACCESS = 30
+    INPUT_REFUSED = 44
+    SPOOL_COPY_MISSING = 45
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
     QUARANTINED = 102
+    INPUTS_REFUSED = 104
 
 
 class PPSArchiveError(Exception):
@@ -232,6 +235,23 @@ class DiskFull(PPSArchiveError):
 class FileAccess(PPSArchiveError):
     exit_code = ExitCode.FILE_ACCESS
     template = "cannot use {path}: {problem}. Check the path and its permissions."
+
+
+class InputRefused(PPSArchiveError):
+    """A path that is not a regular file we can read (a link, a folder, a device, a pipe, missing,
+    unreadable): it is left where it is, untouched, and nothing is recorded for it."""
+
+    exit_code = ExitCode.INPUT_REFUSED
+    template = "{file}: {reason}"
+
+
+class SpoolCopyMissing(PPSArchiveError):
+    exit_code = ExitCode.SPOOL_COPY_MISSING
+    template = (
+        "input {input} has no copy in this data directory's spool ({data_dir}): it was not processed "
+        "and stays queued. If another data directory shares this database, its own intake will "
+        "process it; otherwise drop the file in again."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

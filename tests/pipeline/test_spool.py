@@ -162,11 +162,11 @@ def test_recovery_waits_for_other_active_processes(workspace, tmp_path: Path) ->
 
 
 def test_jobs_of_dead_workers_on_this_machine_are_freed(workspace, tmp_path: Path) -> None:
-    from pipeline.hostlock import host
+    from pipeline.hostlock import worker_name
 
     spool.take_in(workspace, [drop(tmp_path, "z.pdf", b"%PDF z")], ["z.pdf"], "office", now=NOW)
     with workspace.transaction() as s:
-        row = queue.claim(s, f"{host()}:999999999:1", now=queue.utcnow())  # no such process
+        row = queue.claim(s, worker_name(workspace.data_dir, 1, pid=999999999), now=queue.utcnow())  # no such process
     with workspace.transaction() as s:
-        assert spool.free_dead_workers(s) == 1
+        assert spool.free_dead_workers(workspace, s) == 1
         assert s.get(Input, row.id).state == "queued"
