@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from pipeline import queue, quarantine, spool
@@ -170,3 +171,60 @@ def test_jobs_of_dead_workers_on_this_machine_are_freed(workspace, tmp_path: Pat
     with workspace.transaction() as s:
         assert spool.free_dead_workers(workspace, s) == 1
         assert s.get(Input, row.id).state == "queued"
+
+
+def test_watcher_takes_in_a_file_whose_name_is_not_utf8_once(workspace, tmp_path: Path) -> None:
+    """The daemon's path: the watcher hands the file over, the spool takes it (old code: the
+    database refused the name, the watcher retried for ever, a plaintext spool copy stayed)."""
+    from scanners.watch import DropFolderWatcher, ScannerProfile, WatchSettings
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    odd = Path(os.fsdecode(bytes(folder) + b"/scan_\xe9.pdf"))
+    odd.write_bytes(b"%PDF-1.4 latin-1 name")
+    taken = []
+    watcher = DropFolderWatcher(
+        [ScannerProfile("office", folder)], WatchSettings(stable_seconds=0),
+        lambda unit: taken.append(spool.take_in(workspace, unit.paths, unit.names, unit.profile, now=NOW)))
+    watcher.poll_once()
+    watcher.poll_once()
+    assert [t.outcome for t in taken] == ["queued"]
+    with workspace.transaction() as s:
+        assert s.get(Input, taken[0].input_id).display_name == "scan_\\xe9.pdf"
+    assert list(folder.iterdir()) == []
+    assert [p.name for p in workspace.path("spool").iterdir()] == [taken[0].sha256]
+
+
+def test_a_failed_commit_leaves_no_spool_copy(workspace, tmp_path: Path, monkeypatch) -> None:
+    """The database refuses the row (disk full, say): the original stays, no plaintext copy does."""
+    from sqlalchemy.exc import OperationalError
+
+    f = drop(tmp_path / "drop", "scan3.pdf", b"%PDF three")
+    real = Input.__init__
+
+    def refuse(self, **kw):  # noqa: ANN001, ANN003, ANN202 - the edge: the database says no
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(Input, "__init__", refuse)
+    with pytest.raises(OperationalError):
+        spool.take_in(workspace, [f], ["scan3.pdf"], "office", now=NOW)
+    monkeypatch.setattr(Input, "__init__", real)
+    assert f.exists() and list(workspace.path("spool").iterdir()) == []
+
+
+def test_special_files_are_refused_and_never_removed(workspace, tmp_path: Path) -> None:
+    import stat as st
+
+    from pps_archive.errors import InputRefused
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    fifo, dev, link = folder / "pipe.pdf", folder / "null.pdf", folder / "link.pdf"
+    os.mkfifo(fifo)
+    os.mknod(dev, st.S_IFCHR | 0o666, os.makedev(1, 3))
+    link.symlink_to(drop(tmp_path, "real.pdf", b"%PDF real"))
+    for path, why in ((fifo, "not a regular file"), (dev, "not a regular file"), (link, "symbolic link")):
+        with pytest.raises(InputRefused, match=why):
+            spool.take_in(workspace, [path], [path.name], "office", now=NOW)
+        assert os.path.lexists(path)
+    assert list(workspace.path("spool").iterdir()) == []
