@@ -85,12 +85,42 @@ def sweep_vault(ws: Workspace, *, min_age: float | None = None) -> list[str]:
     return removed
 
 
+PARENT_WATCH_SECONDS = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker must not outlive the process that started it (``kill -9`` of the daemon): the
+    kernel sends it SIGKILL when its parent dies (Linux ``PR_SET_PDEATHSIG``), and a thread
+    watching the parent's pid does the same where that is not available. SIGKILL, because a
+    worker ignores SIGTERM; killing a worker mid-job is safe (its job is freed and run again)."""
+    import ctypes
+    import os
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(PARENT_WATCH_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
-                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool) -> None:
+                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool, parent: int | None = None) -> None:
     import signal
 
     from pipeline.worker import prepare_process, work
 
+    if parent is not None:
+        die_with_parent(parent)
     # the daemon stops workers through ``stop`` between jobs; a SIGTERM sent to the whole group
     # (systemd) must not kill one half-way through a job
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -105,14 +135,18 @@ def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int
 
 def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: list[int] | None = None,
                 stop: multiprocessing.synchronize.Event | None = None, idle_exit: bool = True) -> list[multiprocessing.Process]:
-    """Start ``count`` worker processes (spawned: no state inherited but the environment)."""
+    """Start ``count`` worker processes (spawned: no state inherited but the environment). They
+    die with this process."""
+    import os
+
     ctx = multiprocessing.get_context("spawn")
     threads = ws.config.section("ocr")["tesseract_threads"]
     procs = []
     for i in range(count):
         p = ctx.Process(
             target=_worker_main, name=f"pps-worker-{i + 1}",
-            args=(str(ws.data_dir), str(config_file) if config_file else None, f"w{i + 1}", threads, only, stop, idle_exit),
+            args=(str(ws.data_dir), str(config_file) if config_file else None, f"w{i + 1}", threads, only, stop, idle_exit,
+                  os.getpid()),
             daemon=False,
         )
         p.start()
