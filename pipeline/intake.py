@@ -114,13 +114,20 @@ def die_with_parent(parent: int) -> None:
 
 
 def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
-                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool, parent: int | None = None) -> None:
+                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool, parent: int | None = None,
+                 log_level: int = logging.WARNING) -> None:
     import signal
+    import sys
 
     from pipeline.worker import prepare_process, work
 
     if parent is not None:
         die_with_parent(parent)
+    # a spawned process starts with no logging set up: the parent's level and format, and the
+    # daemon's workers say what became of each input (one INFO line, no names)
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not idle_exit and log_level > logging.INFO:
+        logging.getLogger("pipeline.worker").setLevel(logging.INFO)
     # the daemon stops workers through ``stop`` between jobs; a SIGTERM sent to the whole group
     # (systemd) must not kill one half-way through a job
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -146,7 +153,7 @@ def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: li
         p = ctx.Process(
             target=_worker_main, name=f"pps-worker-{i + 1}",
             args=(str(ws.data_dir), str(config_file) if config_file else None, f"w{i + 1}", threads, only, stop, idle_exit,
-                  os.getpid()),
+                  os.getpid(), logging.getLogger().getEffectiveLevel()),
             daemon=False,
         )
         p.start()

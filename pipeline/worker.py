@@ -45,11 +45,59 @@ class Outcome:
     state: str  # done | quarantined | retry | lost | missing (no spool copy here: left queued)
     documents: tuple[int, ...] = ()
     reason: str | None = None
+    pages: int = 0
+    decisions: tuple[str, ...] = ()  # retain | shred | review, one a document
+
+    def summary(self) -> str:
+        """One line for the log: the input's id, what became of it, counts; never a name."""
+        if self.state == "done":
+            counts = ", ".join(f"{self.decisions.count(d)} {d}" for d in ("retain", "shred", "review") if d in self.decisions)
+            return (f"input {self.input_id}: done, {self.pages} page(s), {len(self.documents)} document(s)"
+                    + (f" ({counts})" if counts else ""))
+        if self.state == "quarantined":
+            return f"input {self.input_id}: quarantined (see 'quarantine list')"
+        return f"input {self.input_id}: {self.state}"
+
+
+class HarmlessTesseractNoise(logging.Filter):
+    """Drop Tesseract's "Error during processing." when OCRmyPDF is about to treat that run as
+    harmless: orientation or skew detection on a page with too few characters, or an empty page
+    (OCRmyPDF logs Tesseract's output at ERROR before it decides). Any other Tesseract error
+    line stays, and a run OCRmyPDF does not excuse still fails the job."""
+
+    HARMLESS = ("Too few characters. Skipping this page", "Empty page!!")
+    NOISE = "Error during processing"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._excused = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(h in message for h in self.HARMLESS):
+            self._excused.value = True
+            return record.levelno < logging.WARNING
+        if self.NOISE in message and getattr(self._excused, "value", False):
+            self._excused.value = False
+            return False
+        self._excused.value = False
+        return True
+
+
+TESSERACT_LOGGER = "ocrmypdf._exec.tesseract"
+
+
+def silence_harmless_tesseract_noise() -> None:
+    logger = logging.getLogger(TESSERACT_LOGGER)
+    if not any(isinstance(f, HarmlessTesseractNoise) for f in logger.filters):
+        logger.addFilter(HarmlessTesseractNoise())
 
 
 def prepare_process(threads: int) -> dict[str, str | None]:
     """For a worker: Tesseract's thread cap, and no secret in what its children inherit (OCRmyPDF
-    starts Tesseract and Ghostscript with this process's environment). Returns what it changed."""
+    starts Tesseract and Ghostscript with this process's environment); Tesseract's harmless
+    "Error during processing." lines silenced. Returns what it changed in the environment."""
+    silence_harmless_tesseract_noise()
     saved = {name: os.environ.get(name) for name in (*SECRET_ENV, "OMP_THREAD_LIMIT")}
     os.environ["OMP_THREAD_LIMIT"] = str(threads)
     for name in SECRET_ENV:
@@ -177,8 +225,7 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
                     vault.delete(item.item_id)
             raise
     shutil.rmtree(spool.spool_dir(ws, sha), ignore_errors=True)
-    log.info("input %s done: %d document(s)", input_id, len(ids))
-    return Outcome(input_id, "done", tuple(ids))
+    return Outcome(input_id, "done", tuple(ids), pages=len(scan.pages), decisions=tuple(p.decision.decision for p in plans))
 
 
 def _release(ws: Workspace, input_id: int, worker: str, reason: str) -> None:
@@ -210,6 +257,7 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
             continue
         try:
             outcomes.append(run_job(ws, input_id, worker))
+            log.info("%s", outcomes[-1].summary())
         except LeaseLost:
             log.warning("input %s: lease lost to another worker", input_id)
             outcomes.append(Outcome(input_id, "lost"))
