@@ -134,8 +134,12 @@ def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare_process(threads)
     ws = Workspace.load(Path(data_dir), Path(config_file) if config_file else None)
+    from pps_archive.errors import DiskFull
+
     try:
         work(ws, hostlock.worker_name(ws.data_dir, name), only=only, stop=stop, idle_exit=idle_exit)
+    except DiskFull:
+        sys.exit(int(DiskFull.exit_code))  # the parent tells the user
     finally:
         ws.close()
 
@@ -164,10 +168,16 @@ def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: li
 def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str = "ingest",
            keep: bool = False, workers: int | None = None) -> list[dict]:
     """Take ``paths`` in and process them (and anything already queued) in the foreground."""
+    from pipeline.diskspace import disk_full, is_disk_full
     from pipeline.hostlock import active
 
-    with active(ws.data_dir, lambda: recover(ws)):
-        return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers)
+    try:
+        with active(ws.data_dir, lambda: recover(ws)):
+            return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers)
+    except Exception as exc:
+        if is_disk_full(exc):  # inputs not taken stay where they were, those taken stay queued
+            raise disk_full(ws.data_dir) from exc
+        raise
 
 
 def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str, keep: bool,
@@ -202,8 +212,15 @@ def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, p
             finally:
                 restore_environment(saved)
         else:
-            for p in run_workers(ws, config_file, count=count):
+            procs = run_workers(ws, config_file, count=count)
+            for p in procs:
                 p.join()
+            from pps_archive.errors import ExitCode
+
+            if any(p.exitcode == ExitCode.DISK_FULL for p in procs):
+                from pipeline.diskspace import disk_full
+
+                raise disk_full(ws.data_dir)
     return [*refused, *(_report(ws, unit, t) for unit, t in taken)]
 
 
@@ -257,7 +274,14 @@ class Daemon:
         self._stopped = threading.Event()
 
     def _on_ready(self, unit) -> None:  # noqa: ANN001 - scanners.watch.ReadyInput
-        t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow())
+        from pipeline.diskspace import is_disk_full
+
+        try:
+            t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow())
+        except Exception as exc:
+            if is_disk_full(exc):
+                log.error("no space left in the data directory: files stay in the drop folder until space is freed")
+            raise  # the watcher offers the unit again later
         log.info("taken in: input %s (%s)", t.input_id, t.outcome)
 
     def _on_refused(self, path: Path, reason: str) -> None:

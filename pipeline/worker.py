@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline import audit, queue, spool
+from pipeline.diskspace import disk_full, is_disk_full
 from pipeline.jobcontext import JobContext
 from pipeline.models import Input
 from pipeline.workspace import Workspace
@@ -197,6 +198,8 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
             segments = process.check_unread_pages(segments, ws.config)
             prepared = process.read_segments(ws, jc, segments, scan)
         except BadInput as exc:
+            if is_disk_full(exc):  # a tool that could not write says it could not read: not the file's fault
+                raise disk_full(ws.data_dir) from exc
             return quarantine(ws, input_id, exc.fields.get("reason", str(exc)))
         empty = [p.segment for p in prepared if not p.segment.pages]
         prepared = [p for p in prepared if p.segment.pages]
@@ -228,12 +231,26 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
     return Outcome(input_id, "done", tuple(ids), pages=len(scan.pages), decisions=tuple(p.decision.decision for p in plans))
 
 
-def _release(ws: Workspace, input_id: int, worker: str, reason: str) -> None:
+#: how long a daemon's worker waits before trying again when the data directory is full
+DISK_FULL_BACKOFF = 30.0
+
+
+def _release(ws: Workspace, input_id: int, worker: str, reason: str, *, refund: bool = False) -> None:
+    """Put a job back in the queue; ``refund``: the attempt does not count (not the input's fault)."""
     with ws.transaction() as s:
         row = s.get(Input, input_id, with_for_update=True)
         if row.state == "processing" and row.claimed_by == worker:
             row.state, row.claimed_by, row.lease_until, row.last_error = "queued", None, None, reason[:500]
+            if refund:
+                row.attempts = max(0, row.attempts - 1)
             audit.record(s, "intake", "input.retry", subject=f"input:{input_id}", attempt=row.attempts, error=reason[:200])
+
+
+def _release_after_disk_full(ws: Workspace, input_id: int, worker: str) -> None:
+    try:
+        _release(ws, input_id, worker, "no space left in the data directory", refund=True)
+    except Exception:  # noqa: BLE001 - the database may be on the full disk: the job's lease frees it later
+        log.warning("input %s: could not put the job back (the database's disk is full too?)", input_id)
 
 
 def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop: threading.Event | None = None,
@@ -253,6 +270,9 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
                 left = queue.pending(s, only_set, host=hostlock.host(ws.data_dir), exclude=missing)
             if idle_exit and left == 0:
                 break
+            if left:  # held by others: free the jobs of workers of ours that are gone (not their leases)
+                with ws.transaction() as s:
+                    spool.free_dead_workers(ws, s)
             (stop.wait(poll) if stop else time.sleep(poll))
             continue
         try:
@@ -266,12 +286,27 @@ def work(ws: Workspace, worker: str, *, only: Iterable[int] | None = None, stop:
             missing.add(input_id)
             _release(ws, input_id, worker, str(exc))
             outcomes.append(Outcome(input_id, "missing", reason=str(exc)))
-        except (PPSArchiveError, CaseChanged) as exc:
-            log.error("input %s: %s (will retry)", input_id, exc)
-            _release(ws, input_id, worker, str(exc))
-            outcomes.append(Outcome(input_id, "retry", reason=str(exc)))
-        except Exception as exc:  # a bug or a crashing tool must not stop the worker
-            log.error("input %s: unexpected %s (will retry)", input_id, type(exc).__name__)
-            _release(ws, input_id, worker, f"{type(exc).__name__}: {exc}")
-            outcomes.append(Outcome(input_id, "retry", reason=f"{type(exc).__name__}: {exc}"))
+        except Exception as exc:
+            if not is_disk_full(exc):
+                outcomes.append(_failed(ws, input_id, worker, exc))
+                continue
+            log.error("input %s: no space left in the data directory; the input stays queued (free some space)", input_id)
+            _release_after_disk_full(ws, input_id, worker)
+            outcomes.append(Outcome(input_id, "retry", reason="disk full"))
+            if idle_exit:
+                raise disk_full(ws.data_dir) from exc
+            (stop.wait(DISK_FULL_BACKOFF) if stop else time.sleep(DISK_FULL_BACKOFF))
     return outcomes
+
+
+def _failed(ws: Workspace, input_id: int, worker: str, exc: Exception) -> Outcome:
+    """A job that failed for a reason other than a full disk: put back for another attempt (a bug
+    or a crashing tool must not stop the worker)."""
+    if isinstance(exc, (PPSArchiveError, CaseChanged)):
+        log.error("input %s: %s (will retry)", input_id, exc)
+        reason = str(exc)
+    else:
+        log.error("input %s: unexpected %s (will retry)", input_id, type(exc).__name__)
+        reason = f"{type(exc).__name__}: {exc}"
+    _release(ws, input_id, worker, reason)
+    return Outcome(input_id, "retry", reason=reason)

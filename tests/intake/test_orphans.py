@@ -84,3 +84,37 @@ def test_a_job_of_a_dead_but_unreaped_worker_is_freed(workspace, tmp_path: Path)
             assert s.get(Input, row.id).state == "queued"
     finally:
         zombie.wait()
+
+
+def test_ingest_does_not_wait_for_the_lease_of_a_dead_worker(database_url: str, tmp_path: Path, monkeypatch) -> None:
+    """Another intake process is active (so no start-up recovery), and a job is held by a worker of
+    this data dir that is gone: ingest frees it and runs it, instead of waiting 15 minutes."""
+    from pipeline import queue, spool
+    from pipeline.hostlock import worker_name
+    from pipeline.workspace import Workspace
+
+    home = tmp_path / "home"
+    env = pps_env(home, database_url)
+    pps(env, "init")
+    pps(env, "case", "open", REF, "--consent-to-store")
+    scan = ScanFactory(seed=7).batch(tmp_path / "drop", "scan_0400.pdf", [Cover(REF, "shred", "SCHOOL-LETTER"),
+                                                                          Doc("school-letter", REF)], dpi=150).path
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", str(home))
+    ws = Workspace.load(home)
+    try:
+        spool.take_in(ws, [scan], [scan.name], "ingest", now=queue.utcnow())
+        with ws.transaction() as s:
+            queue.claim(s, worker_name(home, 1, pid=999_999_999), now=queue.utcnow())  # that worker is gone
+    finally:
+        ws.close()
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.flock(fd, fcntl.LOCK_SH); print('held', flush=True); time.sleep(300)"),
+        str(home / ".intake.lock")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        pps(env, "ingest", timeout=120)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [d["decision"] for d in pps(env, "documents", "--json").json()] == ["shred"]
