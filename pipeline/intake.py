@@ -277,7 +277,8 @@ class Daemon:
         from pipeline.diskspace import is_disk_full
 
         try:
-            t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow())
+            t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow(),
+                              expect=[(f.dev, f.ino, f.size, f.mtime_ns) for f in unit.fingerprints])
         except Exception as exc:
             if is_disk_full(exc):
                 log.error("no space left in the data directory: files stay in the drop folder until space is freed")
@@ -288,10 +289,16 @@ class Daemon:
         log.warning("a drop-folder entry was refused: %s", reason)
 
     def run(self) -> None:
+        from pipeline.diskspace import disk_full, is_disk_full
         from pipeline.hostlock import active
 
-        with active(self.ws.data_dir, lambda: recover(self.ws)):
-            self._run()
+        try:
+            with active(self.ws.data_dir, lambda: recover(self.ws)):
+                self._run()
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.ws.data_dir) from exc
+            raise
 
     def _run(self) -> None:
         from scanners.watch import DropFolderWatcher

@@ -98,9 +98,11 @@ def refusal(path: Path) -> str | None:
     return None
 
 
-def open_regular(path: Path, display_name: str) -> Opened:
+def open_regular(path: Path, display_name: str, expect: tuple[int, int, int, int] | None = None) -> Opened:
     """Open ``path`` for reading if, and only if, it is a regular file (checked on the opened
-    descriptor, so a swap after a check cannot fool us); otherwise raise InputRefused."""
+    descriptor, so a swap after a check cannot fool us); otherwise raise InputRefused. With
+    ``expect`` (device, inode, size, mtime in ns, as the watcher saw the file when it was
+    complete), the opened file must be that very version."""
     try:
         fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
@@ -121,6 +123,9 @@ def open_regular(path: Path, display_name: str) -> Opened:
         what = ("a folder: give the files in it instead" if stat.S_ISDIR(st.st_mode)
                 else "not a regular file (a pipe, a socket or a device): only scanned files can be taken in")
         raise InputRefused(file=display_name, reason=f"is {what}")
+    if expect is not None and (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(expect):
+        os.close(fd)
+        raise InputRefused(file=display_name, reason="changed since it was found complete: it is taken once it settles")
     return Opened(fd, Path(path), st)
 
 
@@ -202,18 +207,19 @@ def _remove_originals(members: Sequence[Opened]) -> None:
 
 def take_in(
     ws: Workspace, paths: Sequence[Path], names: Sequence[str], profile: str, *, now: dt.datetime, actor: str = "intake",
-    keep_originals: bool = False,
+    keep_originals: bool = False, expect: Sequence[tuple[int, int, int, int]] | None = None,
 ) -> Taken:
     """Take one ready unit (a file, or a group's files in page order) into the spool and queue it.
 
     ``names`` are the files' names in the drop folder (relative to it), shown to staff. Each file
     is opened once, without following links, and must be a regular file (:class:`InputRefused`
-    otherwise, before anything is copied); only the files read are ever removed."""
+    otherwise, before anything is copied) and, given ``expect``, the version seen complete; only
+    the files read are ever removed."""
     names = [printable_name(n) for n in names]
     members: list[Opened] = []
     try:
-        for p, name in zip(paths, names, strict=True):
-            members.append(open_regular(Path(p), name))
+        for i, (p, name) in enumerate(zip(paths, names, strict=True)):
+            members.append(open_regular(Path(p), name, expect[i] if expect is not None else None))
         return _take_in(ws, members, names, profile, now=now, actor=actor, keep_originals=keep_originals)
     finally:
         close_opened(members)

@@ -4,6 +4,7 @@ Layout of the data directory (created 0700; nothing in it is named after a perso
 
     pps-archive.sqlite3     the embedded database (unless database_url points elsewhere)
     config.toml             optional user configuration
+    spool-id                this data directory's random id: inputs in its spool are claimed only by its workers
     drop/<profile>/         default drop folders of the scanner profiles
     spool/                  inputs taken from the drop folders, by content hash, until filed
     work/                   per-job private working directories (plaintext lives only here)

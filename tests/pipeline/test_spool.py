@@ -228,3 +228,16 @@ def test_special_files_are_refused_and_never_removed(workspace, tmp_path: Path) 
             spool.take_in(workspace, [path], [path.name], "office", now=NOW)
         assert os.path.lexists(path)
     assert list(workspace.path("spool").iterdir()) == []
+
+
+def test_take_in_refuses_a_file_swapped_after_the_watcher_found_it_complete(workspace, tmp_path: Path) -> None:
+    from pps_archive.errors import InputRefused
+    from scanners.watch import FileFingerprint
+
+    f = drop(tmp_path / "d", "s.pdf", b"%PDF seen complete")
+    fp = FileFingerprint.of(f.stat())
+    f.unlink()
+    f.write_bytes(b"%PDF put there since, by someone else")
+    with pytest.raises(InputRefused, match="changed since it was found complete"):
+        spool.take_in(workspace, [f], ["s.pdf"], "office", now=NOW, expect=[(fp.dev, fp.ino, fp.size, fp.mtime_ns)])
+    assert f.exists() and list(workspace.path("spool").iterdir()) == []
