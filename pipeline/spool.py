@@ -104,6 +104,9 @@ def open_regular(path: Path, display_name: str, expect: tuple[int, int, int, int
     ``expect`` (device, inode, size, mtime in ns, as the watcher saw the file when it was
     complete), the opened file must be that very version."""
     try:
+        seen = os.lstat(path)
+        if not stat.S_ISREG(seen.st_mode) and not stat.S_ISLNK(seen.st_mode):
+            raise InputRefused(file=display_name, reason=_not_regular(seen.st_mode))  # not even opened
         fd = os.open(path, _OPEN_FLAGS)
     except FileNotFoundError:
         raise InputRefused(file=display_name, reason="does not exist (moved or deleted?): check the path") from None
@@ -117,16 +120,20 @@ def open_regular(path: Path, display_name: str, expect: tuple[int, int, int, int
         else:
             reason = f"cannot be opened ({os.strerror(exc.errno) if exc.errno else type(exc).__name__})"
         raise InputRefused(file=display_name, reason=reason) from None
-    st = os.fstat(fd)
+    st = os.fstat(fd)  # what was opened decides, whatever the path pointed to a moment ago
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        what = ("a folder: give the files in it instead" if stat.S_ISDIR(st.st_mode)
-                else "not a regular file (a pipe, a socket or a device): only scanned files can be taken in")
-        raise InputRefused(file=display_name, reason=f"is {what}")
+        raise InputRefused(file=display_name, reason=_not_regular(st.st_mode))
     if expect is not None and (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns) != tuple(expect):
         os.close(fd)
         raise InputRefused(file=display_name, reason="changed since it was found complete: it is taken once it settles")
     return Opened(fd, Path(path), st)
+
+
+def _not_regular(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "is a folder: give the files in it instead"
+    return "is not a regular file (a pipe, a socket or a device): only scanned files can be taken in"
 
 
 def close_opened(opened: Sequence[Opened]) -> None:

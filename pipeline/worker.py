@@ -183,7 +183,7 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
         attempt, sha, last = row.attempts, row.sha256, row.last_error
     if not spool.spool_dir(ws, sha).is_dir():
         # never quarantine (or fail) what this worker cannot see: the copy may be another data
-        # directory's; the job keeps its lease (a back-off) and stays unfinished
+        # directory's; the job goes back to the queue unfinished and this worker leaves it alone
         raise SpoolCopyMissing(input=input_id, data_dir=ws.data_dir)
     if attempt > queue.MAX_ATTEMPTS:
         return quarantine(ws, input_id, (
