@@ -241,3 +241,20 @@ def test_take_in_refuses_a_file_swapped_after_the_watcher_found_it_complete(work
     with pytest.raises(InputRefused, match="changed since it was found complete"):
         spool.take_in(workspace, [f], ["s.pdf"], "office", now=NOW, expect=[(fp.dev, fp.ino, fp.size, fp.mtime_ns)])
     assert f.exists() and list(workspace.path("spool").iterdir()) == []
+
+
+def test_recovery_adopts_inputs_an_older_version_recorded_by_hostname_and_keeps_unfinished_copies(workspace, tmp_path: Path) -> None:
+    from pipeline import hostlock
+
+    mine = spool.take_in(workspace, [drop(tmp_path, "old.pdf", b"%PDF queued by an older version")], ["old.pdf"], "office", now=NOW)
+    theirs = spool.take_in(workspace, [drop(tmp_path, "other.pdf", b"%PDF of another data dir")], ["other.pdf"], "office", now=NOW)
+    with workspace.transaction() as s:
+        s.get(Input, mine.input_id).host = hostlock.legacy_host()
+        s.get(Input, theirs.input_id).host = "0123456789abcdef"  # another data dir's spool id
+    spool.recover(workspace)
+    with workspace.transaction() as s:
+        assert s.get(Input, mine.input_id).host == hostlock.spool_id(workspace.data_dir)
+        assert s.get(Input, theirs.input_id).host == "0123456789abcdef"
+        assert queue.claim(s, "w", now=queue.utcnow(), host=hostlock.host(workspace.data_dir)).id == mine.input_id
+    # neither copy is removed while its input is unfinished, whichever data dir it names
+    assert spool.spool_dir(workspace, mine.sha256).exists() and spool.spool_dir(workspace, theirs.sha256).exists()
