@@ -74,3 +74,15 @@ def test_ingest_on_a_full_disk_says_so_and_loses_nothing(database_url: str, tmp_
     assert pps(env, "quarantine", "list", "--json").json() == []
     docs = pps(env, "documents", "--json").json()
     assert [d["decision"] for d in docs] == ["retain"] and docs[0]["pages"] == 3
+
+
+def test_any_command_on_a_full_sqlite_disk_says_so_without_a_traceback(database_url: str, small_disk: Path) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the PostgreSQL database is not on the full disk")
+    home = small_disk / "home"
+    env = pps_env(home, f"sqlite+pysqlite:///{home / 'pps-archive.sqlite3'}")
+    pps(env, "init")
+    fill(small_disk, 0)
+    done = pps(env, "case", "open", REF, "--consent-to-store", expect=None)
+    assert done.code == ExitCode.DISK_FULL and "Traceback" not in done.err, (done.code, done.err)
+    assert "no space left" in done.err
