@@ -13,7 +13,7 @@ DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source"
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=Path))
 @click.option("--keep", is_flag=True, help="Leave the files where they are (by default they are removed once safely taken in, as from a drop folder).")
 @click.option("--workers", type=click.IntRange(1, 32), default=None, help="Worker processes (default: intake.workers).")
 @json_option

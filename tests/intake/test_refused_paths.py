@@ -85,3 +85,41 @@ def test_a_file_name_that_is_not_utf8_is_taken_in(env: dict[str, str], tmp_path:
     assert not os.path.lexists(odd)
     listed = pps(env, "documents", "--json").json()
     assert listed and all("\\xe9" in p for d in listed for p in d["source_pages"])
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run the program as another user")
+def test_an_unreadable_file_is_refused_and_the_rest_processed() -> None:
+    """Run as an unprivileged user (root reads everything), with the data dir's own SQLite."""
+    import json
+    import shutil
+    import subprocess
+    import tempfile
+
+    from tests.intake._helpers import console_script
+
+    base = Path(tempfile.mkdtemp(prefix="pps-unreadable-", dir="/tmp"))
+    try:
+        os.chown(base, 65534, 65534)
+        drop = base / "drop"
+        good = shred_doc(drop, "scan_0002.pdf").path
+        secret = shred_doc(drop, "scan_0003.pdf", seed=4).path
+        os.chmod(secret, 0o000)  # root's file, nobody may read it
+        env = {k: v for k, v in pps_env(base / "home").items() if k != "PPS_ARCHIVE_DATABASE_URL"}
+        env["HOME"] = str(base)
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", *console_script()]
+
+        def run(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run([*as_nobody, *args], env=env, capture_output=True, text=True, timeout=300,
+                                  stdin=subprocess.DEVNULL)
+
+        assert run("init").returncode == 0
+        assert run("case", "open", REF, "--consent-to-store").returncode == 0
+        done = run("ingest", "--keep", str(secret), str(good), "--json")
+        assert done.returncode == ExitCode.INPUTS_REFUSED, done.stderr
+        results = {r["file"]: r for r in json.loads(done.stdout)["inputs"]}
+        assert results["scan_0002.pdf"]["outcome"] == "done"
+        assert results["scan_0003.pdf"]["outcome"] == "refused"
+        assert "permission denied" in results["scan_0003.pdf"]["reason"]
+        assert secret.exists()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
