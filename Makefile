@@ -16,7 +16,7 @@ PYTEST_ARGS ?=
 # dvdisaster: optional error-correction data; fonts-dejavu-core: the test scans' fonts; time: GNU
 # time, for the benchmarks' peak-memory figures.
 DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd ghostscript qpdf unpaper pngquant \
-	libzbar0 poppler-utils xorriso genisoimage p7zip-full age dvdisaster fonts-dejavu-core \
+	libzbar0 libtiff-tools poppler-utils xorriso genisoimage p7zip-full age dvdisaster fonts-dejavu-core \
 	python3-venv time
 
 .PHONY: help deps venv test demo clean

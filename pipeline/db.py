@@ -144,7 +144,27 @@ def _try(engine: Engine, fn):  # noqa: ANN001, ANN202
     try:
         return fn(engine)
     except OperationalError as exc:
+        if _sqlite_disk_full(engine, exc):
+            from pps_archive.errors import DiskFull
+
+            raise DiskFull(path=engine.url.database) from exc
         raise DatabaseUnavailable(url=redact(str(engine.url)), problem=str(exc.orig).strip(), hint="Check the server is running and the URL is right.") from exc
+
+
+def _sqlite_disk_full(engine: Engine, exc: OperationalError) -> bool:
+    """SQLite says "disk I/O error" when it cannot even create its WAL on a full disk."""
+    from pipeline.diskspace import is_disk_full
+
+    if is_disk_full(exc):
+        return True
+    if engine.dialect.name != "sqlite" or not engine.url.database or "disk i/o error" not in str(exc.orig).lower():
+        return False
+    import shutil
+
+    try:
+        return shutil.disk_usage(Path(engine.url.database).parent).free < (1 << 20)
+    except OSError:
+        return False
 
 
 def ensure_at_head(engine: Engine, data_dir: Path) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import queue, spool
+from pipeline import hostlock, queue, spool
 from pipeline.jobcontext import sweep
 from pipeline.workspace import Workspace
 
@@ -86,26 +86,64 @@ def sweep_vault(ws: Workspace, *, min_age: float | None = None) -> list[str]:
     return removed
 
 
-def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
-                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool) -> None:
+PARENT_WATCH_SECONDS = 1.0
+
+
+def die_with_parent(parent: int) -> None:
+    """A worker must not outlive the process that started it (``kill -9`` of the daemon): the
+    kernel sends it SIGKILL when its parent dies (Linux ``PR_SET_PDEATHSIG``), and a thread
+    watching the parent's pid does the same where that is not available. SIGKILL, because a
+    worker ignores SIGTERM; killing a worker mid-job is safe (its job is freed and run again)."""
+    import ctypes
+    import os
     import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            threading.Event().wait(PARENT_WATCH_SECONDS)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    if os.getppid() != parent:  # the parent died before the death signal was set
+        os.kill(os.getpid(), signal.SIGKILL)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _worker_main(data_dir: str, config_file: str | None, name: str, threads: int, only: list[int] | None,
+                 stop: multiprocessing.synchronize.Event | None, idle_exit: bool, parent: int | None = None,
+                 log_level: int = logging.WARNING) -> None:
+    import signal
+    import sys
 
     from pipeline.worker import prepare_process, work
 
+    if parent is not None:
+        die_with_parent(parent)
+    # a spawned process starts with no logging set up: the parent's level and format, and the
+    # daemon's workers say what became of each input (one INFO line, no names)
+    logging.basicConfig(level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not idle_exit and log_level > logging.INFO:
+        logging.getLogger("pipeline.worker").setLevel(logging.INFO)
     # the daemon stops workers through ``stop`` between jobs; a SIGTERM sent to the whole group
     # (systemd) must not kill one half-way through a job
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     prepare_process(threads)
     ws = Workspace.load(Path(data_dir), Path(config_file) if config_file else None)
-    try:
-        from pipeline.hostlock import worker_name
-        from pipeline.worker import UNTRUSTED_KEYS
+    from pipeline.worker import UNTRUSTED_KEYS
+    from pps_archive.errors import DiskFull
 
-        try:
-            work(ws, worker_name(name), only=only, stop=stop, idle_exit=idle_exit)
-        except UNTRUSTED_KEYS as exc:  # already logged; the parent stops intake on this exit code
-            raise SystemExit(int(exc.exit_code)) from None
+    try:
+        work(ws, hostlock.worker_name(ws.data_dir, name), only=only, stop=stop, idle_exit=idle_exit)
+    except UNTRUSTED_KEYS as exc:  # already logged; the parent stops intake on this exit code
+        raise SystemExit(int(exc.exit_code)) from None
+    except DiskFull:
+        sys.exit(int(DiskFull.exit_code))  # the parent tells the user
     finally:
         ws.close()
 
@@ -128,14 +166,18 @@ def _untrusted_key_stop(ws: Workspace, exitcodes: Sequence[int | None]) -> None:
 
 def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: list[int] | None = None,
                 stop: multiprocessing.synchronize.Event | None = None, idle_exit: bool = True) -> list[multiprocessing.Process]:
-    """Start ``count`` worker processes (spawned: no state inherited but the environment)."""
+    """Start ``count`` worker processes (spawned: no state inherited but the environment). They
+    die with this process."""
+    import os
+
     ctx = multiprocessing.get_context("spawn")
     threads = ws.config.section("ocr")["tesseract_threads"]
     procs = []
     for i in range(count):
         p = ctx.Process(
             target=_worker_main, name=f"pps-worker-{i + 1}",
-            args=(str(ws.data_dir), str(config_file) if config_file else None, f"w{i + 1}", threads, only, stop, idle_exit),
+            args=(str(ws.data_dir), str(config_file) if config_file else None, f"w{i + 1}", threads, only, stop, idle_exit,
+                  os.getpid(), logging.getLogger().getEffectiveLevel()),
             daemon=False,
         )
         p.start()
@@ -146,34 +188,47 @@ def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: li
 def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str = "ingest",
            keep: bool = False, workers: int | None = None) -> list[dict]:
     """Take ``paths`` in and process them (and anything already queued) in the foreground."""
+    from pipeline.diskspace import disk_full, is_disk_full
     from pipeline.hostlock import active
 
-    with active(ws.data_dir, lambda: recover(ws)):
-        return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers)
+    try:
+        with active(ws.data_dir, lambda: recover(ws)):
+            return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers)
+    except Exception as exc:
+        if is_disk_full(exc):  # inputs not taken stay where they were, those taken stay queued
+            raise disk_full(ws.data_dir) from exc
+        raise
 
 
 def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str, keep: bool,
             workers: int | None) -> list[dict]:
+    from pps_archive.errors import InputRefused
+
     group_pattern = next(iter(ws.config.scanner_profiles(ws.data_dir)), None)
     units = group_paths([Path(p) for p in paths], group_pattern.group_pattern if group_pattern else "")
-    taken = []
+    taken, refused = [], []
     for unit in units:
-        t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
+        why = {name: r for p, name in zip(unit.paths, unit.names, strict=True) if (r := spool.refusal(p))}
+        if why:  # one bad page refuses its whole batch: a batch is never filed with a page missing
+            refused.extend(_refused(unit, why))
+            continue
+        try:
+            t = spool.take_in(ws, unit.paths, unit.names, profile, now=queue.utcnow(), keep_originals=keep)
+        except InputRefused as exc:  # changed between the check and the take
+            refused.extend(_refused(unit, {exc.fields["file"]: exc.fields["reason"]}))
+            continue
         taken.append((unit, t))
-    from pipeline.hostlock import host
-
+    here = hostlock.host(ws.data_dir)
     with ws.transaction() as s:
-        waiting = queue.pending(s, host=host())
+        waiting = queue.pending(s, host=here)
     count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
     if waiting:
         if count == 1:
             from pipeline.worker import prepare_process, restore_environment, work
 
-            from pipeline.hostlock import worker_name
-
             saved = prepare_process(ws.config.section("ocr")["tesseract_threads"])
             try:
-                work(ws, worker_name("fg"), idle_exit=True)
+                work(ws, hostlock.worker_name(ws.data_dir, "fg"), idle_exit=True)
             finally:
                 restore_environment(saved)
         else:
@@ -181,7 +236,24 @@ def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, p
             for p in procs:
                 p.join()
             _untrusted_key_stop(ws, [p.exitcode for p in procs])
-    return [_report(ws, unit, t) for unit, t in taken]
+            from pps_archive.errors import ExitCode
+
+            if any(p.exitcode == ExitCode.DISK_FULL for p in procs):
+                from pipeline.diskspace import disk_full
+
+                raise disk_full(ws.data_dir)
+    return [*refused, *(_report(ws, unit, t) for unit, t in taken)]
+
+
+def _refused(unit: Unit, why: dict[str, str]) -> list[dict]:
+    """Report lines for the files of a unit that was not taken in (left as they are)."""
+    out = []
+    for name in unit.names:
+        shown = spool.printable_name(name)
+        reason = why.get(name) or f"not taken in: another page of its batch ({spool.printable_name(next(iter(why)))}) was refused"
+        out.append({"file": shown, "input": None, "outcome": "refused", "documents": [], "reason": reason})
+        log.warning("a path was refused: %s", reason)
+    return out
 
 
 def _report(ws: Workspace, unit: Unit, t: spool.Taken) -> dict:
@@ -191,7 +263,8 @@ def _report(ws: Workspace, unit: Unit, t: spool.Taken) -> dict:
 
     with ws.transaction() as s:
         row = s.get(Input, t.input_id)
-        out = {"file": unit.names[0] if len(unit.names) == 1 else list(unit.names), "input": t.input_id,
+        names = [spool.printable_name(n) for n in unit.names]
+        out = {"file": names[0] if len(names) == 1 else names, "input": t.input_id,
                "outcome": t.outcome if t.outcome != "queued" else row.state,
                "documents": [d.id for d in row.documents] if t.outcome != "duplicate" else []}
         if t.quarantine_entry is not None:
@@ -222,17 +295,31 @@ class Daemon:
         self._stopped = threading.Event()
 
     def _on_ready(self, unit) -> None:  # noqa: ANN001 - scanners.watch.ReadyInput
-        t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow())
+        from pipeline.diskspace import is_disk_full
+
+        try:
+            t = spool.take_in(self.ws, unit.paths, unit.names, unit.profile, now=queue.utcnow(),
+                              expect=[(f.dev, f.ino, f.size, f.mtime_ns) for f in unit.fingerprints])
+        except Exception as exc:
+            if is_disk_full(exc):
+                log.error("no space left in the data directory: files stay in the drop folder until space is freed")
+            raise  # the watcher offers the unit again later
         log.info("taken in: input %s (%s)", t.input_id, t.outcome)
 
     def _on_refused(self, path: Path, reason: str) -> None:
         log.warning("a drop-folder entry was refused: %s", reason)
 
     def run(self) -> None:
+        from pipeline.diskspace import disk_full, is_disk_full
         from pipeline.hostlock import active
 
-        with active(self.ws.data_dir, lambda: recover(self.ws)):
-            self._run()
+        try:
+            with active(self.ws.data_dir, lambda: recover(self.ws)):
+                self._run()
+        except Exception as exc:
+            if is_disk_full(exc):
+                raise disk_full(self.ws.data_dir) from exc
+            raise
 
     def _run(self) -> None:
         from scanners.watch import DropFolderWatcher
@@ -251,7 +338,7 @@ class Daemon:
                     if not p.is_alive():  # a worker died (OOM, kill): free its job, start another
                         log.error("worker %s exited with %s; starting a new one", p.name, p.exitcode)
                         with self.ws.transaction() as s:
-                            spool.free_dead_workers(s)
+                            spool.free_dead_workers(self.ws, s)
                         workers[i] = run_workers(self.ws, self.config_file, count=1, stop=self.stop_event, idle_exit=False)[0]
         finally:
             watcher.stop()

@@ -115,7 +115,7 @@ def _live_jobs(ws: Workspace) -> set[str]:
 
     with ws.reader() as s:
         rows = s.execute(select(Input.id, Input.claimed_by).where(Input.state == "processing")).all()
-    return {f"j{input_id}" for input_id, worker in rows if worker_alive(worker)}
+    return {f"j{input_id}" for input_id, worker in rows if worker_alive(ws.data_dir, worker)}
 
 
 def sweep_stale(ws: Workspace) -> list[str]:

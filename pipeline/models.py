@@ -186,7 +186,7 @@ class Input(Base):
     source_mtime_ns: Mapped[int | None] = mapped_column(Integer().with_variant(BigInteger(), "postgresql"))
     received_at: Mapped[dt.datetime] = mapped_column(DateTime)
     state: Mapped[str] = mapped_column(String(16), index=True)
-    host: Mapped[str | None] = mapped_column(String(255))  # the machine whose spool holds the copy
+    host: Mapped[str | None] = mapped_column(String(255))  # spool id of the data dir whose spool holds the copy
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -22,9 +22,10 @@ DEFAULT_LEASE = dt.timedelta(minutes=15)
 
 
 def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DEFAULT_LEASE, only: set[int] | None = None,
-          host: str | None = None) -> Input | None:
+          host: str | None = None, exclude: set[int] | None = None) -> Input | None:
     """Claim the oldest queued (or abandoned) input, in the caller's transaction. With ``host``,
-    only inputs whose spool copy is on that machine."""
+    only inputs whose spool copy is in that data directory's spool (its spool id); never those
+    in ``exclude``."""
     stmt = (
         select(Input)
         .where(or_(Input.state == "queued", and_(Input.state == "processing", Input.lease_until < now)))
@@ -36,6 +37,8 @@ def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DE
         stmt = stmt.where(Input.id.in_(only))
     if host is not None:
         stmt = stmt.where(or_(Input.host == host, Input.host.is_(None)))
+    if exclude:
+        stmt = stmt.where(Input.id.not_in(exclude))
     row = s.scalars(stmt).first()
     if row is None:
         return None
@@ -45,8 +48,10 @@ def claim(s: Session, worker: str, *, now: dt.datetime, lease: dt.timedelta = DE
     return row
 
 
-def pending(s: Session, only: set[int] | None = None, host: str | None = None) -> int:
+def pending(s: Session, only: set[int] | None = None, host: str | None = None, exclude: set[int] | None = None) -> int:
     stmt = select(Input.id).where(Input.state.in_(("queued", "processing")))
+    if exclude:
+        stmt = stmt.where(Input.id.not_in(exclude))
     if only is not None:
         stmt = stmt.where(Input.id.in_(only))
     if host is not None:

@@ -4,6 +4,7 @@ Layout of the data directory (created 0700; nothing in it is named after a perso
 
     pps-archive.sqlite3     the embedded database (unless database_url points elsewhere)
     config.toml             optional user configuration
+    spool-id                this data directory's random id: inputs in its spool are claimed only by its workers
     drop/<profile>/         default drop folders of the scanner profiles
     spool/                  inputs taken from the drop folders, by content hash, until filed
     work/                   per-job private working directories (plaintext lives only here)
@@ -91,6 +92,9 @@ class Workspace:
         make_private_dir(self.data_dir)
         for name in SUBDIRS:
             make_private_dir(self.data_dir / name)
+        from pipeline.hostlock import spool_id
+
+        spool_id(self.data_dir)  # this data directory's own id for its spool (not the hostname)
         for profile in self.config.scanner_profiles(self.data_dir):
             if profile.folder.is_relative_to(self.data_dir):
                 profile.folder.mkdir(parents=True, exist_ok=True)

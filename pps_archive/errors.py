@@ -53,10 +53,13 @@ class ExitCode(enum.IntEnum):
     DECISION_REQUIRED = 48
     UNDO_REFUSED = 49
     NOT_IN_REVIEW = 50
+    INPUT_REFUSED = 44
+    SPOOL_COPY_MISSING = 45
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
     QUARANTINED = 102
+    INPUTS_REFUSED = 104
 
 
 class PPSArchiveError(Exception):
@@ -284,6 +287,23 @@ class UndoRefused(PPSArchiveError):
 class NotInReview(PPSArchiveError):
     exit_code = ExitCode.NOT_IN_REVIEW
     template = "document {document} is not in the review queue (it is {state}): {hint}"
+
+
+class InputRefused(PPSArchiveError):
+    """A path that is not a regular file we can read (a link, a folder, a device, a pipe, missing,
+    unreadable): it is left where it is, untouched, and nothing is recorded for it."""
+
+    exit_code = ExitCode.INPUT_REFUSED
+    template = "{file}: {reason}"
+
+
+class SpoolCopyMissing(PPSArchiveError):
+    exit_code = ExitCode.SPOOL_COPY_MISSING
+    template = (
+        "input {input} has no copy in this data directory's spool ({data_dir}): it was not processed "
+        "and stays queued. If another data directory shares this database, its own intake will "
+        "process it; otherwise drop the file in again."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

@@ -35,6 +35,7 @@ KNOWN_PROGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "dvdisaster": ("dvdisaster", "0.79", ("--version",)),
     "unpaper": ("unpaper", "6.1", ("--version",)),
     "pngquant": ("pngquant", "2.0", ("--version",)),
+    "tiffinfo": ("libtiff-tools", "0", ()),
 }
 
 #: environment variables a child may see; everything else (passphrases included) is dropped

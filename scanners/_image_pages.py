@@ -1,5 +1,9 @@
 """Pages of JPEG, PNG and (multi-page) TIFF files, read with Pillow.
 
+Pillow decodes a damaged CCITT or LZW frame of a TIFF to garbage without raising (libtiff only
+prints "Bad code word" to stderr), so every TIFF is also decoded once by libtiff's own
+``tiffinfo -D`` and refused if the decoder reports any error or warning about its data.
+
 Pillow's own decompression-bomb check hangs on a process-wide setting and only warns below twice
 its limit, so files are opened through the format's plugin class (which reads the header and no
 pixels) and every frame's size is checked against our own limit before anything is decoded.
@@ -56,7 +60,27 @@ def probe(path: Path, kind: str, display_name: str, max_pages: int, max_page_pix
                 im.load()
         except DECODE_ERRORS as exc:
             raise _reasons.damaged(display_name) from exc
+    if kind == "tiff":
+        check_tiff_data(path, display_name)
     return count
+
+
+#: libtiff modules that read tags, not page data: their warnings (an unknown private tag, say)
+#: are common in scanners' files and harmless
+_DIRECTORY_MODULES = ("TIFFReadDirectory", "TIFFFetch", "TIFFReadCustomDirectory", "TIFFAdvanceDirectory",
+                      "_TIFFVSetField", "TIFFReadDirectoryCheckOrder")
+TIFF_CHECK_TIMEOUT = 300.0
+
+
+def check_tiff_data(path: Path, display_name: str) -> None:
+    """Decode every strip of every page with libtiff and raise BadInput if the decoder complains."""
+    from pps_archive.exec import run
+
+    proc = run(["tiffinfo", "-D", path], check=False, timeout=TIFF_CHECK_TIMEOUT)
+    complaints = [line for line in proc.stderr.decode("utf-8", "replace").splitlines()
+                  if line.strip() and not line.startswith(_DIRECTORY_MODULES)]
+    if proc.returncode != 0 or complaints:
+        raise _reasons.damaged(display_name, "the image data of a page is corrupt")
 
 
 def _check_size(im: Image.Image, display_name: str, max_page_pixels: int) -> None:

@@ -7,6 +7,7 @@ that ``pps-archive --help`` stays instant.
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -33,6 +34,8 @@ class PPSGroup(click.Group):
             click.echo(f"pps-archive: error: {exc}", err=True)
             ctx.exit(int(exc.exit_code))
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                _disk_full(ctx, exc)
             if exc.filename is None:
                 raise
             from pps_archive.errors import FileAccess
@@ -43,6 +46,23 @@ class PPSGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("pps-archive: interrupted", err=True)
             ctx.exit(128 + 2)
+        except Exception as exc:  # a full disk under any command (SQLite's "database or disk is full")
+            from pipeline.diskspace import is_disk_full
+
+            if isinstance(exc, (click.exceptions.Exit, click.ClickException)) or not is_disk_full(exc):
+                raise
+            _disk_full(ctx, exc)
+
+
+def _disk_full(ctx: click.Context, exc: BaseException) -> None:
+    from pps_archive.errors import DiskFull
+
+    app = ctx.find_object(AppContext)
+    where = getattr(exc, "filename", None) or (
+        app._workspace.data_dir if app is not None and app._workspace is not None else "the data directory")
+    err = DiskFull(path=where)
+    click.echo(f"pps-archive: error: {err}", err=True)
+    ctx.exit(int(err.exit_code))
 
 
 @click.group(cls=PPSGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

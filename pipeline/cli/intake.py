@@ -13,7 +13,7 @@ DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source"
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(readable=False, path_type=Path))
 @click.option("--keep", is_flag=True, help="Leave the files where they are (by default they are removed once safely taken in, as from a drop folder).")
 @click.option("--workers", type=click.IntRange(1, 32), default=None, help="Worker processes (default: intake.workers).")
 @json_option
@@ -21,8 +21,10 @@ DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source"
 def ingest(app: AppContext, paths: tuple[Path, ...], keep: bool, workers: int | None, as_json: bool) -> None:
     """Process PATHS now, in the foreground, exactly as the daemon would.
 
-    Without PATHS, finishes whatever is already queued (after a crash, say). Exit status 102 when
-    a file went to quarantine, 101 when one was a duplicate (warnings: see 'quarantine list').
+    Without PATHS, finishes whatever is already queued (after a crash, say). Only regular files
+    are taken: a missing path, a link, a folder, a device or a pipe is refused with its reason and
+    left as it is, and the others are processed. Exit status 102 when a file went to quarantine,
+    104 when a path was refused, 101 when one was a duplicate (warnings: see 'quarantine list').
     """
     from pipeline import intake
 
@@ -37,6 +39,8 @@ def ingest(app: AppContext, paths: tuple[Path, ...], keep: bool, workers: int | 
 
     if any(r["outcome"] == "quarantined" for r in results):
         click.get_current_context().exit(int(ExitCode.QUARANTINED))
+    if any(r["outcome"] == "refused" for r in results):
+        click.get_current_context().exit(int(ExitCode.INPUTS_REFUSED))
     if any(r["outcome"] == "duplicate" for r in results):
         click.get_current_context().exit(int(ExitCode.DUPLICATE_INPUT))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pikepdf
 
-BAD_KINDS = ("empty", "truncated-pdf", "encrypted-pdf", "bomb-png", "docx", "random-pdf", "corrupt-jpeg")
+BAD_KINDS = ("empty", "truncated-pdf", "encrypted-pdf", "bomb-png", "docx", "random-pdf", "corrupt-jpeg", "corrupt-tiff-frame")
 
 
 def empty(folder: Path) -> Path:
@@ -71,5 +71,24 @@ def corrupt_jpeg(folder: Path, whole_jpeg: bytes) -> Path:
         i = rng.randrange(len(data) // 2, len(data))
         data[i] = rng.randrange(256)
     path = folder / "scan_0105_p001.jpg"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def corrupt_tiff_frame(folder: Path, whole_tiff: Path, frame: int = 1, seed: int = 3) -> Path:
+    """A multi-page CCITT G4 TIFF whose frame ``frame`` (0-based) has scrambled strip data, as a
+    bad sector or a faulty scanner buffer leaves it: libtiff reports bad code words while Pillow
+    decodes the frame to garbage without raising. The structure (every IFD) stays intact."""
+    from PIL import Image
+
+    data = bytearray(whole_tiff.read_bytes())
+    with Image.open(whole_tiff) as im:
+        im.seek(frame)
+        offset, length = im.tag_v2[273][0], im.tag_v2[279][0]
+    rng = random.Random(seed)
+    for _ in range(30):
+        i = rng.randrange(offset + length // 4, offset + length)
+        data[i] = rng.randrange(256)
+    path = folder / "scan_0106.tif"
     path.write_bytes(bytes(data))
     return path

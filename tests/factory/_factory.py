@@ -208,6 +208,7 @@ class ScanFactory:
         folder.mkdir(parents=True, exist_ok=True)
         three = self.batch(folder / "whole", "three.pdf", [Doc("pps-letter", "PPS-2024-0001", pages=3)], dpi=150)
         jpeg = _containers.jpeg_bytes(self.page("note", "PPS-2024-0002", dpi=150).image, 150)
+        tiff = self.batch(folder / "whole", "three.tif", [Doc("pps-letter", "PPS-2024-0003", pages=3)], container="tiff-g4", dpi=150)
         return {
             "empty": _bad.empty(folder),
             "truncated-pdf": _bad.truncated_pdf(folder, three.path),
@@ -216,5 +217,6 @@ class ScanFactory:
             "docx": _bad.docx(folder),
             "random-pdf": _bad.random_pdf(folder, self.seed),
             "corrupt-jpeg": _bad.corrupt_jpeg(folder, jpeg),
+            "corrupt-tiff-frame": _bad.corrupt_tiff_frame(folder, tiff.path),
         }
 

@@ -49,6 +49,7 @@ BAD_REASON = {
     "docx": r"not a (scan|pdf|tiff|jpeg|png|supported)|unsupported|not supported|accepted|format",
     "random-pdf": r"not a|damaged|truncated|unrecognised|unrecognized|unsupported|format",
     "corrupt-jpeg": r"damaged|truncated|corrupt|cannot be read",
+    "corrupt-tiff-frame": r"corrupt",
 }
 #: a bad input renamed as staff do ("<family name> <what>"): the name must not reach a file name
 RENAMED = {"encrypted-pdf": "Quell consent form.pdf"}

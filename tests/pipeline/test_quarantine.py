@@ -19,6 +19,7 @@ EXPECTED = {
     "docx": "not a scan",
     "random-pdf": "not a PDF, TIFF, JPEG or PNG",
     "corrupt-jpeg": "truncated or damaged",
+    "corrupt-tiff-frame": "the image data of a page is corrupt",
 }
 
 

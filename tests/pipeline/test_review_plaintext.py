@@ -166,11 +166,11 @@ def test_the_sweep_spares_live_folders_and_removes_dead_ones(review_item: int, d
     # unless a live worker (whose parent died, so no lock says so) still holds the job's input
     stray_job.mkdir(mode=0o700)
     (stray_job / "seg000.pdf").write_bytes(b"%PDF-1.7")
-    orphan_job = _claimed_job(home, f"{hostlock.host()}:{os.getpid()}:w1")
+    orphan_job = _claimed_job(home, hostlock.worker_name(home, "w1"))
     run("review", "undo", str(review_item))
     assert not job_folder.exists() and not stray_job.exists()
     assert orphan_job.exists(), "the sweep removed the folder of a job a live worker holds"
-    _claimed_job(home, f"{hostlock.host()}:{_dead_pid()}:w1", folder=orphan_job)
+    _claimed_job(home, hostlock.worker_name(home, "w1", pid=_dead_pid()), folder=orphan_job)
     run("review", "assign", str(review_item), "--case", REF, "--retain")
     assert not orphan_job.exists()
     run("review", "undo", str(review_item))

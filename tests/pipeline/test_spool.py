@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from pipeline import queue, quarantine, spool
@@ -164,11 +165,98 @@ def test_recovery_waits_for_other_active_processes(workspace, tmp_path: Path) ->
 
 
 def test_jobs_of_dead_workers_on_this_machine_are_freed(workspace, tmp_path: Path) -> None:
-    from pipeline.hostlock import host
+    from pipeline.hostlock import worker_name
 
     spool.take_in(workspace, [drop(tmp_path, "z.pdf", b"%PDF z")], ["z.pdf"], "office", now=NOW)
     with workspace.transaction() as s:
-        row = queue.claim(s, f"{host()}:999999999:1", now=queue.utcnow())  # no such process
+        row = queue.claim(s, worker_name(workspace.data_dir, 1, pid=999999999), now=queue.utcnow())  # no such process
     with workspace.transaction() as s:
-        assert spool.free_dead_workers(s) == 1
+        assert spool.free_dead_workers(workspace, s) == 1
         assert s.get(Input, row.id).state == "queued"
+
+
+def test_watcher_takes_in_a_file_whose_name_is_not_utf8_once(workspace, tmp_path: Path) -> None:
+    """The daemon's path: the watcher hands the file over, the spool takes it (old code: the
+    database refused the name, the watcher retried for ever, a plaintext spool copy stayed)."""
+    from scanners.watch import DropFolderWatcher, ScannerProfile, WatchSettings
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    odd = Path(os.fsdecode(bytes(folder) + b"/scan_\xe9.pdf"))
+    odd.write_bytes(b"%PDF-1.4 latin-1 name")
+    taken = []
+    watcher = DropFolderWatcher(
+        [ScannerProfile("office", folder)], WatchSettings(stable_seconds=0),
+        lambda unit: taken.append(spool.take_in(workspace, unit.paths, unit.names, unit.profile, now=NOW)))
+    watcher.poll_once()
+    watcher.poll_once()
+    assert [t.outcome for t in taken] == ["queued"]
+    with workspace.transaction() as s:
+        assert s.get(Input, taken[0].input_id).display_name == "scan_\\xe9.pdf"
+    assert list(folder.iterdir()) == []
+    assert [p.name for p in workspace.path("spool").iterdir()] == [taken[0].sha256]
+
+
+def test_a_failed_commit_leaves_no_spool_copy(workspace, tmp_path: Path, monkeypatch) -> None:
+    """The database refuses the row (disk full, say): the original stays, no plaintext copy does."""
+    from sqlalchemy.exc import OperationalError
+
+    f = drop(tmp_path / "drop", "scan3.pdf", b"%PDF three")
+    real = Input.__init__
+
+    def refuse(self, **kw):  # noqa: ANN001, ANN003, ANN202 - the edge: the database says no
+        raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(Input, "__init__", refuse)
+    with pytest.raises(OperationalError):
+        spool.take_in(workspace, [f], ["scan3.pdf"], "office", now=NOW)
+    monkeypatch.setattr(Input, "__init__", real)
+    assert f.exists() and list(workspace.path("spool").iterdir()) == []
+
+
+def test_special_files_are_refused_and_never_removed(workspace, tmp_path: Path) -> None:
+    import stat as st
+
+    from pps_archive.errors import InputRefused
+
+    folder = tmp_path / "drop"
+    folder.mkdir()
+    fifo, dev, link = folder / "pipe.pdf", folder / "null.pdf", folder / "link.pdf"
+    os.mkfifo(fifo)
+    os.mknod(dev, st.S_IFCHR | 0o666, os.makedev(1, 3))
+    link.symlink_to(drop(tmp_path, "real.pdf", b"%PDF real"))
+    for path, why in ((fifo, "not a regular file"), (dev, "not a regular file"), (link, "symbolic link")):
+        with pytest.raises(InputRefused, match=why):
+            spool.take_in(workspace, [path], [path.name], "office", now=NOW)
+        assert os.path.lexists(path)
+    assert list(workspace.path("spool").iterdir()) == []
+
+
+def test_take_in_refuses_a_file_swapped_after_the_watcher_found_it_complete(workspace, tmp_path: Path) -> None:
+    from pps_archive.errors import InputRefused
+    from scanners.watch import FileFingerprint
+
+    f = drop(tmp_path / "d", "s.pdf", b"%PDF seen complete")
+    fp = FileFingerprint.of(f.stat())
+    f.unlink()
+    f.write_bytes(b"%PDF put there since, by someone else")
+    with pytest.raises(InputRefused, match="changed since it was found complete"):
+        spool.take_in(workspace, [f], ["s.pdf"], "office", now=NOW, expect=[(fp.dev, fp.ino, fp.size, fp.mtime_ns)])
+    assert f.exists() and list(workspace.path("spool").iterdir()) == []
+
+
+def test_recovery_adopts_inputs_an_older_version_recorded_by_hostname_and_keeps_unfinished_copies(workspace, tmp_path: Path) -> None:
+    from pipeline import hostlock
+
+    mine = spool.take_in(workspace, [drop(tmp_path, "old.pdf", b"%PDF queued by an older version")], ["old.pdf"], "office", now=NOW)
+    theirs = spool.take_in(workspace, [drop(tmp_path, "other.pdf", b"%PDF of another data dir")], ["other.pdf"], "office", now=NOW)
+    with workspace.transaction() as s:
+        s.get(Input, mine.input_id).host = hostlock.legacy_host()
+        s.get(Input, theirs.input_id).host = "0123456789abcdef"  # another data dir's spool id
+    spool.recover(workspace)
+    with workspace.transaction() as s:
+        assert s.get(Input, mine.input_id).host == hostlock.spool_id(workspace.data_dir)
+        assert s.get(Input, theirs.input_id).host == "0123456789abcdef"
+        assert queue.claim(s, "w", now=queue.utcnow(), host=hostlock.host(workspace.data_dir)).id == mine.input_id
+    # neither copy is removed while its input is unfinished, whichever data dir it names
+    assert spool.spool_dir(workspace, mine.sha256).exists() and spool.spool_dir(workspace, theirs.sha256).exists()

@@ -66,6 +66,7 @@ REASONS = {
     "docx": "is a .docx file (a Word document), not a scan: save it as PDF",
     "random-pdf": "is not a PDF, TIFF, JPEG or PNG file (its contents do not match its .pdf name",
     "corrupt-jpeg": "is truncated or damaged",
+    "corrupt-tiff-frame": "is truncated or damaged (the image data of a page is corrupt): scan it again",
 }
 
 
