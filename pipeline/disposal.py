@@ -178,7 +178,15 @@ def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
         return plan(s, ws.config, as_of, presented, disc_dates).as_dict()
 
 
-def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, consent: str) -> dict:
+def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str) -> dict:  # noqa: ANN001
+    """Carry the plan out, as ``auth.actor``: needs the key store unlocked (``auth``, a
+    :class:`pipeline.authority.Unlocked`) and an audit log that verifies."""
+    from pipeline import authority
+
+    with ws.transaction() as s:
+        how = authority.require(s, auth, "the disposal run")
+        authority.ensure_audit_chain(s)
+    actor = auth.actor
     presented, disc_dates = read_presented(ws, sources)
     with ws.transaction() as s:
         p = plan(s, ws.config, as_of, presented, disc_dates)
@@ -198,7 +206,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, c
         run = s.get(DisposalRun, run_id)
         cert = certificate(ws, s, run, p, consent=consent)
         audit.record(s, actor, "disposal.finished", subject=f"disposal:{run_id}", cases=len(cert["destroyed"]),
-                     discs_to_destroy=len(p.discs_to_destroy), consent=consent)
+                     discs_to_destroy=len(p.discs_to_destroy), consent=consent, **how)
         cert["audit_head"] = audit.head(s).head
         run.finished_at, run.certificate = utcnow(), json.dumps(cert, sort_keys=True)
     write_certificate(ws, cert)

@@ -197,9 +197,14 @@ def has_case_key(session: Session, case_ref: str) -> bool:
 
 # --- backup, import, passphrase change, export of one case's key --------------------------------
 
-def export_backup(session: Session, *, today: dt.date, valid_days: int, actor: str, consent: str) -> bytes:
-    """The wrapped key store as a backup file that expires (old backups must not outlive disposal)."""
+def export_backup(session: Session, *, today: dt.date, valid_days: int, auth, consent: str) -> bytes:  # noqa: ANN001
+    """The wrapped key store as a backup file that expires (old backups must not outlive disposal).
+    Needs the key store unlocked (``auth``, a :class:`pipeline.authority.Unlocked`) by whoever exports."""
     from archive_media.keystore import KeyBackup, dump_backup
+    from pipeline import authority
+
+    how = authority.require(session, auth, "exporting the key store")
+    actor = auth.actor
 
     rows = session.scalars(select(WrappedKey)).all()
     by = {r.purpose: r for r in rows if r.case_ref is None}
@@ -210,7 +215,7 @@ def export_backup(session: Session, *, today: dt.date, valid_days: int, actor: s
         cases={r.case_ref: r.record for r in rows if r.purpose == "case"},
     )
     audit.record(session, actor, "keys.exported", subject=f"archive:{backup.archive_id}", cases=len(backup.cases),
-                 expires=backup.expires, consent=consent)
+                 expires=backup.expires, consent=consent, **how)
     return dump_backup(backup)
 
 

@@ -47,10 +47,14 @@ class ExitCode(enum.IntEnum):
     NOT_ARCHIVED = 28
     DISK_FULL = 29
     FILE_ACCESS = 30
+    FUTURE_DATE = 31
+    NOT_AUTHORISED = 32
+    SHRED_NOT_DUE = 33
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
     QUARANTINED = 102
+    NOT_READ_FROM_DISC = 103
 
 
 class PPSArchiveError(Exception):
@@ -232,6 +236,40 @@ class DiskFull(PPSArchiveError):
 class FileAccess(PPSArchiveError):
     exit_code = ExitCode.FILE_ACCESS
     template = "cannot use {path}: {problem}. Check the path and its permissions."
+
+
+class FutureDate(PPSArchiveError):
+    """A destructive action asked to run on a date later than today."""
+
+    exit_code = ExitCode.FUTURE_DATE
+    template = (
+        "{what} runs on the real date: {as_of} is later than today ({today}). A later date is only "
+        "for dry runs and listings; run it again without the date."
+    )
+
+
+class NotAuthorised(PPSArchiveError):
+    """A destructive action without proof that the key store was unlocked for it."""
+
+    exit_code = ExitCode.NOT_AUTHORISED
+    template = "{what} needs the key store unlocked first (the master passphrase): {problem}. Nothing was done."
+
+
+class ShredNotDue(PPSArchiveError):
+    """Paper of a case that is not yet archive-due: it is still a live case file."""
+
+    exit_code = ExitCode.SHRED_NOT_DUE
+    template = (
+        "shred-list entry {entry} cannot be confirmed yet: case {ref} is still active and its paper is "
+        "shredded only when it is archived, from {due_on}. Keep the paper in the case file until then."
+    )
+
+
+class NotReadFromDisc(PPSArchiveError):
+    """A warning: the verification passed but was not read from a disc, so it unlocks no shredding."""
+
+    exit_code = ExitCode.NOT_READ_FROM_DISC
+    template = "{message}"
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:
