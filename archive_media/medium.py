@@ -17,12 +17,12 @@ MOUNTINFO = Path("/proc/self/mountinfo")
 READ_FROM_MEDIUM = ("drive", "disc")
 
 
-def filesystem_type(path: Path, mountinfo: Path = MOUNTINFO) -> str | None:
+def filesystem_type(path: Path, mountinfo: Path | None = None) -> str | None:
     """The type of the filesystem ``path`` lives on, from the mount table (None if not found)."""
     dev = os.stat(path).st_dev
     wanted = f"{os.major(dev)}:{os.minor(dev)}"
     try:
-        lines = mountinfo.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = Path(mountinfo or MOUNTINFO).read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
     for line in lines:
@@ -34,7 +34,7 @@ def filesystem_type(path: Path, mountinfo: Path = MOUNTINFO) -> str | None:
     return None
 
 
-def read_from(path: Path, mountinfo: Path = MOUNTINFO) -> str:
+def read_from(path: Path, mountinfo: Path | None = None) -> str:
     """``drive`` | ``disc`` | ``image`` | ``folder`` for a disc source (see the module docstring)."""
     mode = os.stat(path).st_mode
     if stat.S_ISBLK(mode):
