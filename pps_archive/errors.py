@@ -265,13 +265,6 @@ class ShredNotDue(PPSArchiveError):
     )
 
 
-class NotReadFromDisc(PPSArchiveError):
-    """A warning: the verification passed but was not read from a disc, so it unlocks no shredding."""
-
-    exit_code = ExitCode.NOT_READ_FROM_DISC
-    template = "{message}"
-
-
 def all_error_classes() -> list[type[PPSArchiveError]]:
     """Every subclass of the base, however deep, for the exit-code uniqueness test."""
     seen: list[type[PPSArchiveError]] = []

@@ -99,15 +99,13 @@ def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: 
         for r in reports:
             click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items, read from {r['verified_from']}) — {r['status']}")
     not_counted = [r for r in reports if not r["counts"]]
-    if not_counted:
-        from pps_archive.errors import NotReadFromDisc
+    if not_counted:  # a warning: verified, but it unlocks no shredding
+        from pps_archive.errors import ExitCode
 
-        w = NotReadFromDisc(
-            f"{', '.join(r['label'] for r in not_counted)}: read from an image file or a folder, not from the disc, so "
-            f"this unlocks no shredding (media.archive_medium is \"optical\"): burn the image and verify the disc in "
-            f"the drive, e.g. 'pps-archive media verify /dev/sr0'")
-        click.echo(f"pps-archive: warning: {w}", err=True)
-        click.get_current_context().exit(int(w.exit_code))
+        click.echo(f"pps-archive: warning: {', '.join(r['label'] for r in not_counted)}: read from an image file or a "
+                   f"folder, not from the disc, so this unlocks no shredding (media.archive_medium is \"optical\"): burn "
+                   f"the image and verify the disc in the drive, e.g. 'pps-archive media verify /dev/sr0'", err=True)
+        click.get_current_context().exit(int(ExitCode.NOT_READ_FROM_DISC))
 
 
 @media.command("list")
