@@ -189,12 +189,14 @@ def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: s
 
 def _label_of_failed(s: Session, source: Path) -> str | None:
     """Which registered disc a source that failed to read claims to be (its unverified index, else
-    the image's file name as 'media build' wrote it); never another archive's disc."""
+    the image's file name as 'media build' wrote it); another archive's disc is :class:`ForeignArchive`."""
     from archive_media.disc_reader import claimed_identity
 
     label, archive = claimed_identity(source)
     if archive is not None and archive != keystore.archive_id(s):
-        return None
+        from pps_archive.errors import ForeignArchive
+
+        raise ForeignArchive(what=f"disc {label or source}", theirs=archive, ours=keystore.archive_id(s))
     for candidate in (label, Path(source).stem.upper()):
         if candidate and s.scalars(select(Disc.id).where(Disc.label == candidate)).first() is not None:
             return candidate

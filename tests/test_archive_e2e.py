@@ -238,6 +238,30 @@ def test_a_failed_verification_revokes_the_disc_and_blocks_its_paper(archived, l
     assert run("media", "plan", "--json").json()[0]["items"] == 2
 
 
+def test_another_archives_disc_of_the_same_label_does_not_revoke_ours(archived, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    image, _batch, tmp = archived
+    run("media", "verify", str(image), expect=ExitCode.NOT_READ_FROM_DISC)
+    ours = dict(os.environ)
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp / "other"))
+    monkeypatch.setenv("PPS_ARCHIVE_DATABASE_URL", f"sqlite+pysqlite:///{tmp / 'other.sqlite3'}")
+    run("init")
+    run("case", "open", REF_A, "--consent-to-store", "--as-of", "2024-01-10")
+    run("case", "open", REF_B, "--consent-to-store", "--as-of", "2024-02-10")
+    again = ScanFactory(seed=11).batch(tmp / "in2", "scan_0001.pdf", [
+        Cover(REF_A, "retain", "PPS-LETTER"), Doc("pps-letter", REF_A, pages=2), Cover(REF_B, "retain", "CONSENT"), Doc("consent", REF_B),
+    ], container="pdf-text", dpi=150)
+    run("ingest", str(again.files[0]))
+    [theirs] = run("media", "build", "--out", str(tmp / "other-discs"), "--json").json()
+    assert theirs["label"] == run("media", "list", "--json").json()[0]["label"]
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", ours["PPS_ARCHIVE_HOME"])
+    monkeypatch.setenv("PPS_ARCHIVE_DATABASE_URL", ours["PPS_ARCHIVE_DATABASE_URL"])
+    [disc] = run("media", "list", "--json").json()
+    assert disc["label"] == theirs["label"]
+    r = run("media", "verify", theirs["path"], expect=ExitCode.FOREIGN_ARCHIVE)
+    assert "belongs to archive" in r.err
+    assert run("media", "list", "--json").json()[0]["status"] == "verified"
+
+
 def _audit_actions() -> list[dict]:
     from sqlalchemy import select
 

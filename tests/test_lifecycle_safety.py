@@ -107,3 +107,21 @@ def test_filing_to_a_disposed_case_goes_to_review(home: Path, tmp_path: Path) ->
     [doc] = _ingest(tmp_path, "c.pdf", [Cover(OLD, "retain", "NOTE"), Doc("note", OLD)])
     assert doc["decision"] == "review" and "disposed of" in doc["reason"] and "was the case reactivated?" in doc["reason"]
     assert run("shred-list", "--json").json() == []
+
+
+def test_paper_of_a_live_case_waits_on_the_list_and_on_the_printed_list(home: Path, tmp_path: Path) -> None:
+    from pipeline.dates import add_months
+
+    _ingest(tmp_path, "d.pdf", [Cover(LIVE, "shred", "EHCP"), Doc("ehcp", LIVE)])
+    due = add_months(dt.date.today(), 6).isoformat()
+    [row] = run("shred-list", "--json").json()
+    assert (row["state"], row["due_on"]) == ("waiting", due)
+    assert "still active" in run("shred-list").out
+    r = run("shred", "confirm", str(row["id"]), "--by", "alice", "--yes", expect=ExitCode.SHRED_NOT_DUE)
+    assert due in r.err
+    pdf = tmp_path / "shred.pdf"
+    run("shred-list", "--pdf", str(pdf))
+    printed = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    assert "WAITING" in printed and due in printed
+    # the day it becomes due it is pending (the listing's clock may be moved on)
+    assert run("shred-list", "--json", "--as-of", due).json()[0]["state"] == "pending"
