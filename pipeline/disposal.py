@@ -186,6 +186,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
     with ws.transaction() as s:
         how = authority.require(s, auth, "the disposal run")
         authority.ensure_audit_chain(s)
+        audit.record(s, auth.actor, "disposal.authorised", as_of=as_of, consent=consent, **how)
     actor = auth.actor
     presented, disc_dates = read_presented(ws, sources)
     with ws.transaction() as s:

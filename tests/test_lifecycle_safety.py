@@ -4,6 +4,7 @@ and documents for a case that is due for disposal or already disposed of."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -101,6 +102,13 @@ def test_filing_to_a_disposed_case_goes_to_review(home: Path, tmp_path: Path) ->
         with ws.transaction() as s:
             auth = unlocked(s, ws.config)
         cert = disposal.execute(ws, [], dt.date.today(), auth=auth, consent="--yes")
+        with ws.reader() as s:
+            from sqlalchemy import select
+
+            from pipeline.models import AuditEvent
+
+            [ev] = s.scalars(select(AuditEvent).where(AuditEvent.action == "disposal.authorised"))
+            assert (ev.actor, json.loads(ev.details)["unlocked_with"]) == ("alice", "master passphrase")
     finally:
         ws.close()
     assert [d["case_ref"] for d in cert["destroyed"]] == [OLD]
