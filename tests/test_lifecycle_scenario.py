@@ -182,6 +182,9 @@ def test_a_destructive_command_refuses_a_later_date_and_destroys_nothing(tmp_pat
         assert "runs on the real date" in r.err, argv
     assert not (tmp_path / "k").exists()
     assert run("media", "list", "--json").json()[0]["status"] == "verified"
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", "not the passphrase")  # on the real date, but not unlocked
+    run("dispose", "--media", str(image), "--yes", expect=ExitCode.WRONG_PASSPHRASE)
+    assert not (home / "certificates").exists() or not any((home / "certificates").iterdir())
 
 
 def test_destructive_commands_need_the_passphrase_and_record_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
