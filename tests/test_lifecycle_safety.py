@@ -84,12 +84,36 @@ def test_filing_to_a_case_due_for_disposal_goes_to_review(home: Path, tmp_path: 
     # without a cover sheet, matched by the reference in its text: the same
     [text_doc] = [d for d in _ingest(tmp_path, "bb.pdf", [Doc("pps-letter", OLD)]) if d["id"] not in (old["id"], live["id"])]
     assert text_doc["decision"] == "review" and "was the case reactivated?" in text_doc["reason"]
-    # staff decide: filing by hand is refused until the activity is recorded
+    # the disposal run keeps the case until staff have decided
+    plan = _dry_run(home)
+    assert plan["dispose"] == [] and [(k["case_ref"], k["documents"]) for k in plan["kept_in_review"]] == [
+        (OLD, [old["id"], text_doc["id"]])]
+    # staff decide: keeping a scan for it is refused until the activity is recorded
     r = run("review", "assign", str(old["id"]), "--case", OLD, "--retain", expect=ExitCode.INVALID_VALUE)
     assert f"case {OLD} is due for disposal" in r.err and "case touch" in r.err
     run("case", "touch", OLD)
     run("review", "assign", str(old["id"]), "--case", OLD, "--retain")
     assert [d["decision"] for d in run("documents", "--case", OLD, "--json").json()] == ["retain"]
+
+
+def _dry_run(home: Path) -> dict:
+    from pipeline import disposal
+    from pipeline.workspace import Workspace
+
+    ws = Workspace.load(home)
+    try:
+        return disposal.dry_run(ws, [], dt.date.today())
+    finally:
+        ws.close()
+
+
+def test_a_case_not_reactivated_is_disposed_once_its_review_items_are_decided(home: Path, tmp_path: Path) -> None:
+    [doc] = _ingest(tmp_path, "e.pdf", [Cover(OLD, "shred", "EHCP"), Doc("ehcp", OLD)])
+    assert doc["decision"] == "review"
+    assert [k["case_ref"] for k in _dry_run(home)["kept_in_review"]] == [OLD]
+    run("review", "assign", str(doc["id"]), "--case", OLD, "--shred")  # not reactivated: shred the paper
+    plan = _dry_run(home)
+    assert (plan["kept_in_review"], [x["case_ref"] for x in plan["dispose"]]) == ([], [OLD])
 
 
 def test_filing_to_a_disposed_case_goes_to_review(home: Path, tmp_path: Path) -> None:

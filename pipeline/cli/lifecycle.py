@@ -119,7 +119,8 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt
         print_json(cert)
         return
     click.echo(f"disposal run {cert['run']} on {as_of}:")
-    _print_plan(cert["destroyed"], cert | {"held": cert["held_back"], "kept_reactivated": cert["kept_reactivated"]})
+    _print_plan(cert["destroyed"], cert | {"held": cert["held_back"], "kept_reactivated": cert["kept_reactivated"],
+                                           "kept_in_review": cert["kept_in_review"]})
     click.echo(f"certificate: {', '.join(cert['files'])}")
 
 
@@ -129,6 +130,9 @@ def _print_plan(cases: list[dict], p: dict) -> None:
         click.echo(f"  held back: {h['case_ref']} ({', '.join(x['words'] for x in h['holds'])})")
     for k in p.get("kept_reactivated", []):
         click.echo(f"  kept (reactivated): {k['case_ref']}, now dispose after {k['register_says']}")
+    for k in p.get("kept_in_review", []):
+        click.echo(f"  kept (documents in review: was it reactivated?): {k['case_ref']}, review items "
+                   f"{', '.join(map(str, k['documents']))}")
     for d in p.get("discs_to_destroy", []):
         click.echo(f"  destroy disc {d['label']} ({d['location'] or 'location not recorded'})")
     for d in p.get("discs_to_consolidate", []):
