@@ -3,7 +3,10 @@
 Retained documents not yet on a disc are packed onto images no larger than the capacity, grouped
 by the year their case is due for disposal so that a disc expires whole. A disc is ``built`` when
 its image is written and read back; ``verified`` once ``media verify`` has read the image (or the
-burnt disc) again and found every file intact. Only items on a verified disc count as archived.
+burnt disc) again and found every file intact; ``failed`` when a verification found it damaged or
+forged. An item counts as archived (its paper may be shredded) only on a verified disc that was
+read from the archive medium itself, and once a full verification decrypted and re-hashed it: see
+:mod:`pipeline.shredding`.
 """
 
 from __future__ import annotations
