@@ -23,6 +23,7 @@ from pipeline.models import Case, Disc, DiscItemRow, Document, Input, ShredEntry
 from pipeline.workspace import Workspace
 from pps_archive.errors import OnHold, PPSArchiveError, ShredBlocked, ShredNotDue
 from tests.auth_helpers import unlocked
+from tests.conftest import FAST_KDF
 
 REFS = ["PPS-2020-0001", "PPS-2020-0002", "PPS-2020-0003"]
 START = dt.date(2020, 1, 1)
@@ -41,7 +42,7 @@ op = st.one_of(
 def _workspace(template: Path, folder: Path) -> Workspace:
     folder.mkdir(parents=True)
     shutil.copyfile(template, folder / "pps-archive.sqlite3")
-    ws = Workspace.load(folder, environ={"PPS_ARCHIVE_HOME": str(folder)})
+    ws = Workspace.load(folder, environ={"PPS_ARCHIVE_HOME": str(folder), **FAST_KDF})
     ws.create_dirs()
     return ws
 
