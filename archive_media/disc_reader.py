@@ -8,6 +8,7 @@ disc, which catches damage but not a forger. Items are read and decrypted as str
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +18,9 @@ from archive_media import _disc_layout as layout
 from archive_media._sources import DirSource, IsoSource, open_source
 from archive_media.keys import key_fingerprint, public_key_from_pem, verify
 from pps_archive.atomic import atomic_writer
-from pps_archive.errors import DocumentNotFound, ForeignArchive, IntegrityError
+from pps_archive.errors import DocumentNotFound, ForeignArchive, IntegrityError, PPSArchiveError
 
-__all__ = ["DiscIndex", "DiscReader", "IndexEntry", "read_disc"]
+__all__ = ["DiscIndex", "DiscReader", "IndexEntry", "claimed_identity", "read_disc"]
 
 SMALL_FILE_LIMIT = 64 << 20
 
@@ -185,3 +186,23 @@ def read_disc(source: Path, *, public_key: bytes | None = None, archive_id: str 
         reader.close()
         raise
     return reader
+
+
+def claimed_identity(source: Path) -> tuple[str | None, str | None]:
+    """The label and archive id a disc's index *claims*, without checking its signature; (None,
+    None) when even that cannot be read. Only for saying which registered disc failed verification:
+    never trust it for anything else."""
+    try:
+        reader = DiscReader(open_source(Path(source)))
+    except (PPSArchiveError, OSError):
+        return None, None
+    try:
+        doc = json.loads(reader.read_small(layout.INDEX))
+    except (PPSArchiveError, OSError, ValueError):
+        return None, None
+    finally:
+        reader.close()
+    if not isinstance(doc, dict):
+        return None, None
+    label, archive = doc.get("label"), doc.get("archive")
+    return (label if isinstance(label, str) else None), (archive if isinstance(archive, str) else None)

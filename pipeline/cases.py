@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline import audit
+from pipeline import audit, authority
+from pipeline.authority import Unlocked
 from pipeline.config import Config
 from pipeline.dates import add_months, add_years
 from pipeline.models import HOLD_REASON_WORDS, HOLD_REASONS, Case, Hold, ThirdPartyConsent
@@ -140,13 +141,17 @@ def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.
     return hold
 
 
-def release_hold(session: Session, ref: str, hold_id: int, *, today: dt.date, actor: str) -> Hold:
+def release_hold(session: Session, ref: str, hold_id: int, *, today: dt.date, auth: Unlocked, consent: str) -> Hold:
+    """Lift a hold (it lets shredding and disposal go ahead): needs the key store unlocked by
+    ``auth.actor`` and the person's consent, both recorded. Runs in the caller's transaction."""
+    how = authority.require(session, auth, f"releasing hold {hold_id} of case {ref}")
     case = get_case(session, ref, for_update=True)
     hold = next((h for h in case.holds if h.id == hold_id and h.active), None)
     if hold is None:
         raise HoldNotFound(ref=case.ref, hold=hold_id)
-    hold.released_on, hold.released_by = today, actor
-    audit.record(session, actor, "hold.release", case_ref=case.ref, subject=f"hold:{hold.id}", reason=hold.reason, on=today)
+    hold.released_on, hold.released_by = today, auth.actor
+    audit.record(session, auth.actor, "hold.release", case_ref=case.ref, subject=f"hold:{hold.id}", reason=hold.reason, on=today,
+                 consent=consent, **how)
     return hold
 
 

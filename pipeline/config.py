@@ -112,6 +112,10 @@ def _type_name(value: Any) -> str:
     )
 
 
+#: media.archive_medium: what a verification must be read from to unlock shredding
+ARCHIVE_MEDIA = ("optical", "image-files")
+
+
 def _check_value(key: str, default: Any, value: Any, source: str) -> Any:
     if isinstance(default, bool):
         if not isinstance(value, bool):
@@ -238,6 +242,9 @@ def _validate(raw: dict[str, Any], source: str, insecure_test_kdf: bool = False)
         parse_size(raw["media"]["capacity"])
     except ValueError as exc:
         raise ConfigInvalid(file=source, key="media.capacity", problem=str(exc)) from exc
+    if raw["media"]["archive_medium"] not in ARCHIVE_MEDIA:
+        raise ConfigInvalid(file=source, key="media.archive_medium",
+                            problem=f"must be one of {', '.join(map(repr, ARCHIVE_MEDIA))}, not {raw['media']['archive_medium']!r}")
 
 
 def load_config(user_file: Path | None = None, environ: dict[str, str] | None = None) -> Config:

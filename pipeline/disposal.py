@@ -51,6 +51,7 @@ class DisposalPlan:
     dispose: list[dict] = field(default_factory=list)  # cases to dispose of now
     held: list[dict] = field(default_factory=list)  # due, but under a hold
     kept_reactivated: list[dict] = field(default_factory=list)  # a disc says due, the register says not
+    kept_in_review: list[dict] = field(default_factory=list)  # due, but documents for it wait in review
     discs_to_destroy: list[dict] = field(default_factory=list)
     discs_to_consolidate: list[dict] = field(default_factory=list)
     not_presented: list[str] = field(default_factory=list)
@@ -83,6 +84,10 @@ def read_presented(ws: Workspace, sources: list[Path]) -> tuple[list[PresentedDi
 def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc], disc_dates: dict[str, dt.date]) -> DisposalPlan:
     p = DisposalPlan(as_of=as_of)
     cases = list(s.scalars(select(Case).where(Case.disposed_on.is_(None)).options(selectinload(Case.holds))))
+    in_review: dict[str, list[int]] = {}  # a document came for the case: was it reactivated? staff decide first
+    for doc_id, ref in s.execute(select(Document.id, Document.suggested_ref).where(
+            Document.state == "review", Document.suggested_ref.is_not(None)).order_by(Document.id)):
+        in_review.setdefault(ref, []).append(doc_id)
     due_refs = set()
     for c in cases:
         dispose_after = case_dates(cfg, c.last_activity).dispose_after
@@ -95,6 +100,9 @@ def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc]
         if holds:
             p.held.append({"case_ref": c.ref, "dispose_after": dispose_after.isoformat(),
                            "holds": [{"id": h.id, "reason": h.reason, "words": HOLD_REASON_WORDS[h.reason]} for h in holds]})
+            continue
+        if c.ref in in_review:
+            p.kept_in_review.append({"case_ref": c.ref, "dispose_after": dispose_after.isoformat(), "documents": in_review[c.ref]})
             continue
         due_refs.add(c.ref)
         p.dispose.append({"case_ref": c.ref, "opened_on": c.opened_on.isoformat(), "last_activity": c.last_activity.isoformat(),
@@ -181,7 +189,16 @@ def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
         return plan(s, ws.config, as_of, presented, disc_dates).as_dict()
 
 
-def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, consent: str) -> dict:
+def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str) -> dict:  # noqa: ANN001
+    """Carry the plan out, as ``auth.actor``: needs the key store unlocked (``auth``, a
+    :class:`pipeline.authority.Unlocked`) and an audit log that verifies."""
+    from pipeline import authority
+
+    with ws.transaction() as s:
+        how = authority.require(s, auth, "the disposal run")
+        authority.ensure_audit_chain(s, auth)
+        audit.record(s, auth.actor, "disposal.authorised", as_of=as_of, consent=consent, **how)
+    actor = auth.actor
     presented, disc_dates = read_presented(ws, sources)
     with ws.transaction() as s:
         p = plan(s, ws.config, as_of, presented, disc_dates)
@@ -201,7 +218,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, c
         run = s.get(DisposalRun, run_id)
         cert = certificate(ws, s, run, p, consent=consent)
         audit.record(s, actor, "disposal.finished", subject=f"disposal:{run_id}", cases=len(cert["destroyed"]),
-                     discs_to_destroy=len(p.discs_to_destroy), consent=consent)
+                     discs_to_destroy=len(p.discs_to_destroy), consent=consent, **how)
         cert["audit_head"] = audit.head(s).head
         run.finished_at, run.certificate = utcnow(), json.dumps(cert, sort_keys=True)
     write_certificate(ws, cert)
@@ -285,7 +302,7 @@ def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *,
         "started_at": run.started_at.isoformat(timespec="seconds"), "finished_at": utcnow().isoformat(timespec="seconds"),
         "destroyed": destroyed, "keys_destroyed": [d["case_ref"] for d in destroyed if d["key_destroyed"]],
         "discs_to_destroy": p.discs_to_destroy, "discs_to_consolidate": p.discs_to_consolidate,
-        "held_back": p.held, "kept_reactivated": p.kept_reactivated,
+        "held_back": p.held, "kept_reactivated": p.kept_reactivated, "kept_in_review": p.kept_in_review,
         "discs_not_presented": p.not_presented, "discs_not_registered": p.not_registered,
         "method": "cryptographic erase (NIST SP 800-88): each case's data key destroyed; vault copies deleted",
     }
@@ -325,6 +342,8 @@ def _certificate_pdf(cert: dict, out: Path) -> None:
         ("Discs to consolidate (re-burn live items, then destroy)", "discs_to_consolidate", lambda d: f"{d['label']}: live cases {', '.join(d['live_cases'])}"),
         ("Held back", "held_back", lambda d: f"{d['case_ref']}: " + ", ".join(f"{h['words']} (hold {h['id']})" for h in d["holds"])),
         ("Kept: reactivated after the disc was made", "kept_reactivated", lambda d: f"{d['case_ref']}: dispose after {d['register_says']}"),
+        ("Kept: documents for the case wait in review (was it reactivated?)", "kept_in_review",
+         lambda d: f"{d['case_ref']}: review items {', '.join(map(str, d['documents']))}"),
         ("Registered discs not presented", "discs_not_presented", str),
         ("Presented discs not in the register", "discs_not_registered", str),
     ):

@@ -402,14 +402,15 @@ def _require_real_date(today: dt.date, what: str, *, past_ok: bool) -> None:
                            "run it again without another date.")
 
 
-def export_backup(session: Session, master: bytes, *, today: dt.date, valid_days: int, actor: str, consent: str) -> bytes:
+def export_backup(session: Session, *, today: dt.date, valid_days: int, auth, consent: str) -> bytes:  # noqa: ANN001
     """The wrapped key store as a backup file that expires (old backups must not outlive disposal).
-
-    Authenticated under ``master`` (from :func:`unlock`), expiry included. Made on the real date:
-    a later ``today`` would make a backup outlive its time."""
+    Needs the key store unlocked (``auth``, a :class:`pipeline.authority.Unlocked`) by whoever exports."""
     from archive_media.keystore import KeyBackup, dump_backup
+    from pipeline import authority
 
-    _require_real_date(today, "a key export", past_ok=True)
+    how = authority.require(session, auth, "exporting the key store")
+    actor = auth.actor
+
     rows = session.scalars(select(WrappedKey)).all()
     by = {r.purpose: r for r in rows if r.case_ref is None}
     backup = KeyBackup(
@@ -418,9 +419,9 @@ def export_backup(session: Session, master: bytes, *, today: dt.date, valid_days
         archive=by["archive"].record if "archive" in by else None,
         cases={r.case_ref: r.record for r in rows if r.purpose == "case"},
     )
-    data = dump_backup(backup, master)
+    data = dump_backup(backup, auth.master)
     audit.record(session, actor, "keys.exported", subject=f"archive:{backup.archive_id}", cases=len(backup.cases),
-                 expires=backup.expires, consent=consent)
+                 expires=backup.expires, consent=consent, **how)
     return data
 
 

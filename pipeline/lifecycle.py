@@ -23,7 +23,7 @@ def archive_due(s: Session, cfg: Config, as_of: dt.date) -> list[dict]:
     refs = {c.ref for c in due}
     docs = list(s.scalars(select(Document).where(Document.case_id.in_(ids)).options(selectinload(Document.shred_entry))))
     review = list(s.scalars(select(Document).where(Document.decision == "review", Document.suggested_ref.in_(refs))))
-    archived = archived_document_ids(s, [d.id for d in docs])
+    archived = archived_document_ids(s, cfg, [d.id for d in docs])
     out = []
     for c in due:
         mine = [d for d in docs if d.case_id == c.id]

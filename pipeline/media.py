@@ -3,19 +3,23 @@
 Retained documents not yet on a disc are packed onto images no larger than the capacity, grouped
 by the year their case is due for disposal so that a disc expires whole. A disc is ``built`` when
 its image is written and read back; ``verified`` once ``media verify`` has read the image (or the
-burnt disc) again and found every file intact. Only items on a verified disc count as archived.
+burnt disc) again and found every file intact; ``failed`` when a verification found it damaged or
+forged. An item counts as archived (its paper may be shredded) only on a verified disc that was
+read from the archive medium itself, and once a full verification decrypted and re-hashed it: see
+:mod:`pipeline.shredding`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline import audit, keystore
+from pipeline import audit, authority, keystore
 from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.dates import utcnow
@@ -180,22 +184,77 @@ def public_key_of(signing: bytes) -> bytes:
 
 
 
+def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: str, actor: str) -> MediaError:
+    """Revoke disc ``label`` after a failed verification: it no longer counts as archived, so the
+    shred entries it was unlocking are blocked again. Returns the error to raise."""
+    with ws.transaction() as s:
+        disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one()
+        if disc.status != "destroyed":
+            disc.status = "failed"
+        disc.medium_verified_at = None  # a later good read must again come from the disc itself
+        for item in disc.items:
+            item.checked_at = None
+        audit.record(s, actor, "media.verify_failed", subject=f"disc:{label}", level=level, problem=type(exc).__name__)
+    return MediaError(media=str(source), problem=(
+        f"disc {label} failed verification: {exc}. It is marked failed and its items no longer count as archived "
+        f"(their paper may not be shredded). Build a new disc from the vault with 'pps-archive media build' "
+        f"(or 'media build --consolidate {label}'), verify it from the drive, then destroy this one"))
+
+
+def _label_of_failed(s: Session, source: Path) -> str | None:
+    """Which registered disc a source that failed to read claims to be (its unverified index, else
+    the image's file name as 'media build' wrote it); another archive's disc is :class:`ForeignArchive`."""
+    from archive_media.disc_reader import claimed_identity
+
+    label, archive = claimed_identity(source)
+    if archive is not None and archive != keystore.archive_id(s):
+        from pps_archive.errors import ForeignArchive
+
+        raise ForeignArchive(what=f"disc {label or source}", theirs=archive, ours=keystore.archive_id(s))
+    for candidate in (label, Path(source).stem.upper()):
+        if candidate and s.scalars(select(Disc.id).where(Disc.label == candidate)).first() is not None:
+            return candidate
+    return None
+
+
 def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str) -> dict:
-    """Read an image (or a mounted disc) back and record the result in the register."""
+    """Read an image, a mounted disc or the optical drive back and record the result in the register.
+
+    A failure of any kind of check (signature, structure, hashes, decryption) marks the disc
+    ``failed``. A pass records what it was read from (``verified_from``: ``drive``, ``disc``,
+    ``image`` or ``folder``); only a read from the drive or a mounted disc counts for the shred
+    interlock (unless ``media.archive_medium`` says otherwise), and only items a full verification
+    has decrypted and re-hashed. ``counts`` in the result says whether this read counted.
+    """
     from archive_media.iso import read_disc, verify_full, verify_quick
-    from pps_archive.errors import PPSArchiveError
+    from archive_media.medium import read_from
+    from pipeline.shredding import COUNTING_READS
     from pipeline.jobcontext import sweep_stale
+    from pps_archive.errors import ForeignArchive, PPSArchiveError
 
     sweep_stale(ws)  # plaintext a killed command left (rule 2)
+    level = "full" if full else "quick"
+    if not os.access(source, os.R_OK):
+        raise MediaError(media=str(source), problem="it cannot be read (check its permissions); the register is unchanged")
+    kind = read_from(Path(source))
     with ws.transaction() as s:
         pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
-    with read_disc(source, public_key=pub, archive_id=archive) as reader:
-        label = reader.index.label
+    try:
+        with read_disc(source, public_key=pub, archive_id=archive) as reader:
+            label = reader.index.label
+    except ForeignArchive:
+        raise
+    except PPSArchiveError as exc:
+        with ws.transaction() as s:
+            failed = _label_of_failed(s, Path(source))
+        if failed is None:
+            raise MediaError(media=str(source), problem=f"it failed verification and cannot be told apart from another disc: {exc}") from exc
+        raise _failed(ws, Path(source), failed, exc, level=level, actor=actor) from exc
     with ws.transaction() as s:
         disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items))).one_or_none()
         if disc is None:
             raise MediaError(media=str(source), problem=f"disc {label} is not in this archive's register")
-        expected = disc.iso_sha256 if Path(source).is_file() else None
+        expected = disc.iso_sha256 if kind == "image" else None
         identities: dict[str, str] = {}
         plaintext: dict[str, str] = {}
         if full:
@@ -217,24 +276,26 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
         else:
             quick, extra = verify_quick(source, public_key=pub, archive_id=archive, image_sha256=expected), {}
     except PPSArchiveError as exc:
-        with ws.transaction() as s:
-            disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one()
-            if disc.status != "destroyed":
-                disc.status = "failed"
-            audit.record(s, actor, "media.verify_failed", subject=f"disc:{label}", level="full" if full else "quick")
-        raise MediaError(media=str(source), problem=f"disc {label} failed verification: {exc}. Its items no longer "
-                         f"count as archived; build a new disc with 'pps-archive media build'") from exc
+        raise _failed(ws, Path(source), label, exc, level=level, actor=actor) from exc
+    counts = kind in COUNTING_READS[ws.config.section("media")["archive_medium"]]
     with ws.transaction() as s:
-        disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one()
+        disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one()
         if disc.status in ("built", "failed"):
             disc.status = "verified"
-        disc.verified_at, disc.verify_level = utcnow(), "full" if full else "quick"
-        disc.verified_from = "image" if Path(source).is_file() else "disc"
-        audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=disc.verify_level, items=quick.items,
-                     read_from=disc.verified_from)
-        status, read_from = disc.status, disc.verified_from
-    return {"media": str(source), "label": label, "ok": True, "level": "full" if full else "quick", "items": quick.items,
-            "files": quick.files, "status": status, "verified_from": read_from, "readme_signed": quick.readme_signed, **extra}
+        now = utcnow()
+        disc.verified_at, disc.verify_level, disc.verified_from = now, level, kind
+        if kind in ("drive", "disc"):
+            disc.medium_verified_at = now
+        checked = 0
+        if full:  # verify_full decrypted every item of a case with a key and compared every recorded hash
+            for item in disc.items:
+                if item.case_ref in identities and item.vault_item in plaintext:
+                    item.checked_at, checked = now, checked + 1
+        audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=level, items=quick.items, read_from=kind,
+                     counts=counts, items_rehashed=checked)
+        status = disc.status
+    return {"media": str(source), "label": label, "ok": True, "level": level, "items": quick.items,
+            "files": quick.files, "status": status, "verified_from": kind, "counts": counts, "readme_signed": quick.readme_signed, **extra}
 
 
 def register(s: Session) -> list[dict]:
@@ -243,6 +304,8 @@ def register(s: Session) -> list[dict]:
         {"label": d.label, "iso_sha256": d.iso_sha256, "items": len(d.items), "status": d.status, "location": d.location,
          "verified_at": d.verified_at.isoformat(timespec="seconds") if d.verified_at else None,
          "verified_from": d.verified_from,
+         "read_from_disc_at": d.medium_verified_at.isoformat(timespec="seconds") if d.medium_verified_at else None,
+         "items_rehashed": sum(1 for i in d.items if i.checked_at is not None),
          "dispose_year": d.dispose_year, "bytes": d.size}
         for d in discs
     ]
@@ -259,9 +322,13 @@ def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
     return disc
 
 
-def destroy(s: Session, label: str, *, actor: str, today: dt.date, consent: str) -> Disc:
-    """Record a disc as physically destroyed. Refused while it holds an item of a live case that is
-    on no other verified disc (consolidate first: 'media build --consolidate LABEL')."""
+def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, today: dt.date, consent: str) -> Disc:
+    """Record a disc as physically destroyed, by ``auth.actor`` (the key store must be unlocked).
+    Refused while it holds an item of a live case that is archived on no other disc (consolidate
+    first: 'media build --consolidate LABEL'). Runs in the caller's transaction."""
+    from pipeline.shredding import archived_document_ids
+
+    how = authority.require(s, auth, f"recording disc {label} destroyed")
     disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one_or_none()
     if disc is None:
         raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
@@ -270,15 +337,13 @@ def destroy(s: Session, label: str, *, actor: str, today: dt.date, consent: str)
     disposed = set(s.scalars(select(Case.ref).where(Case.disposed_on.is_not(None))))
     live = [i for i in disc.items if i.case_ref not in disposed]
     if live:
-        elsewhere = set(s.scalars(select(DiscItemRow.document_id).join(Disc).where(
-            Disc.id != disc.id, Disc.status.in_(("verified", "in-cupboard")),
-            DiscItemRow.document_id.in_([i.document_id for i in live]))))
+        elsewhere = archived_document_ids(s, cfg, [i.document_id for i in live], exclude_disc=disc.id)
         missing = [i for i in live if i.document_id not in elsewhere]
         if missing:
             raise NotArchived(what=f"{len(missing)} live item(s) of disc {label}",
                               hint=f"re-burn them first with 'pps-archive media build --consolidate {label}', verify the new disc, then destroy this one")
     disc.status, disc.destroyed_on = "destroyed", today
-    audit.record(s, actor, "media.destroyed", subject=f"disc:{label}", items=len(disc.items), consent=consent)
+    audit.record(s, auth.actor, "media.destroyed", subject=f"disc:{label}", items=len(disc.items), consent=consent, **how)
     return disc
 
 

@@ -285,6 +285,9 @@ class Disc(Base):
     verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     verify_level: Mapped[str | None] = mapped_column(String(8))  # quick | full
     verified_from: Mapped[str | None] = mapped_column(String(8))  # image (the .iso file) | disc (a mounted or burnt disc)
+    # last verification read from the archive medium itself (the optical drive or a mounted CD);
+    # cleared when a verification fails
+    medium_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     destroyed_on: Mapped[dt.date | None] = mapped_column(Date)
     items: Mapped[list[DiscItemRow]] = relationship(back_populates="disc", order_by="DiscItemRow.id")
 
@@ -300,6 +303,8 @@ class DiscItemRow(Base):
     vault_item: Mapped[str] = mapped_column(String(40))
     case_ref: Mapped[str] = mapped_column(String(40), index=True)
     dispose_after: Mapped[dt.date] = mapped_column(Date)
+    # when a full verification decrypted this item and found its plaintext hash right
+    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     disc: Mapped[Disc] = relationship(back_populates="items")
 
 

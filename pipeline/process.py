@@ -308,13 +308,50 @@ class Planned:
     recipient: str | None  # whom it is encrypted to: the case's key, or the archive's (review)
 
 
-def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
+def _dispose_due(s: Session, cfg: Config, ref: str | None, today: dt.date) -> str | None:
+    """Why a document must not be filed to ``ref`` although it matched: its case is due for
+    disposal (it would go, unseen, in the next disposal run) or disposed of."""
+    from sqlalchemy import select
+
+    from pipeline.cases import case_dates
+
+    case = s.scalars(select(Case).where(Case.ref == ref)).one_or_none() if ref else None
+    if case is None:
+        return None
+    if case.disposed_on is not None:
+        return f"case {ref} was disposed of on {case.disposed_on}: was the case reactivated? If so, open a new case for it"
+    due = case_dates(cfg, case.last_activity).dispose_after
+    if due <= today:
+        return (f"case {ref} has been due for disposal since {due} (no activity since {case.last_activity}): was the case "
+                f"reactivated? If so, record the activity on the case, then assign this document")
+    return None
+
+
+def _reactivation_gate(s: Session, cfg: Config, d: Decision, today: dt.date) -> Decision:
+    import dataclasses
+
+    ref = d.case_ref or d.suggested_ref
+    why = _dispose_due(s, cfg, ref, today)
+    if why is None:
+        return d
+    if d.case_ref is not None:  # matched: it goes to review instead of into the next disposal run
+        return Decision(None, d.doc_class, "review", f"{d.reason}; but {why}", d.source, ref)
+    if "reactivated" not in d.reason:
+        return dataclasses.replace(d, reason=f"{d.reason}: {why}")
+    return d
+
+
+def plan(ws: Workspace, s: Session, prepared: list[Prepared], *, today: dt.date | None = None) -> list[Planned]:
     """Decide every document and find the key each kept one is encrypted to (public keys only,
     each checked against the archive's signing key first: a key that fails raises and nothing is
     encrypted). A case with no key yet (made by ``case open`` with the passphrase) sends its
-    documents to review."""
+    documents to review. ``today`` (default: the real date) decides whether a matched case is due
+    for disposal."""
     from sqlalchemy import select
 
+    from pipeline.dates import utcnow
+
+    today = today or utcnow().date()
     lookup = case_lookup(s)
     index = RefIndex.of(s.scalars(select(Case.ref)).all())
     out = []
@@ -322,6 +359,7 @@ def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
         d = decide(p.segment.sheet, p.texts, ws.config, lookup, index)
         if p.segment.hint and d.decision == "review":
             d = dataclasses.replace(d, reason=f"{d.reason}; {p.segment.hint}")
+        d = _reactivation_gate(s, ws.config, d, today)
         if p.pdf is None or d.decision == "shred":
             out.append(Planned(p.segment, d, None, None))
             continue
@@ -334,14 +372,19 @@ def plan(ws: Workspace, s: Session, prepared: list[Prepared]) -> list[Planned]:
     return out
 
 
-def plans_still_hold(s: Session, plans: list[Planned]) -> bool:
-    """At commit: every case a document is filed to still has consent and is not disposed of."""
+def plans_still_hold(s: Session, plans: list[Planned], cfg: Config | None = None, today: dt.date | None = None) -> bool:
+    """At commit: every case a document is filed to still has consent, is not disposed of and (with
+    ``cfg``) is not due for disposal."""
+    from pipeline.dates import utcnow
+
     lookup = case_lookup(s)
     for p in plans:
         if p.decision.case_ref is None:
             continue
         facts = lookup(p.decision.case_ref)
         if facts is None or facts.disposed or not facts.store_consent:
+            return False
+        if cfg is not None and _dispose_due(s, cfg, p.decision.case_ref, today or utcnow().date()):
             return False
     return True
 

@@ -119,6 +119,10 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
             raise DecisionRequired(document=doc.id)
         case = cases.get_case(s, case_ref)
         cases.ensure_can_file(case)
+        if chosen == "retain" and cases.case_dates(ws.config, case.last_activity).dispose_after <= today:
+            raise InvalidValue(f"case {case.ref} is due for disposal, so a scan kept now would be destroyed in the next "
+                               f"disposal run: if the case was reactivated, record the activity on it first "
+                               f"('pps-archive case touch {case.ref}'), then assign this document")
         new_class = doc_class or doc.doc_class
         if new_class not in ws.config.classes:
             raise InvalidValue(f"give the document's class: one of {', '.join(ws.config.classes)}")

@@ -1,8 +1,13 @@
 """Shred lists: every paper document, and the interlock on confirming it shredded.
 
-An entry is ``blocked`` while its case is under a hold (the hold is the reason), or, for a retained
-document, until its scan is on a verified disc. Confirming a blocked entry is refused with that
-reason. Confirmation records who and when, and is an audit event.
+The policy shreds paper when a case is archived, after six months without activity. So an entry is
+``waiting`` (with ``due_on``, the date its case becomes archive-due) while its case is still live;
+``blocked`` while its case is under a hold (the hold is the reason), or, for a retained document,
+until its scan is archived: on a disc that passed a verification read from the archive medium
+itself (the optical drive or a mounted CD, see ``media.archive_medium``), and decrypted and
+re-hashed once by a full verification. Confirming a waiting or blocked entry is refused with that
+reason. Confirmation needs the key store unlocked and an intact audit log; it records who and
+when, and is an audit event.
 """
 
 from __future__ import annotations
@@ -14,37 +19,89 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline import audit
+from pipeline import audit, authority
+from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.models import HOLD_REASON_WORDS, Case, Disc, DiscItemRow, Document, Hold, ShredEntry
-from pps_archive.errors import InvalidValue, ShredBlocked
+from pps_archive.errors import InvalidValue, ShredBlocked, ShredNotDue
 
 ARCHIVED_STATUSES = ("verified", "in-cupboard")
+#: what a verification may be read from for it to count, per ``media.archive_medium``
+COUNTING_READS = {"optical": ("drive", "disc"), "image-files": ("drive", "disc", "image", "folder")}
 
 
-def archived_document_ids(s: Session, document_ids: Iterable[int] | None = None) -> set[int]:
-    """Documents whose scan is on a disc that passed verification."""
-    stmt = select(DiscItemRow.document_id).join(Disc).where(Disc.status.in_(ARCHIVED_STATUSES))
+def _disc_counts(disc_status: str, medium_verified_at: object, verified_from: str | None, medium: str) -> bool:
+    if disc_status not in ARCHIVED_STATUSES:
+        return False
+    return medium_verified_at is not None or (medium == "image-files" and verified_from in COUNTING_READS[medium])
+
+
+def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
+                  exclude_disc: int | None = None) -> dict[int, str | None]:
+    """Per document on any disc (but ``exclude_disc``): ``None`` if its scan counts as archived,
+    else why not (the reason of the disc that came closest). Documents on no disc are not in the
+    result."""
+    medium = cfg.section("media")["archive_medium"]
+    stmt = (select(DiscItemRow.document_id, DiscItemRow.checked_at, Disc.label, Disc.status, Disc.medium_verified_at,
+                   Disc.verified_from)
+            .join(Disc).where(Disc.status != "destroyed").order_by(Disc.label))
     if document_ids is not None:
         stmt = stmt.where(DiscItemRow.document_id.in_(list(document_ids)))
-    return set(s.scalars(stmt))
+    if exclude_disc is not None:
+        stmt = stmt.where(Disc.id != exclude_disc)
+    best: dict[int, tuple[int, str | None]] = {}
+    for doc_id, checked_at, label, status, medium_at, read_from in s.execute(stmt):
+        if _disc_counts(status, medium_at, read_from, medium):
+            rank, why = (4, None) if checked_at is not None else (3, (
+                f"its scan on disc {label} has never been decrypted and re-hashed: run 'pps-archive media verify --full' "
+                f"on the disc (or its image) first"))
+        elif status in ARCHIVED_STATUSES:
+            rank, why = 2, (f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, not "
+                            f"from the disc: burn it to a CD and verify it from the drive ('pps-archive media verify /dev/sr0' "
+                            f"or the mounted disc)")
+        elif status == "built":
+            rank, why = 1, f"disc {label} is built but not verified: burn it and run 'pps-archive media verify' on the disc"
+        else:  # failed
+            rank, why = 0, (f"disc {label} failed verification: build a new disc from the vault with 'pps-archive media build' "
+                            f"and verify it")
+        if doc_id not in best or rank > best[doc_id][0]:
+            best[doc_id] = (rank, why)
+    return {doc_id: why for doc_id, (_rank, why) in best.items()}
+
+
+def archived_document_ids(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
+                          exclude_disc: int | None = None) -> set[int]:
+    """Documents whose scan is archived (see :func:`archive_state`)."""
+    return {doc_id for doc_id, why in archive_state(s, cfg, document_ids, exclude_disc=exclude_disc).items() if why is None}
+
+
+NOT_ON_DISC = "its scan is not yet on a verified disc: run 'pps-archive media build' and 'media verify' first"
 
 
 @dataclass(frozen=True)
 class EntryState:
-    state: str  # pending | blocked | confirmed
+    state: str  # pending | waiting | blocked | confirmed
     blocked_reason: str | None
+    due_on: dt.date | None = None  # waiting: when the case becomes archive-due
 
 
-def entry_state(entry: ShredEntry, holds: list[Hold], archived: bool) -> EntryState:
+def entry_state(entry: ShredEntry, holds: list[Hold], disc_state: str | None, *, cfg: Config, today: dt.date,
+                on_disc: bool = True) -> EntryState:
+    """``disc_state``: None when the scan is archived, else why not; ``on_disc`` False when it is on none."""
     if entry.confirmed_by is not None:
         return EntryState("confirmed", None)
     if holds:
         h = holds[0]
         return EntryState("blocked", f"case is under a {HOLD_REASON_WORDS[h.reason]} hold (hold {h.id})")
     doc = entry.document
-    if doc.decision == "retain" and not archived:
-        return EntryState("blocked", "its scan is not yet on a verified disc: run 'pps-archive media build' and 'media verify' first")
+    case = doc.case
+    if case is not None and case.disposed_on is None:
+        due = case_dates(cfg, case.last_activity).archive_due
+        if due > today:
+            return EntryState("waiting", f"case {case.ref} is still active: its paper is shredded when it is archived, "
+                              f"from {due.isoformat()}", due)
+    if doc.decision == "retain" and (disc_state is not None or not on_disc):
+        return EntryState("blocked", disc_state if on_disc else NOT_ON_DISC)
     return EntryState("pending", None)
 
 
@@ -61,14 +118,21 @@ def _entries(s: Session, ids: Iterable[int] | None = None, *, for_update: bool =
     return list(s.scalars(stmt))
 
 
-def shred_list(s: Session, cfg: Config, *, include_confirmed: bool = True) -> list[dict]:
-    entries = _entries(s)
-    archived = archived_document_ids(s, [e.document_id for e in entries])
-    rows = []
+def _states(s: Session, cfg: Config, entries: list[ShredEntry], today: dt.date) -> list[EntryState]:
+    discs = archive_state(s, cfg, [e.document_id for e in entries])
+    out = []
     for e in entries:
         doc = e.document
         holds = [h for h in doc.case.holds if h.active] if doc.case else []
-        st = entry_state(e, holds, doc.id in archived)
+        out.append(entry_state(e, holds, discs.get(doc.id), cfg=cfg, today=today, on_disc=doc.id in discs))
+    return out
+
+
+def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bool = True) -> list[dict]:
+    entries = _entries(s)
+    rows = []
+    for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
+        doc = e.document
         if st.state == "confirmed" and not include_confirmed:
             continue
         cls = cfg.classes.get(doc.doc_class or "")
@@ -80,6 +144,7 @@ def shred_list(s: Session, cfg: Config, *, include_confirmed: bool = True) -> li
             "pages": doc.pages,
             "state": st.state,
             "blocked_reason": st.blocked_reason,
+            "due_on": st.due_on.isoformat() if st.due_on else None,
             "decision": doc.decision,
             "holder": cls.holder if cls else None,
             "confirmed_by": e.confirmed_by,
@@ -88,26 +153,28 @@ def shred_list(s: Session, cfg: Config, *, include_confirmed: bool = True) -> li
     return rows
 
 
-def confirm(s: Session, ids: list[int], *, by: str, today: dt.date, consent: str) -> list[int]:
-    """Confirm entries shredded; all or nothing: one blocked entry refuses the whole command."""
+def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked, today: dt.date, consent: str) -> list[int]:
+    """Confirm entries shredded by ``auth.actor``; all or nothing: one waiting or blocked entry
+    refuses the whole command. Needs the key store unlocked and an intact audit log. Runs in the
+    caller's transaction."""
+    how = authority.require(s, auth, "confirming paper shredded")
+    authority.ensure_audit_chain(s, auth)
     entries = _entries(s, ids, for_update=True)
     missing = sorted(set(ids) - {e.id for e in entries})
     if missing:
         raise InvalidValue(f"no shred-list entry {', '.join(map(str, missing))}: see 'pps-archive shred-list'")
-    archived = archived_document_ids(s, [e.document_id for e in entries])
-    for e in entries:
-        doc = e.document
-        holds = [h for h in doc.case.holds if h.active] if doc.case else []
-        st = entry_state(e, holds, doc.id in archived)
+    for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
+        if st.state == "waiting":
+            raise ShredNotDue(entry=e.id, ref=e.document.case.ref, due_on=st.due_on.isoformat())
         if st.state == "blocked":
             raise ShredBlocked(entry=e.id, reason=st.blocked_reason)
         if st.state == "confirmed":
             raise InvalidValue(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
     for e in entries:
-        e.confirmed_by, e.confirmed_on = by, today
+        e.confirmed_by, e.confirmed_on = auth.actor, today
         _drop_review_copy(e.document)
-        audit.record(s, by, "shred.confirm", case_ref=e.document.case.ref if e.document.case else None,
-                     subject=f"shred:{e.id}", document=e.document_id, consent=consent, on=today)
+        audit.record(s, auth.actor, "shred.confirm", case_ref=e.document.case.ref if e.document.case else None,
+                     subject=f"shred:{e.id}", document=e.document_id, consent=consent, on=today, **how)
     return [e.id for e in entries]
 
 
@@ -132,13 +199,19 @@ def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:
     small = styles["BodyText"].clone("small", fontSize=8, leading=10)
     data = [["Entry", "Case", "Class", "Pages", "Original held by", "State", "Shredded by, date"]]
     for r in rows:
-        state = r["state"] if r["state"] != "blocked" else "BLOCKED: " + (r["blocked_reason"] or "")
+        if r["state"] == "blocked":
+            state = "BLOCKED: " + (r["blocked_reason"] or "")
+        elif r["state"] == "waiting":
+            state = f"WAITING: keep in the case file until {r['due_on']} (case still active)"
+        else:
+            state = r["state"]
         data.append([str(r["id"]), r["case_ref"] or "-", r["class"] or "-", str(r["pages"]),
                      Paragraph(r["holder"] or "-", small), Paragraph(state, small), ""])
     story = [
         Paragraph(f"{service_name}: shred list", styles["Title"]),
         Paragraph(f"Printed {today.isoformat()}. Shred only entries marked 'pending'; then record them with "
-                  f"'pps-archive shred confirm ID... --by NAME'.", styles["BodyText"]),
+                  f"'pps-archive shred confirm ID... --by NAME'. Entries marked 'WAITING' belong to cases that "
+                  f"are still active: do not shred them before the date shown.", styles["BodyText"]),
         Spacer(1, 8),
         Table(data, repeatRows=1, colWidths=[34, 76, 80, 32, 100, 130, 78], style=TableStyle([
             ("GRID", (0, 0), (-1, -1), 0.4, colors.grey), ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),

@@ -220,7 +220,7 @@ def run_job(ws: Workspace, input_id: int, worker: str) -> Outcome:
                 row = s.get(Input, input_id, with_for_update=True)
                 if row.state != "processing" or row.claimed_by != worker or row.attempts != attempt:
                     raise LeaseLost
-                if not process.plans_still_hold(s, plans):
+                if not process.plans_still_hold(s, plans, ws.config):
                     raise CaseChanged("a case's consent or status changed while its documents were read; reading them again")
                 ids = process.commit_plans(s, row, plans, items, len(scan.pages), now=queue.utcnow())
                 for seg in empty:

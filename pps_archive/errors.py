@@ -55,11 +55,15 @@ class ExitCode(enum.IntEnum):
     NOT_IN_REVIEW = 50
     INPUT_REFUSED = 44
     SPOOL_COPY_MISSING = 45
+    FUTURE_DATE = 31
+    NOT_AUTHORISED = 32
+    SHRED_NOT_DUE = 33
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
     QUARANTINED = 102
     INPUTS_REFUSED = 104
+    NOT_READ_FROM_DISC = 103
 
 
 class PPSArchiveError(Exception):
@@ -303,6 +307,33 @@ class SpoolCopyMissing(PPSArchiveError):
         "input {input} has no copy in this data directory's spool ({data_dir}): it was not processed "
         "and stays queued. If another data directory shares this database, its own intake will "
         "process it; otherwise drop the file in again."
+    )
+
+
+class FutureDate(PPSArchiveError):
+    """A destructive action asked to run on a date later than today."""
+
+    exit_code = ExitCode.FUTURE_DATE
+    template = (
+        "{what} runs on the real date: {as_of} is later than today ({today}). A later date is only "
+        "for dry runs and listings; run it again without the date."
+    )
+
+
+class NotAuthorised(PPSArchiveError):
+    """A destructive action without proof that the key store was unlocked for it."""
+
+    exit_code = ExitCode.NOT_AUTHORISED
+    template = "{what} needs the key store unlocked first (the master passphrase): {problem}. Nothing was done."
+
+
+class ShredNotDue(PPSArchiveError):
+    """Paper of a case that is not yet archive-due: it is still a live case file."""
+
+    exit_code = ExitCode.SHRED_NOT_DUE
+    template = (
+        "shred-list entry {entry} cannot be confirmed yet: case {ref} is still active and its paper is "
+        "shredded only when it is archived, from {due_on}. Keep the paper in the case file until then."
     )
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 
 import pytest
 from sqlalchemy import select
 
 from pipeline import audit, cases
 from pipeline.models import AuditEvent
-from pps_archive.errors import CaseExists, CaseNotFound, ConsentRequired, HoldNotFound, InvalidCaseRef, InvalidValue, OnHold
+from pps_archive.errors import (
+    CaseExists, CaseNotFound, ConsentRequired, HoldNotFound, InvalidCaseRef, InvalidValue, NotAuthorised, OnHold,
+)
+from tests.auth_helpers import unlocked
 
 D = dt.date(2025, 3, 10)
 
@@ -87,9 +92,10 @@ def test_holds_are_recorded_listed_block_and_release(session, cfg) -> None:
     assert [h["reason"] for h in row["holds"]] == ["safeguarding", "sar"]
     with pytest.raises(OnHold, match="safeguarding concern"):
         cases.ensure_not_held(case, "disposal")
-    cases.release_hold(session, case.ref, hold.id, today=D, actor="bob")
+    bob = unlocked(session, cfg, "bob")
+    cases.release_hold(session, case.ref, hold.id, today=D, auth=bob, consent="--yes")
     with pytest.raises(HoldNotFound):
-        cases.release_hold(session, case.ref, hold.id, today=D, actor="bob")
+        cases.release_hold(session, case.ref, hold.id, today=D, auth=bob, consent="--yes")
     [row] = cases.list_cases(session, cfg, D)
     assert [h["reason"] for h in row["holds"]] == ["sar"]
     with pytest.raises(OnHold, match="subject access request"):
@@ -107,12 +113,33 @@ def test_every_change_is_audited_without_free_text(session, cfg) -> None:
     cases.set_third_party_consent(session, cfg, ref, "School", True, today=D, actor="alice")
     cases.touch(session, ref, D, actor="bob")
     h = cases.place_hold(session, ref, "complaint", "Complaint by Jane Invented about school", today=D, actor="carol")
-    cases.release_hold(session, ref, h.id, today=D, actor="carol")
+    cases.release_hold(session, ref, h.id, today=D, auth=unlocked(session, cfg, "carol"), consent="typed")
     actions = [e.action for e in audit.events_for(session, ref)]
     assert actions == ["case.open", "consent.store", "consent.third_party", "case.touch", "hold.place", "hold.release"]
+    release = audit.events_for(session, ref)[-1]
+    assert release.actor == "carol" and json.loads(release.details)["unlocked_with"] == "master passphrase"
+    assert json.loads(release.details)["consent"] == "typed"
     every_text = " ".join(f"{e.actor} {e.subject} {e.details}" for e in session.scalars(select(AuditEvent)))
     assert "Jane" not in every_text and "Invented" not in every_text
-    assert audit.verify(session).events == 6
+    assert audit.verify(session).events == 6 + 3  # and the master key's creation (master, archive and signing keys)
+
+
+def test_releasing_a_hold_needs_the_unlocked_key_store(session, cfg) -> None:
+    from pipeline.authority import Unlocked
+
+    ref = "PPS-2025-0009"
+    cases.open_case(session, cfg, ref, today=D, actor="alice")
+    h = cases.place_hold(session, ref, "sar", "subject access request received", today=D, actor="alice")
+    real = unlocked(session, cfg, "bob")
+    with pytest.raises(NotAuthorised):
+        cases.release_hold(session, ref, h.id, today=D, auth=None, consent="--yes")
+    with pytest.raises(NotAuthorised):  # only unlocking the key store makes one
+        Unlocked(actor="mallory", method="master passphrase", archive_id=real.archive_id, master=bytes(32))
+    with pytest.raises(NotAuthorised, match="not this archive's master key"):
+        cases.release_hold(session, ref, h.id, today=D, auth=dataclasses.replace(real, master=bytes(32)), consent="--yes")
+    assert [x.id for x in cases.active_holds(cases.get_case(session, ref))] == [h.id]
+    cases.release_hold(session, ref, h.id, today=D, auth=real, consent="--yes")
+    assert cases.active_holds(cases.get_case(session, ref)) == []
 
 
 def test_cli_hold_reasons_match_the_model() -> None:

@@ -74,7 +74,7 @@ def test_case_list_json_has_the_contract_keys(home: Path) -> None:
     assert by_ref["PPS-2024-0137"]["status"] == "inactive"
     assert [h["reason"] for h in by_ref["PPS-2024-0138"]["holds"]] == ["safeguarding"]
     hold_id = by_ref["PPS-2024-0138"]["holds"][0]["id"]
-    run("case", "release", "PPS-2024-0138", "--hold", str(hold_id))
+    run("case", "release", "PPS-2024-0138", "--hold", str(hold_id), "--yes")
     assert run("case", "list", "--json").json()[1]["holds"] == []
 
 
@@ -95,7 +95,7 @@ def test_user_errors_are_one_line_with_the_fix(home: Path) -> None:
         "with 'pps-archive case open PPS-2024-9999'."
     )
     run("case", "open", "PPS-2024-0002")
-    r = run("case", "release", "PPS-2024-0002", "--hold", "42", expect=ExitCode.HOLD_NOT_FOUND)
+    r = run("case", "release", "PPS-2024-0002", "--hold", "42", "--yes", expect=ExitCode.HOLD_NOT_FOUND)
     assert "no active hold 42" in r.err
     r = run("case", "list", "--as-of", "yesterday", expect=2)
     assert "YYYY-MM-DD" in r.err

@@ -24,6 +24,8 @@ def test_defaults_follow_the_policy() -> None:
     assert set(cfg.classes) == {"PPS-LETTER", "SCHOOL-LETTER", "SEN-LETTER", "EHCP", "EP-REPORT", "CONSENT", "NOTE"}
     # produced by the service / sent directly to it: retained; someone else holds the original: shred
     assert {n for n, c in cfg.classes.items() if c.rule == "retain"} == {"PPS-LETTER", "CONSENT", "NOTE"}
+    # scans "are saved onto a CD": only a verification read from the disc unlocks shredding
+    assert cfg.section("media")["archive_medium"] == "optical"
 
 
 def test_user_file_overrides_and_adds_a_class(tmp_path: Path) -> None:
@@ -51,6 +53,7 @@ holder = "PPS"
         ("[classes.NEW]\nrule = 'retain'\n", "classes.NEW", "needs the keys"),
         ("[intake]\npolling = 'yes'\n", "intake.polling", "true or false"),
         ("[media]\ncapacity = 'big'\n", "media.capacity", "not a size"),
+        ("[media]\narchive_medium = 'usb-stick'\n", "media.archive_medium", "'optical', 'image-files'"),
         ("[retention]\ndispose_after_years = 0\n", "retention.dispose_after_years", "at least 1"),
         ("colour = 'blue'\n", "colour", "not a known setting"),
         ("[retention\n", "(syntax)", "not valid TOML"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pps_archive.errors import ExitCode
 from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
@@ -26,8 +27,9 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_cases: int) -> tup
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(home))
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     run("init")
+    opened = dt.date(dt.date.today().year - 5, 3, 1)  # intake files only to cases not yet due for disposal
     for i in range(n_cases):
-        run("case", "open", f"PPS-2019-{i:04d}", "--consent-to-store", "--as-of", "2019-03-01")
+        run("case", "open", f"PPS-2019-{i:04d}", "--consent-to-store", "--as-of", opened.isoformat())
     batch = ScanFactory(seed=21).batch(tmp_path / "in", "a.pdf", [
         Cover("PPS-2019-0000", "retain", "NOTE"), Doc("note", "PPS-2019-0000"),
         Cover("PPS-2019-0001", "retain", "NOTE"), Doc("note", "PPS-2019-0001"),
@@ -36,8 +38,11 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_cases: int) -> tup
     discs = []
     for capacity in ("400KiB",):  # small discs: one item each
         for b in run("media", "build", "--out", str(tmp_path / "discs"), "--capacity", capacity, "--json").json():
-            run("media", "verify", b["path"])
+            run("media", "verify", b["path"], expect=ExitCode.NOT_READ_FROM_DISC)
             discs.append(Path(b["path"]))
+    # then time passes: no activity since 2019, so the cases are due on the (real, past) run dates below
+    with sqlite3.connect(home / "pps-archive.sqlite3") as conn:
+        conn.execute("UPDATE cases SET opened_on = '2019-03-01', last_activity = '2019-03-01'")
     return home, discs
 
 

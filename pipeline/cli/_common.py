@@ -120,3 +120,20 @@ def typed_consent(what: str, yes: bool, word: str = "YES") -> str:
 
 def yes_option(fn: Callable) -> Callable:
     return click.option("--yes", is_flag=True, help="Consent without the typed prompt (for scripts; recorded in the audit log).")(fn)
+
+
+def real_date(as_of: dt.date, what: str) -> dt.date:
+    """A destructive command runs on the real date: an --as-of later than today is refused."""
+    from pipeline.authority import ensure_real_date
+
+    return ensure_real_date(as_of, dt.date.today(), what)
+
+
+def unlock(ws: Workspace, actor: str):  # noqa: ANN201 - pipeline.authority.Unlocked
+    """Unlock the key store for a destructive action, with the master passphrase from its one source."""
+    from pipeline import authority
+    from pipeline.cli.admin import passphrase
+
+    secret = passphrase()
+    with ws.transaction() as s:
+        return authority.unlock(s, secret, actor=actor)

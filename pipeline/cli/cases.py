@@ -14,6 +14,10 @@ from pipeline.cli._common import (
     pass_app,
     print_json,
     print_table,
+    real_date,
+    typed_consent,
+    unlock,
+    yes_option,
 )
 
 # the hold reasons of pipeline.models, spelled here so that --help needs no database import
@@ -124,14 +128,21 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
 @click.option("--hold", "hold_id", required=True, type=int, help="The hold's number (see 'case list').")
 @as_of_option
 @by_option
+@yes_option
 @pass_app
-def case_release(app: AppContext, ref: str, hold_id: int, as_of: dt.date, actor: str) -> None:
-    """Release hold --hold of case REF."""
+def case_release(app: AppContext, ref: str, hold_id: int, as_of: dt.date, actor: str, yes: bool) -> None:
+    """Release hold --hold of case REF: its paper may then be shredded and its records disposed of.
+
+    Runs on the real date and needs the master passphrase (recorded with --by in the audit log)."""
     from pipeline import cases
 
+    real_date(as_of, "releasing a hold")
     ws = app.workspace()
+    consent = typed_consent(f"release hold {hold_id} of case {ref}: its paper may then be shredded and its records "
+                            f"disposed of", yes)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        h = cases.release_hold(s, ref, hold_id, today=as_of, actor=actor)
+        h = cases.release_hold(s, ref, hold_id, today=as_of, auth=auth, consent=consent)
         ref = h.case.ref
     click.echo(f"case {ref}: hold {hold_id} released")
 

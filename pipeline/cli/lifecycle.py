@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
+    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    yes_option,
 )
 
 
@@ -42,18 +43,19 @@ def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
 @json_option
 @pass_app
 def shred_list(app: AppContext, pdf: Path | None, show_all: bool, as_of: dt.date, as_json: bool) -> None:
-    """Paper to shred: pending entries may be shredded now; blocked ones say why not."""
+    """Paper to shred: pending entries may be shredded now; waiting ones (a case still active) from
+    their due_on date; blocked ones say why not."""
     from pipeline import shredding
 
     ws = app.workspace()
     with ws.transaction() as s:
-        rows = shredding.shred_list(s, ws.config, include_confirmed=show_all or as_json)
+        rows = shredding.shred_list(s, ws.config, today=as_of, include_confirmed=show_all or as_json)
     if pdf is not None:
         shredding.write_pdf([r for r in rows if r["state"] != "confirmed"], pdf, ws.config.section("service")["name"], as_of)
     if as_json:
         print_json(rows)
     else:
-        print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "blocked_reason"], empty="nothing to shred")
+        print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "due_on", "blocked_reason"], empty="nothing to shred")
 
 
 @click.group()
@@ -68,14 +70,18 @@ def shred() -> None:
 @yes_option
 @pass_app
 def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.date, yes: bool) -> None:
-    """Confirm shred-list entries IDS shredded (refused for blocked entries)."""
+    """Confirm shred-list entries IDS shredded (refused for waiting and blocked entries).
+
+    Runs on the real date and needs the master passphrase (recorded with NAME in the audit log)."""
     from pipeline import shredding
 
+    real_date(as_of, "confirming paper shredded")
     ws = app.workspace()
     consent = typed_consent(f"confirm that {actor} has shredded the paper of shred-list "
                             f"entr{'y' if len(ids) == 1 else 'ies'} {', '.join(map(str, ids))}", yes)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        done = shredding.confirm(s, list(ids), by=actor, today=as_of, consent=consent)
+        done = shredding.confirm(s, ws.config, list(ids), auth=auth, today=as_of, consent=consent)
     click.echo(f"confirmed shredded: {', '.join(map(str, done))}")
 
 
@@ -89,7 +95,9 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
 @json_option
 @pass_app
 def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
-    """The annual disposal run: destroy the keys of cases due (crypto-erase), list discs to destroy."""
+    """The annual disposal run: destroy the keys of cases due (crypto-erase), list discs to destroy.
+
+    Without --dry-run it runs on the real date and needs the master passphrase."""
     from pipeline import disposal
 
     ws = app.workspace()
@@ -101,15 +109,18 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt
         click.echo(f"disposal plan for {as_of} (dry run, nothing changed):")
         _print_plan(result["dispose"], result)
         return
+    real_date(as_of, "the disposal run")
     preview = disposal.dry_run(ws, list(sources), as_of)
     consent = typed_consent(f"destroy the records of {len(preview['dispose'])} case(s) for good "
                             f"({', '.join(d['case_ref'] for d in preview['dispose']) or 'none'})", yes)
-    cert = disposal.execute(ws, list(sources), as_of, actor=actor, consent=consent)
+    auth = unlock(ws, actor)
+    cert = disposal.execute(ws, list(sources), as_of, auth=auth, consent=consent)
     if as_json:
         print_json(cert)
         return
     click.echo(f"disposal run {cert['run']} on {as_of}:")
-    _print_plan(cert["destroyed"], cert | {"held": cert["held_back"], "kept_reactivated": cert["kept_reactivated"]})
+    _print_plan(cert["destroyed"], cert | {"held": cert["held_back"], "kept_reactivated": cert["kept_reactivated"],
+                                           "kept_in_review": cert["kept_in_review"]})
     click.echo(f"certificate: {', '.join(cert['files'])}")
 
 
@@ -119,6 +130,9 @@ def _print_plan(cases: list[dict], p: dict) -> None:
         click.echo(f"  held back: {h['case_ref']} ({', '.join(x['words'] for x in h['holds'])})")
     for k in p.get("kept_reactivated", []):
         click.echo(f"  kept (reactivated): {k['case_ref']}, now dispose after {k['register_says']}")
+    for k in p.get("kept_in_review", []):
+        click.echo(f"  kept (documents in review: was it reactivated?): {k['case_ref']}, review items "
+                   f"{', '.join(map(str, k['documents']))}")
     for d in p.get("discs_to_destroy", []):
         click.echo(f"  destroy disc {d['label']} ({d['location'] or 'location not recorded'})")
     for d in p.get("discs_to_consolidate", []):

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
+    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    yes_option,
 )
 
 
@@ -96,7 +97,15 @@ def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: 
         print_json(reports)
     else:
         for r in reports:
-            click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items) — {r['status']}")
+            click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items, read from {r['verified_from']}) — {r['status']}")
+    not_counted = [r for r in reports if not r["counts"]]
+    if not_counted:  # a warning: verified, but it unlocks no shredding
+        from pps_archive.errors import ExitCode
+
+        click.echo(f"pps-archive: warning: {', '.join(r['label'] for r in not_counted)}: read from an image file or a "
+                   f"folder, not from the disc, so this unlocks no shredding (media.archive_medium is \"optical\"): burn "
+                   f"the image and verify the disc in the drive, e.g. 'pps-archive media verify /dev/sr0'", err=True)
+        click.get_current_context().exit(int(ExitCode.NOT_READ_FROM_DISC))
 
 
 @media.command("list")
@@ -109,7 +118,7 @@ def media_list(app: AppContext, as_json: bool) -> None:
     ws = app.workspace()
     with ws.reader() as s:
         rows = m.register(s)
-    print_json(rows) if as_json else print_table(rows, ["label", "status", "items", "location", "verified_at", "iso_sha256"], empty="no discs")
+    print_json(rows) if as_json else print_table(rows, ["label", "status", "items", "location", "verified_at", "verified_from", "read_from_disc_at", "items_rehashed"], empty="no discs")
 
 
 @media.command("store")
@@ -134,13 +143,17 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
 @yes_option
 @pass_app
 def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: bool) -> None:
-    """Record that disc LABEL has been physically destroyed (after a disposal run listed it)."""
+    """Record that disc LABEL has been physically destroyed (after a disposal run listed it).
+
+    Runs on the real date and needs the master passphrase (recorded with --by in the audit log)."""
     from pipeline import media as m
 
+    real_date(as_of, "recording a disc destroyed")
     ws = app.workspace()
     consent = typed_consent(f"record disc {label} as physically destroyed", yes)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        m.destroy(s, label, actor=actor, today=as_of, consent=consent)
+        m.destroy(s, ws.config, label, auth=auth, today=as_of, consent=consent)
     click.echo(f"disc {label}: recorded as destroyed on {as_of}")
 
 
@@ -179,18 +192,17 @@ def keys() -> None:
 def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, actor: str, yes: bool) -> None:
     """Write a backup of the wrapped key store (useless without the passphrase).
 
-    Needs the passphrase: the backup, its expiry included, is authenticated under the master key.
-    Made on the real date."""
+    Runs on the real date and needs the master passphrase (recorded with --by in the audit log): the
+    backup, its expiry included, is authenticated under the master key."""
     from pipeline import keystore
-    from pipeline.cli.admin import passphrase
     from pps_archive.atomic import atomic_write_bytes
 
+    real_date(as_of, "exporting the key store")
     ws = app.workspace()
     consent = typed_consent(f"export the key store to {out}, valid for {valid_days} days", yes)
-    secret = passphrase()
+    auth = unlock(ws, actor)
     with ws.transaction() as s:  # written before the export is recorded: a failed write records nothing
-        data = keystore.export_backup(s, keystore.unlock(s, secret), today=as_of, valid_days=valid_days, actor=actor,
-                                      consent=consent)
+        data = keystore.export_backup(s, today=as_of, valid_days=valid_days, auth=auth, consent=consent)
         atomic_write_bytes(out, data, 0o600)
     click.echo(f"key store backup written to {out}; it expires on {as_of + dt.timedelta(days=valid_days)}")
 

@@ -1,10 +1,11 @@
 """Property test over random histories (hypothesis): the shred interlock and disposal never let a
-held case through, never confirm a retained document's paper before its disc is verified, and the
-dry run always agrees with the real run.
+held case through, never confirm a retained document's paper before its disc is verified, never
+confirm the paper of a case that is not yet archive-due, and the dry run always agrees with the
+real run.
 
 Histories act through the library functions staff commands call (cases, shredding, disposal); disc
-verification is recorded as the register row ``media verify`` writes, so that an example costs
-milliseconds rather than building an image.
+verification is recorded as the register row ``media verify --full`` from the drive writes, so that
+an example costs milliseconds rather than building an image.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from sqlalchemy import select
 from pipeline import cases, disposal, shredding
 from pipeline.models import Case, Disc, DiscItemRow, Document, Input, ShredEntry
 from pipeline.workspace import Workspace
-from pps_archive.errors import OnHold, PPSArchiveError, ShredBlocked
+from pps_archive.errors import OnHold, PPSArchiveError, ShredBlocked, ShredNotDue
+from tests.auth_helpers import unlocked
+from tests.conftest import FAST_KDF
 
 REFS = ["PPS-2020-0001", "PPS-2020-0002", "PPS-2020-0003"]
 START = dt.date(2020, 1, 1)
@@ -31,7 +34,7 @@ op = st.one_of(
     st.tuples(st.just("release"), st.sampled_from(REFS)),
     st.tuples(st.just("touch"), st.sampled_from(REFS), st.integers(0, 3000)),
     st.tuples(st.just("verify_disc"), st.sampled_from(REFS)),
-    st.tuples(st.just("confirm"), st.integers(0, 20)),
+    st.tuples(st.just("confirm"), st.integers(0, 20), st.integers(0, 400)),
     st.tuples(st.just("dispose"), st.integers(0, 4000)),
 )
 
@@ -39,7 +42,7 @@ op = st.one_of(
 def _workspace(template: Path, folder: Path) -> Workspace:
     folder.mkdir(parents=True)
     shutil.copyfile(template, folder / "pps-archive.sqlite3")
-    ws = Workspace.load(folder, environ={"PPS_ARCHIVE_HOME": str(folder)})
+    ws = Workspace.load(folder, environ={"PPS_ARCHIVE_HOME": str(folder), **FAST_KDF})
     ws.create_dirs()
     return ws
 
@@ -62,12 +65,14 @@ def _verify_disc(s, ref: str, n: int) -> None:  # noqa: ANN001
     docs = s.scalars(select(Document).join(Case).where(Case.ref == ref, Document.decision == "retain")).all()
     if not docs:
         return
+    when = dt.datetime(2020, 1, 2)
     disc = Disc(label=f"PPS-2026-{n:03d}", iso_sha256="0" * 64, size=1, dispose_year=2026, status="verified",
-                built_at=dt.datetime(2020, 1, 2), verified_at=dt.datetime(2020, 1, 2))
+                built_at=when, verified_at=when, verify_level="full", verified_from="drive", medium_verified_at=when)
     s.add(disc)
     s.flush()
     for d in docs:
-        s.add(DiscItemRow(disc_id=disc.id, document_id=d.id, vault_item=f"{d.id:032x}", case_ref=ref, dispose_after=dt.date(2026, 1, 1)))
+        s.add(DiscItemRow(disc_id=disc.id, document_id=d.id, vault_item=f"{d.id:032x}", case_ref=ref, dispose_after=dt.date(2026, 1, 1),
+                          checked_at=when))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -76,20 +81,21 @@ def test_random_histories_keep_the_rules(_sqlite_template: Path, tmp_path_factor
     ws = _workspace(_sqlite_template, tmp_path_factory.mktemp("prop") / "home")
     try:
         with ws.transaction() as s:
+            auth = unlocked(s, ws.config, "t")
             for ref in REFS:
                 cases.open_case(s, ws.config, ref, today=START, actor="t", consent_to_store=True)
         for n, step in enumerate(history):
             if step[0] == "dispose":
-                _dispose(ws, START + dt.timedelta(days=step[1]))
+                _dispose(ws, START + dt.timedelta(days=step[1]), auth)
             else:
                 with ws.transaction() as s:
-                    _step(ws, s, step, n)
+                    _step(ws, s, step, n, auth)
             _check_invariants(ws)
     finally:
         ws.close()
 
 
-def _step(ws: Workspace, s, step: tuple, n: int) -> None:  # noqa: ANN001
+def _step(ws: Workspace, s, step: tuple, n: int, auth) -> None:  # noqa: ANN001
     kind = step[0]
     live = {c.ref for c in s.scalars(select(Case).where(Case.disposed_on.is_(None)))}
     if kind == "doc" and step[1] in live:
@@ -99,49 +105,57 @@ def _step(ws: Workspace, s, step: tuple, n: int) -> None:  # noqa: ANN001
     elif kind == "release":
         case = cases.get_case(s, step[1])
         for h in cases.active_holds(case):
-            cases.release_hold(s, step[1], h.id, today=START, actor="t")
+            cases.release_hold(s, step[1], h.id, today=START, auth=auth, consent="--yes")
     elif kind == "touch" and step[1] in live:
         cases.touch(s, step[1], START + dt.timedelta(days=step[2]), actor="t")
     elif kind == "verify_disc" and step[1] in live:
         _verify_disc(s, step[1], n)
     elif kind == "confirm":
-        rows = shredding.shred_list(s, ws.config)
+        today = START + dt.timedelta(days=step[2])
+        rows = shredding.shred_list(s, ws.config, today=today)
         if not rows:
             return
         row = rows[step[1] % len(rows)]
         try:
-            shredding.confirm(s, [row["id"]], by="t", today=START, consent="--yes")
+            shredding.confirm(s, ws.config, [row["id"]], auth=auth, today=today, consent="--yes")
+        except ShredNotDue:
+            assert row["state"] == "waiting"
+            return
         except ShredBlocked:
             assert row["state"] == "blocked"
             return
         except PPSArchiveError:
             assert row["state"] == "confirmed"
             return
-        # it went through: then it was neither held nor a retained document off a verified disc
+        # it went through: then it was neither held nor a retained document off a verified disc,
+        # nor the paper of a case still active
         entry = s.get(ShredEntry, row["id"])
         case = entry.document.case
         assert not cases.active_holds(case)
+        assert case.disposed_on is not None or cases.case_dates(ws.config, case.last_activity).archive_due <= today
         if entry.document.decision == "retain":
-            assert entry.document_id in shredding.archived_document_ids(s, [entry.document_id])
+            assert entry.document_id in shredding.archived_document_ids(s, ws.config, [entry.document_id])
 
 
-def _dispose(ws: Workspace, as_of: dt.date) -> None:
+def _dispose(ws: Workspace, as_of: dt.date, auth) -> None:  # noqa: ANN001
     with ws.transaction() as s:
         held_before = {c.ref for c in s.scalars(select(Case)) if cases.active_holds(c)}
     preview = disposal.dry_run(ws, [], as_of)
-    cert = disposal.execute(ws, [], as_of, actor="t", consent="--yes")
+    cert = disposal.execute(ws, [], as_of, auth=auth, consent="--yes")
     assert [d["case_ref"] for d in cert["destroyed"]] == [d["case_ref"] for d in preview["dispose"]]
     assert not held_before & {d["case_ref"] for d in cert["destroyed"]}
 
 
 def _check_invariants(ws: Workspace) -> None:
     with ws.transaction() as s:
-        for row in shredding.shred_list(s, ws.config):
+        for row in shredding.shred_list(s, ws.config, today=START + dt.timedelta(days=200)):
             case = cases.get_case(s, row["case_ref"])
             if case.disposed_on is not None:
                 continue
             if cases.active_holds(case) and row["state"] != "confirmed":
                 assert row["state"] == "blocked", row
+            elif row["state"] == "waiting":
+                assert dt.date.fromisoformat(row["due_on"]) > START + dt.timedelta(days=200), row
         for case in s.scalars(select(Case).where(Case.disposed_on.is_not(None))):
             try:
                 cases.ensure_not_held(case, "disposal")
