@@ -48,6 +48,7 @@ class ExitCode(enum.IntEnum):
     DISK_FULL = 29
     FILE_ACCESS = 30
     WEAK_PASSPHRASE = 38
+    TRANSACTION_NESTING = 54
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -240,6 +241,16 @@ class WeakPassphrase(PPSArchiveError):
     template = (
         "{what} is too weak: {problem}. Choose a longer one, e.g. four or five unrelated words "
         "(a copy of the database can be attacked offline; only the passphrase protects it)."
+    )
+
+
+class TransactionNesting(PPSArchiveError):
+    """A programming error a front-end must not hit: the library's transaction rule was broken."""
+
+    exit_code = ExitCode.TRANSACTION_NESTING
+    template = (
+        "a write transaction was opened inside a read-only one: open the write transaction first and "
+        "read inside it (see pipeline/workspace.py). Nothing was changed."
     )
 
 
