@@ -107,8 +107,18 @@ class Config:
         return out
 
 
+#: the package the folder config/ is installed as (pyproject.toml maps it)
+DEFAULTS_PACKAGE = "pps_archive.config"
+
+
 def _defaults_text() -> str:
-    return resources.files("config").joinpath(DEFAULTS_NAME).read_text(encoding="utf-8")
+    """config/default.toml: from the source checkout this module lives in (also an editable
+    install), else from the installed package ``pps_archive.config``. Never through a top-level
+    ``config`` import, which a config.py in the working directory would shadow."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "config" / DEFAULTS_NAME).is_file():
+        return (root / "config" / DEFAULTS_NAME).read_text(encoding="utf-8")
+    return resources.files(DEFAULTS_PACKAGE).joinpath(DEFAULTS_NAME).read_text(encoding="utf-8")
 
 
 def _type_name(value: Any) -> str:
