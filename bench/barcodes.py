@@ -19,12 +19,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanners.barcodes import READERS, read_codes  # noqa: E402
-from scanners.pages import open_input  # noqa: E402
-from tests.factory import CLEAN, PAGE_KINDS, Cover, Degrade, Doc, ScanFactory, Separator  # noqa: E402
+from scanners.barcodes import READERS, read_codes
+from scanners.pages import open_input
+from tests.factory import CLEAN, PAGE_KINDS, Cover, Degrade, Doc, ScanFactory, Separator
 
 DEGRADATIONS = {
     "clean": CLEAN,
@@ -69,7 +73,7 @@ def build(folder: Path, seed: int) -> list[tuple[str, object, str | None]]:
     return pages
 
 
-def naive(image, reader: str) -> list[str]:
+def naive(image: Image.Image, reader: str) -> list[str]:
     """A full-page read of every symbology: what a reader costs without our strategy."""
     if reader == "zxing":
         import zxingcpp
@@ -80,7 +84,7 @@ def naive(image, reader: str) -> list[str]:
     return [d.data.decode("utf-8", "replace") for d in pyzbar.decode(image.convert("L"))]
 
 
-def measure(pages, reader: str, repeat: int) -> dict:
+def measure(pages: list[tuple[str, Image.Image, object]], reader: str, repeat: int) -> dict:
     read_codes(pages[0][1], reader)  # warm up: imports, engine set-up
     ms_sheet, ms_page, ms_naive, misses, extra = [], [], [], [], []
     by_dpi: dict[str, list[float]] = {"200": [], "300": []}

@@ -110,7 +110,7 @@ def confirm(s: Session, ids: list[int], *, by: str, today: dt.date, consent: str
     return [e.id for e in entries]
 
 
-def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001
+def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001 - a path or a binary file, as reportlab takes it
     """A printable shred list for the office: no names, only references, classes and pages."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4

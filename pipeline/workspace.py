@@ -62,12 +62,12 @@ ENV_CONFIG = "PPS_ARCHIVE_CONFIG"
 SUBDIRS = ("spool", "work", "vault", "quarantine", "media", "certificates")
 
 #: the sessions open in this thread/context: workspace key -> (session, read_only)
-_OPEN: contextvars.ContextVar[dict[object, tuple[Session, bool]]] = contextvars.ContextVar("pps_archive_open_sessions", default={})
+_OPEN: contextvars.ContextVar[Mapping[object, tuple[Session, bool]]] = contextvars.ContextVar("pps_archive_open_sessions")
 
 
 @contextlib.contextmanager
 def _registered(key: object, session: Session, read_only: bool) -> Iterator[None]:
-    token = _OPEN.set({**_OPEN.get(), key: (session, read_only)})
+    token = _OPEN.set({**_OPEN.get({}), key: (session, read_only)})
     try:
         yield
     finally:
@@ -150,7 +150,7 @@ class Workspace:
 
         Inside an open transaction of this workspace it joins that one with a SAVEPOINT (an error
         rolls back only this block); inside a reader it is refused (see the module docstring)."""
-        outer = _OPEN.get().get(self._key)
+        outer = _OPEN.get({}).get(self._key)
         if outer is not None:
             session, read_only = outer
             if read_only:
@@ -166,7 +166,7 @@ class Workspace:
         """A read-only transaction: on SQLite it does not take the write lock.
 
         Inside an open transaction or reader of this workspace it yields that session."""
-        outer = _OPEN.get().get(self._key)
+        outer = _OPEN.get({}).get(self._key)
         if outer is not None:
             yield outer[0]
             return
