@@ -18,7 +18,7 @@ NOTE = "Invented family moved to Anytown; social worker Ms Example involved"
 KEYS = ["seq", "at", "actor", "action", "case_ref", "subject", "details"]
 
 
-def _history(ws) -> None:  # noqa: ANN001
+def _history(ws) -> None:
     today = dt.date.today()
     with ws.transaction() as s:
         cases.open_case(s, ws.config, CASE_A, today=today, actor="alice", consent_to_store=True)
@@ -27,7 +27,7 @@ def _history(ws) -> None:  # noqa: ANN001
         audit.record(s, "carol", "test.other", subject="disc:1", n=3)
 
 
-def test_read_log_returns_plain_dicts_oldest_first(workspace) -> None:  # noqa: ANN001
+def test_read_log_returns_plain_dicts_oldest_first(workspace) -> None:
     _history(workspace)
     with workspace.reader() as s:
         events = audit.read_log(s)
@@ -44,7 +44,7 @@ def test_read_log_returns_plain_dicts_oldest_first(workspace) -> None:  # noqa: 
     json.dumps(events)  # plain values only
 
 
-def test_read_log_by_case_and_since(workspace) -> None:  # noqa: ANN001
+def test_read_log_by_case_and_since(workspace) -> None:
     _history(workspace)
     today = dt.date.today()
     with workspace.reader() as s:
@@ -61,7 +61,7 @@ def test_read_log_by_case_and_since(workspace) -> None:  # noqa: ANN001
         assert audit.read_log(s, case_ref="PPS-1999-0001") == []
 
 
-def test_the_hold_note_is_not_in_the_log(workspace) -> None:  # noqa: ANN001
+def test_the_hold_note_is_not_in_the_log(workspace) -> None:
     _history(workspace)
     with workspace.reader() as s:
         text = json.dumps(audit.read_log(s))

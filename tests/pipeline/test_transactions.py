@@ -40,7 +40,7 @@ def _run(body: Callable[[], None]) -> None:
 
 
 @pytest.fixture
-def ws(workspace):  # noqa: ANN001, ANN201
+def ws(workspace):
     if workspace.engine.dialect.name == "sqlite":
         # the 30 s busy timeout would make a regression slow; 2 s shows it just as well
         from sqlalchemy import event
@@ -49,7 +49,7 @@ def ws(workspace):  # noqa: ANN001, ANN201
     return workspace
 
 
-def _keys(ws) -> set[str]:  # noqa: ANN001
+def _keys(ws) -> set[str]:
     with ws.reader() as s:
         return set(s.scalars(select(Setting.key).where(Setting.key.like("t-%"))))
 
@@ -58,7 +58,7 @@ class Boom(Exception):
     pass
 
 
-def test_nested_transaction_commits_with_the_outer_one(ws) -> None:  # noqa: ANN001
+def test_nested_transaction_commits_with_the_outer_one(ws) -> None:
     def body() -> None:
         with ws.transaction() as outer:
             outer.add(Setting(key="t-outer", value="1"))
@@ -72,7 +72,7 @@ def test_nested_transaction_commits_with_the_outer_one(ws) -> None:  # noqa: ANN
     assert _keys(ws) == {"t-outer", "t-inner"}
 
 
-def test_nested_transaction_is_rolled_back_with_the_outer_one(ws) -> None:  # noqa: ANN001
+def test_nested_transaction_is_rolled_back_with_the_outer_one(ws) -> None:
     def body() -> None:
         with pytest.raises(Boom), ws.transaction() as outer:
             outer.add(Setting(key="t-outer", value="1"))
@@ -84,7 +84,7 @@ def test_nested_transaction_is_rolled_back_with_the_outer_one(ws) -> None:  # no
     assert _keys(ws) == set()
 
 
-def test_inner_error_rolls_back_to_the_savepoint_and_the_outer_goes_on(ws) -> None:  # noqa: ANN001
+def test_inner_error_rolls_back_to_the_savepoint_and_the_outer_goes_on(ws) -> None:
     def body() -> None:
         with ws.transaction() as outer:
             outer.add(Setting(key="t-before", value="1"))
@@ -107,7 +107,7 @@ def test_inner_error_rolls_back_to_the_savepoint_and_the_outer_goes_on(ws) -> No
     assert report.events >= 2
 
 
-def test_three_levels_deep(ws) -> None:  # noqa: ANN001
+def test_three_levels_deep(ws) -> None:
     def body() -> None:
         with ws.transaction() as a:
             a.add(Setting(key="t-a", value="1"))
@@ -124,7 +124,7 @@ def test_three_levels_deep(ws) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("outer_fails", [False, True])
-def test_library_function_with_its_own_transaction_inside_a_callers(ws, tmp_path, outer_fails) -> None:  # noqa: ANN001
+def test_library_function_with_its_own_transaction_inside_a_callers(ws, tmp_path, outer_fails) -> None:
     """A front-end's transaction around a library call that opens its own (``spool.take_in``): it
     returns at once and its rows commit, or roll back, with the caller's."""
     import datetime as dt
@@ -151,13 +151,13 @@ def test_library_function_with_its_own_transaction_inside_a_callers(ws, tmp_path
     assert len(inputs) == (0 if outer_fails else 1)
 
 
-def _nothing():  # noqa: ANN202
+def _nothing():
     import contextlib
 
     return contextlib.nullcontext()
 
 
-def test_transaction_inside_a_reader_is_refused_at_once(ws) -> None:  # noqa: ANN001
+def test_transaction_inside_a_reader_is_refused_at_once(ws) -> None:
     def body() -> None:
         with ws.reader(), pytest.raises(TransactionNesting), ws.transaction():
             pass
@@ -165,7 +165,7 @@ def test_transaction_inside_a_reader_is_refused_at_once(ws) -> None:  # noqa: AN
     _run(body)
 
 
-def test_reader_inside_reader_shares_the_session(ws) -> None:  # noqa: ANN001
+def test_reader_inside_reader_shares_the_session(ws) -> None:
     def body() -> None:
         with ws.reader() as outer, ws.reader() as inner:
             assert inner is outer
@@ -173,7 +173,7 @@ def test_reader_inside_reader_shares_the_session(ws) -> None:  # noqa: ANN001
     _run(body)
 
 
-def test_other_threads_are_not_joined(ws) -> None:  # noqa: ANN001
+def test_other_threads_are_not_joined(ws) -> None:
     """The open transaction belongs to its thread: another thread gets its own session (and, being a
     second writer, waits for the first to commit as it always did)."""
     seen: list[object] = []
@@ -196,7 +196,7 @@ def test_other_threads_are_not_joined(ws) -> None:  # noqa: ANN001
     _run(body)
 
 
-def test_two_workspaces_are_independent(ws, tmp_path) -> None:  # noqa: ANN001
+def test_two_workspaces_are_independent(ws, tmp_path) -> None:
     """Joining is per workspace object: a second workspace on another database is not joined."""
     from pipeline.workspace import Workspace
 
