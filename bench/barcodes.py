@@ -23,13 +23,17 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scanners.barcodes import READERS, read_codes  # noqa: E402
-from scanners.barcodes import SYMBOLOGIES as READ  # noqa: E402
-from scanners.pages import open_input  # noqa: E402
-from tests.factory import CLEAN, PAGE_KINDS, Cover, Degrade, Doc, ScanFactory, Separator  # noqa: E402
+from scanners.barcodes import READERS, read_codes
+from scanners.barcodes import SYMBOLOGIES as READ
+from scanners.pages import open_input
+from tests.factory import CLEAN, PAGE_KINDS, Cover, Degrade, Doc, ScanFactory, Separator
 
 DEGRADATIONS = {
     "clean": CLEAN,
@@ -75,7 +79,7 @@ def build(folder: Path, seed: int) -> list[tuple[str, object, str | None]]:
     return pages
 
 
-def naive(image, reader: str) -> list[str]:
+def naive(image: Image.Image, reader: str) -> list[str]:
     """A full-page read of every symbology: what a reader costs without our strategy."""
     if reader == "zxing":
         import zxingcpp
@@ -86,7 +90,7 @@ def naive(image, reader: str) -> list[str]:
     return [d.data.decode("utf-8", "replace") for d in pyzbar.decode(image.convert("L"))]
 
 
-def measure(pages, reader: str, repeat: int, symbologies: tuple[str, ...] = READ) -> dict:
+def measure(pages: list[tuple[str, Image.Image, object]], reader: str, repeat: int, symbologies: tuple[str, ...] = READ) -> dict:
     read_codes(pages[0][1], reader, symbologies=symbologies)  # warm up: imports, engine set-up
     ms_sheet, ms_page, ms_naive, misses, extra = [], [], [], [], []
     by_dpi: dict[str, list[float]] = {"200": [], "300": []}
@@ -161,7 +165,7 @@ def main() -> None:
           " working scanner delivers, are counted apart)")
 
 
-def print_code39_cost(pages, repeat: int) -> None:
+def print_code39_cost(pages: list[tuple[str, Image.Image, object]], repeat: int) -> None:
     """Each reader without Code 39 (before) and with it (now): the two timed page by page, in turn,
     on the same pages (so machine load falls on both alike), by kind of page."""
     before = tuple(s for s in READ if s != "code39")

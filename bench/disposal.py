@@ -43,7 +43,7 @@ def build(folder: Path, n_cases: int, per_case: int, n_discs: int) -> tuple[obje
         keystore.ensure_master_key(s, ws.config, b"bench passphrase for a throw-away archive", archive, actor="bench")
         master = keystore.unlock(s, b"bench passphrase for a throw-away archive")
         keystore.authenticate_keys(s, master, ws.data_dir, actor="bench")  # pins the signing key, as init does
-        signing = keys.unwrap_signing_key(master, archive, keystore._row(s, "signing").record)  # noqa: SLF001
+        signing = keys.unwrap_signing_key(master, archive, keystore._row(s, "signing").record)  # noqa: SLF001 - a benchmark sets up what the library keeps private
     rng = random.Random(1)
     start = dt.date(2015, 1, 1)
     now = dt.datetime(2020, 1, 1)
@@ -64,9 +64,11 @@ def build(folder: Path, n_cases: int, per_case: int, n_discs: int) -> tuple[obje
             docs.append({"id": doc_id, "input_id": c["id"], "case_id": c["id"], "doc_class": "NOTE", "decision": "retain",
                          "reason": "bench", "source": "barcode", "pages": 1, "source_pages": "[]", "state": "filed",
                          "vault_item": f"{doc_id:032x}", "encrypted_to": "case", "created_at": now})
+            last = c["last_activity"]
+            leap_day = last.month == 2 and last.day == 29
             items.append({"disc_id": 1 + (doc_id - 1) // per_disc, "document_id": doc_id, "vault_item": f"{doc_id:032x}",
-                          "case_ref": c["ref"], "dispose_after": c["last_activity"].replace(year=c["last_activity"].year + 6)
-                          if not (c["last_activity"].month == 2 and c["last_activity"].day == 29) else dt.date(c["last_activity"].year + 6, 2, 28)})
+                          "case_ref": c["ref"],
+                          "dispose_after": dt.date(last.year + 6, 2, 28) if leap_day else last.replace(year=last.year + 6)})
     holds = [{"case_id": c, "reason": "safeguarding", "note": "bench", "placed_on": start, "placed_by": "bench"}
              for c in range(1, n_cases + 1, 97)]
     with ws.transaction() as s:

@@ -23,7 +23,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import subprocess
 import sys
@@ -34,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.factory import Cover, Degrade, Doc, ScanFactory  # noqa: E402
+from tests.factory import Cover, Degrade, Doc, ScanFactory
 
 PASS = "bench passphrase for a throw-away archive"
 REFS = [f"PPS-2024-{n:04d}" for n in range(101, 301)]  # enough that no two generated documents are alike
@@ -160,7 +159,7 @@ def pipeline_texts(home: Path) -> dict[str, str]:
             pdf = Path(tmp) / f"{doc.id}.pdf"
             vault.decrypt_to(doc.vault_item, ident, pdf, doc.plaintext_sha256)
             pages = subprocess.run(["pdftotext", "-raw", str(pdf), "-"], capture_output=True, text=True).stdout.split("\f")
-            for label, text in zip(json.loads(doc.source_pages), pages):
+            for label, text in zip(json.loads(doc.source_pages), pages, strict=False):
                 out[label] = text
     ws.close()
     return out

@@ -286,3 +286,37 @@ def head(session: Session) -> ChainReport:
 
 def events_for(session: Session, case_ref: str) -> list[AuditEvent]:
     return list(session.scalars(select(AuditEvent).where(AuditEvent.case_ref == case_ref).order_by(AuditEvent.seq)))
+
+
+# --- reading the log (for staff and any front-end) --------------------------------------------
+
+
+def _since_text(since: dt.date | dt.datetime) -> str:
+    """The lower bound in the stored form (ISO 8601 UTC text, which sorts as time does)."""
+    if isinstance(since, dt.datetime):
+        moment = since if since.tzinfo is not None else since.replace(tzinfo=dt.UTC)
+        return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")
+    return since.isoformat()  # a day: every event from its first moment, UTC
+
+
+def read_log(
+    session: Session, *, case_ref: str | None = None, since: dt.date | dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The audit events, oldest first, as plain dicts: ``seq``, ``at`` (ISO 8601 UTC text),
+    ``actor``, ``action``, ``case_ref``, ``subject``, ``details`` (a dict).
+
+    Runs in the caller's session (read-only; a ``ws.reader()`` is enough). ``case_ref`` keeps the
+    events of one case (references are compared in upper case; a disposed case's events remain);
+    ``since`` keeps events at or after that day (00:00 UTC) or moment. The events hold staff names,
+    case references and opaque ids only, never free text about a family. Reading does not check the
+    chain: :func:`verify` does."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq)
+    if case_ref is not None:
+        stmt = stmt.where(AuditEvent.case_ref == case_ref.strip().upper())
+    if since is not None:
+        stmt = stmt.where(AuditEvent.at >= _since_text(since))
+    return [
+        {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "case_ref": e.case_ref, "subject": e.subject,
+         "details": json.loads(e.details)}
+        for e in session.scalars(stmt.execution_options(yield_per=2000))
+    ]

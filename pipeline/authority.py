@@ -54,7 +54,7 @@ def require(s: Session, auth: Unlocked | None, what: str) -> dict:
     from pipeline import keystore
     from pps_archive.errors import IntegrityError
 
-    if not isinstance(auth, Unlocked) or auth._token is not _TOKEN:
+    if not isinstance(auth, Unlocked) or auth._token is not _TOKEN:  # noqa: SLF001 - this module made the token
         raise NotAuthorised(what=what, problem="no unlocked key store was given")
     if auth.archive_id != keystore.archive_id(s):
         raise NotAuthorised(what=what, problem="the key store unlocked belongs to another archive")

@@ -1,14 +1,19 @@
 """Configuration: the defaults in ``config/default.toml``, a user file, then the environment.
 
-Every key is validated at start against the defaults' shape: an unknown key, a value of the wrong
-type or an impossible value is rejected with the key's dotted name and the file it came from.
+Every key is validated at load: its type against the default's, then its own rule in
+:data:`RULES_BY_KEY` (range, choices, a regular expression that compiles, an installed OCR
+language), then the rules between keys. An unknown key, a value of the wrong type or an impossible
+value is rejected with the key's dotted name and the file (or environment variable) it came from, so
+a mistake stops the program at start instead of quarantining every input later.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -102,8 +107,18 @@ class Config:
         return out
 
 
+#: the package the folder config/ is installed as (pyproject.toml maps it)
+DEFAULTS_PACKAGE = "pps_archive.config"
+
+
 def _defaults_text() -> str:
-    return resources.files("config").joinpath(DEFAULTS_NAME).read_text(encoding="utf-8")
+    """config/default.toml: from the source checkout this module lives in (also an editable
+    install), else from the installed package ``pps_archive.config``. Never through a top-level
+    ``config`` import, which a config.py in the working directory would shadow."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "pyproject.toml").is_file() and (root / "config" / DEFAULTS_NAME).is_file():
+        return (root / "config" / DEFAULTS_NAME).read_text(encoding="utf-8")
+    return resources.files(DEFAULTS_PACKAGE).joinpath(DEFAULTS_NAME).read_text(encoding="utf-8")
 
 
 def _type_name(value: Any) -> str:
@@ -213,38 +228,220 @@ def _validate_kdf(crypto: dict[str, Any], source: str, insecure_test: bool) -> N
         raise ConfigInvalid(file=source, key=f"crypto.kdf_{name if name in ('r', 'p') else 'log2_n'}", problem=problem)
 
 
-def _validate(raw: dict[str, Any], source: str, insecure_test_kdf: bool = False) -> None:
+# --- the rule of every key ----------------------------------------------------------------
+# The type of a key is the type of its default (checked while merging); the rules below add the
+# range, the choices or the shape. Every key of default.toml has a rule here (a test checks it); a
+# rule returns the problem as words, or None when the value is good. "*" stands for the name of a
+# scanner profile or a document class.
+
+Check = Callable[[Any], str | None]
+
+
+def _at_least(low: float, high: float | None = None) -> Check:
+    def check(value: Any) -> str | None:
+        if value < low:
+            return f"must be at least {low:g}, not {value!r}"
+        if high is not None and value > high:
+            return f"must be at most {high:g}, not {value!r}"
+        return None
+
+    return check
+
+
+def _one_of(*choices: str) -> Check:
+    def check(value: Any) -> str | None:
+        if value not in choices:
+            words = " or ".join(f'"{c}"' for c in choices)
+            return f"must be {words}, not {value!r}"
+        return None
+
+    return check
+
+
+def _text(value: Any) -> str | None:
+    return "must not be empty" if not str(value).strip() else None
+
+
+def _any(_value: Any) -> str | None:
+    return None
+
+
+def _texts(value: Any) -> str | None:
+    if any(not v.strip() for v in value):
+        return "must not hold an empty entry"
+    return None
+
+
+def _regex(value: Any) -> str | None:
     try:
-        re.compile(raw["cases"]["reference_pattern"])
+        re.compile(value)
     except re.error as exc:
-        raise ConfigInvalid(file=source, key="cases.reference_pattern", problem=f"is not a valid regular expression ({exc})") from exc
-    for key in ("archive_after_months", "dispose_after_years"):
-        if raw["retention"][key] < 1:
-            raise ConfigInvalid(file=source, key=f"retention.{key}", problem="must be at least 1")
-    if raw["retention"]["dispose_after_years"] * 12 < raw["retention"]["archive_after_months"]:
-        raise ConfigInvalid(file=source, key="retention.dispose_after_years", problem="must not come before the archive date")
-    for name, cls in raw["classes"].items():
-        if cls["rule"] not in RULES:
-            raise ConfigInvalid(file=source, key=f"classes.{name}.rule", problem=f"must be \"retain\" or \"shred\", not {cls['rule']!r}")
-        if "|" in name or not name:
-            raise ConfigInvalid(file=source, key=f"classes.{name}", problem="a class name cannot contain '|'")
-    _validate_kdf(raw["crypto"], source, insecure_test_kdf)
-    if raw["intake"]["workers"] < 1:
-        raise ConfigInvalid(file=source, key="intake.workers", problem="must be at least 1")
-    for name, prof in raw["scanners"].items():
-        try:
-            re.compile(prof["group_pattern"])
-        except re.error as exc:
-            raise ConfigInvalid(file=source, key=f"scanners.{name}.group_pattern", problem=f"is not a valid regular expression ({exc})") from exc
+        return f"is not a valid regular expression ({exc})"
+    return None
+
+
+def _group_regex(value: Any) -> str | None:
+    if not value:
+        return None  # no grouping of single-page files
+    problem = _regex(value)
+    if problem is None and not {"batch", "page"} <= set(re.compile(value).groupindex):
+        problem = "needs the named groups (?P<batch>...) and (?P<page>...)"
+    return problem
+
+
+def _size(value: Any) -> str | None:
     from pipeline.units import parse_size
 
     try:
-        parse_size(raw["media"]["capacity"])
+        parse_size(value)
     except ValueError as exc:
-        raise ConfigInvalid(file=source, key="media.capacity", problem=str(exc)) from exc
-    if raw["media"]["archive_medium"] not in ARCHIVE_MEDIA:
-        raise ConfigInvalid(file=source, key="media.archive_medium",
-                            problem=f"must be one of {', '.join(map(repr, ARCHIVE_MEDIA))}, not {raw['media']['archive_medium']!r}")
+        return str(exc)
+    return None
+
+
+def _database_url(value: Any) -> str | None:
+    if not value:
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        return "is not a database URL (sqlite:///PATH or postgresql+psycopg://user:password@host/dbname)"
+    return None if backend in ("sqlite", "postgresql") else "must be a SQLite or PostgreSQL URL"
+
+
+_LANGUAGE = re.compile(r"[A-Za-z0-9_]+(?:\+[A-Za-z0-9_]+)*")
+
+
+def _ocr_language(value: Any) -> str | None:
+    if not _LANGUAGE.fullmatch(value):
+        return f'must be Tesseract language codes joined by "+", like "eng" or "eng+cym", not {value!r}'
+    installed = installed_ocr_languages()
+    if installed is None:  # no Tesseract: OCR itself says how to install it
+        return None
+    missing = [lang for lang in value.split("+") if lang not in installed]
+    if missing:
+        return (f"{', '.join(missing)} is not an installed Tesseract language (installed: {', '.join(sorted(installed))}); "
+                f"install it (sudo apt-get install {' '.join('tesseract-ocr-' + m.lower() for m in missing)}) or "
+                "choose an installed one")
+    return None
+
+
+def _host(value: Any) -> str | None:
+    if not value or any(c.isspace() for c in value) or "/" in value:
+        return f"must be a host name or IP address like 127.0.0.1, not {value!r}"
+    return None
+
+
+RULES_BY_KEY: dict[str, Check] = {
+    "database_url": _database_url,
+    "service.name": _text,
+    "service.retention_authority": _text,
+    "retention.archive_after_months": _at_least(1, 1200),
+    "retention.dispose_after_years": _at_least(1, 100),
+    "cases.reference_pattern": _regex,
+    "cases.third_parties": _texts,
+    "intake.stable_seconds": _at_least(0, 86400),
+    "intake.rescan_seconds": _at_least(0.1, 86400),
+    "intake.polling": _any,
+    "intake.ignore_patterns": _texts,
+    "intake.max_file_bytes": _at_least(1),
+    "intake.max_pages": _at_least(1),
+    "intake.max_page_pixels": _at_least(1),
+    "intake.workers": _at_least(1, 64),
+    "ocr.language": _ocr_language,
+    "ocr.jobs": _at_least(0, 256),
+    "ocr.tesseract_threads": _at_least(1, 256),
+    "ocr.rotate_pages": _any,
+    "ocr.deskew": _any,
+    "ocr.timeout_seconds": _at_least(1, 86400),
+    "barcodes.reader": _one_of("zxing", "zbar"),
+    "media.capacity": _size,
+    "media.error_correction": _any,
+    "media.archive_medium": _one_of(*ARCHIVE_MEDIA),
+    "crypto.kdf_log2_n": _any,  # with kdf_r and kdf_p: see _validate_kdf (floor and ceiling together)
+    "crypto.kdf_r": _any,
+    "crypto.kdf_p": _any,
+    "web.host": _host,
+    "web.port": _at_least(1, 65535),
+    "web.idle_timeout_minutes": _at_least(1, 24 * 60),
+    "web.absolute_timeout_hours": _at_least(1, 7 * 24),
+    "scanners.*.folder": _text,
+    "scanners.*.pattern": _text,
+    "scanners.*.recursive": _any,
+    "scanners.*.group_pattern": _group_regex,
+    "scanners.*.group_wait_seconds": _at_least(0, 86400),
+    "classes.*.description": _text,
+    "classes.*.rule": _one_of(*RULES),
+    "classes.*.holder": _text,
+    "classes.*.match": _texts,
+    "classes.*.exclude": _texts,
+}
+
+
+def _leaves(tree: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str, Any]]:
+    """``(dotted key, rule key, value)`` of every setting; open tables' entry names become "*"."""
+    for key, value in tree.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict):
+            if not prefix and key in _OPEN_TABLES:
+                for name, entry in value.items():
+                    for k, v in entry.items():
+                        yield f"{dotted}.{name}.{k}", f"{key}.*.{k}", v
+            else:
+                yield from _leaves(value, dotted + ".")
+        else:
+            yield dotted, dotted, value
+
+
+def _validate(raw: dict[str, Any], source: str, insecure_test_kdf: bool = False) -> None:
+    """Check every key against its rule, then the rules between keys. The OCR language is checked
+    once, after the last layer (:func:`_validate_ocr_language`): it asks Tesseract."""
+    for dotted, rule_key, value in _leaves(raw):
+        if rule_key == "ocr.language":
+            continue
+        problem = RULES_BY_KEY[rule_key](value)
+        if problem is not None:
+            raise ConfigInvalid(file=source, key=dotted, problem=problem)
+    if raw["retention"]["dispose_after_years"] * 12 < raw["retention"]["archive_after_months"]:
+        raise ConfigInvalid(file=source, key="retention.dispose_after_years", problem="must not come before the archive date")
+    for name in raw["classes"]:
+        if "|" in name or not name:
+            raise ConfigInvalid(file=source, key=f"classes.{name}", problem="a class name cannot contain '|'")
+    for name in raw["scanners"]:
+        if not name.strip():
+            raise ConfigInvalid(file=source, key=f"scanners.{name}", problem="a scanner profile needs a name")
+    web = raw["web"]
+    if web["idle_timeout_minutes"] > web["absolute_timeout_hours"] * 60:
+        raise ConfigInvalid(file=source, key="web.idle_timeout_minutes", problem="must not be longer than web.absolute_timeout_hours")
+    _validate_kdf(raw["crypto"], source, insecure_test_kdf)
+
+
+def _validate_ocr_language(raw: dict[str, Any], layers: list[tuple[str, dict[str, Any]]]) -> None:
+    problem = _ocr_language(raw["ocr"]["language"])
+    if problem is not None:
+        source = next((src for src, tree in reversed(layers) if "language" in tree.get("ocr", {})), DEFAULTS_NAME)
+        raise ConfigInvalid(file=source, key="ocr.language", problem=problem)
+
+
+@functools.cache
+def _tesseract_languages(tessdata: str | None) -> frozenset[str] | None:
+    from pps_archive.exec import run
+    from pps_archive.errors import ExternalProgramFailed, MissingDependency
+
+    try:
+        proc = run(["tesseract", "--list-langs"], timeout=30)
+    except (MissingDependency, ExternalProgramFailed):
+        return None
+    lines = proc.stdout.decode("utf-8", "replace").splitlines()
+    return frozenset(line.strip() for line in lines[1:] if line.strip())  # first line: "List of available languages..."
+
+
+def installed_ocr_languages() -> frozenset[str] | None:
+    """Tesseract's installed languages (asked once a process), or None when Tesseract is missing."""
+    return _tesseract_languages(os.environ.get("TESSDATA_PREFIX"))
 
 
 def load_config(user_file: Path | None = None, environ: dict[str, str] | None = None) -> Config:
@@ -268,4 +465,5 @@ def load_config(user_file: Path | None = None, environ: dict[str, str] | None = 
         sources.append(source)
         _validate(raw, source, insecure_test_kdf)
     _validate(raw, sources[-1], insecure_test_kdf)
+    _validate_ocr_language(raw, layers)
     return Config(raw=raw, sources=tuple(sources))

@@ -49,7 +49,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
-def _sqlite_begin(conn) -> None:  # noqa: ANN001
+def _sqlite_begin(conn) -> None:  # noqa: ANN001 - a SQLAlchemy Connection, as the event passes it
     # writers take the write lock at once (no read-then-write races); readers do not block writers
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("pps_read_only") else "BEGIN IMMEDIATE")
 
@@ -103,7 +103,7 @@ def _migration_engine(engine: Engine) -> Engine:
         return engine
     plain = create_engine(engine.url, connect_args={"timeout": 30})
 
-    def pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+    def pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=OFF")
@@ -140,7 +140,7 @@ def migrate_to(engine: Engine, revision: str) -> tuple[str | None, str]:
     return before, _try(engine, current_revision)
 
 
-def _try(engine: Engine, fn):  # noqa: ANN001, ANN202
+def _try(engine: Engine, fn):  # noqa: ANN001, ANN202 - any function of the engine, and what it returns
     try:
         return fn(engine)
     except OperationalError as exc:

@@ -253,7 +253,7 @@ def read_segments(ws: Workspace, jc: JobContext, segments: list[Segment], scan, 
     texts: tuple[str, ...] = ()
     if scan.has_text_layer:  # a scanner that OCRs itself, or a born-digital PDF
         texts = pdf_text(jc.tmp("read.pdf"))
-    if len(texts) >= len(wanted) and all(t.strip() or p in blank for t, p in zip(texts, wanted)):
+    if len(texts) >= len(wanted) and all(t.strip() or p in blank for t, p in zip(texts, wanted, strict=False)):
         read_pdf = jc.tmp("read.pdf")
     else:  # no text, or only some pages have it: OCR every page (force: redo the partial text layer)
         o = cfg.section("ocr")

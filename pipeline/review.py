@@ -133,7 +133,8 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
                     f"with a RETAIN cover sheet for {case.ref}")
             master = keystore.unlock(s, _secret(passphrase, "filing a review item as RETAIN"))
             old.extend(i for i in (doc.vault_item, doc.original_item) if i)
-            made.extend(_reencrypt(vault, doc, keystore.archive_identity(s, master), keystore.ensure_case_key(s, master, case.ref, actor=actor), "case"))
+            recipient = keystore.ensure_case_key(s, master, case.ref, actor=actor)
+            made.extend(_reencrypt(vault, doc, keystore.archive_identity(s, master), recipient, "case"))
         # SHRED: the review copy stays, encrypted to the archive key, until the paper is confirmed
         # shredded (then it is dropped), so that the decision can be undone
         was_source = doc.source
@@ -192,7 +193,8 @@ def undo(ws: Workspace, doc_id: int, *, actor: str, passphrase: Passphrase, toda
         if doc.encrypted_to == "case":
             master = keystore.unlock(s, _secret(passphrase, "undoing a RETAIN"))
             old.extend(i for i in (doc.vault_item, doc.original_item) if i)
-            made.extend(_reencrypt(vault, doc, keystore.case_identity(s, master, case.ref), keystore.archive_recipient(s, data_dir=ws.data_dir), "archive"))
+            recipient = keystore.archive_recipient(s, data_dir=ws.data_dir)
+            made.extend(_reencrypt(vault, doc, keystore.case_identity(s, master, case.ref), recipient, "archive"))
         decision = doc.decision
         if doc.shred_entry is not None:
             s.delete(doc.shred_entry)

@@ -186,7 +186,7 @@ def _drop_review_copy(doc: Document) -> None:
         doc.vault_item = doc.plaintext_sha256 = doc.ciphertext_sha256 = doc.size = doc.encrypted_to = None
 
 
-def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001
+def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001 - a path or a binary file, as reportlab takes it
     """A printable shred list for the office: no names, only references, classes and pages."""
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4

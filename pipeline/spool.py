@@ -278,7 +278,8 @@ def _take_in(
             )
             s.add(row)
             s.flush()
-            audit.record(s, actor, "input.received", subject=f"input:{row.id}", profile=profile, members=len(members), size=size, sha256=sha)
+            audit.record(s, actor, "input.received", subject=f"input:{row.id}", profile=profile, members=len(members), size=size,
+                         sha256=sha)
             input_id = row.id
     except IntegrityError:
         # another process took the same bytes in at the same moment: theirs counts

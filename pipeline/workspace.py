@@ -12,11 +12,39 @@ Layout of the data directory (created 0700; nothing in it is named after a perso
     quarantine/<date>/      inputs that could not be processed, with a reason in the database
     media/                  built disc images
     certificates/           destruction certificates (kept permanently)
+
+Transactions compose (the rule every library function and front-end relies on)
+-----------------------------------------------------------------------------
+``ws.transaction()`` and ``ws.reader()`` know what is already open on the same workspace in the
+same thread (a :mod:`contextvars` variable, so each thread, and each asyncio task started outside a
+transaction, has its own):
+
+- ``transaction()`` with nothing open: a new session and transaction, committed when the block ends,
+  rolled back on any error.
+- ``transaction()`` inside an open ``transaction()``: **joins it** with a SAVEPOINT on the same
+  session (as sqlite-utils' ``Database.atomic()`` does). Nothing is committed until the outermost
+  block ends; an error inside the inner block rolls back only the inner block's work, and the outer
+  block may catch it and go on. So a library function that opens its own transaction can be called
+  from a caller's transaction without waiting on the database's write lock (which used to wait 30 s
+  on SQLite and for ever on PostgreSQL). A function that commits in steps so an interruption loses
+  little (the disposal run, a media build) loses that property when called inside a transaction:
+  call those at the top level.
+- ``reader()`` inside a ``transaction()``: yields the transaction's own session (it sees the
+  transaction's uncommitted writes). A reader must not write; what it does is part of the outer
+  transaction.
+- ``reader()`` inside a ``reader()``: yields the outer reader's session.
+- ``transaction()`` inside a ``reader()``: refused at once with :class:`TransactionNesting` (a read
+  snapshot cannot become a write transaction, and a second connection would not see it or could wait
+  on it). Open the transaction first and read inside it.
+
+A library function says in its docstring whether it opens its own transaction (then it may be called
+inside another one, by the rules above) or takes the caller's ``Session``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -28,11 +56,23 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline import db
 from pipeline.config import Config, load_config
-from pps_archive.errors import NotInitialised
+from pps_archive.errors import NotInitialised, TransactionNesting
 
 ENV_HOME = "PPS_ARCHIVE_HOME"
 ENV_CONFIG = "PPS_ARCHIVE_CONFIG"
 SUBDIRS = ("spool", "work", "vault", "quarantine", "media", "certificates")
+
+#: the sessions open in this thread/context: workspace key -> (session, read_only)
+_OPEN: contextvars.ContextVar[Mapping[object, tuple[Session, bool]]] = contextvars.ContextVar("pps_archive_open_sessions")
+
+
+@contextlib.contextmanager
+def _registered(key: object, session: Session, read_only: bool) -> Iterator[None]:
+    token = _OPEN.set({**_OPEN.get({}), key: (session, read_only)})
+    try:
+        yield
+    finally:
+        _OPEN.reset(token)
 
 
 def resolve_data_dir(option: Path | None, environ: Mapping[str, str]) -> Path:
@@ -65,6 +105,8 @@ class Workspace:
     data_dir: Path
     config: Config
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    #: identifies this workspace's open sessions in the current context (see the module docstring)
+    _key: object = field(default_factory=object, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, data_dir: Path | None = None, config_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Workspace:
@@ -108,14 +150,35 @@ class Workspace:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on any error."""
-        with self.sessions() as session, session.begin():
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        Inside an open transaction of this workspace it joins that one with a SAVEPOINT (an error
+        rolls back only this block); inside a reader it is refused (see the module docstring)."""
+        outer = _OPEN.get({}).get(self._key)
+        if outer is not None:
+            session, read_only = outer
+            if read_only:
+                raise TransactionNesting()
+            with session.begin_nested():
+                yield session
+            return
+        with self.sessions() as session, session.begin(), _registered(self._key, session, False):
             yield session
 
     @contextlib.contextmanager
     def reader(self) -> Iterator[Session]:
-        """A read-only transaction: on SQLite it does not take the write lock."""
-        with Session(self.engine.execution_options(pps_read_only=True), expire_on_commit=False) as session, session.begin():
+        """A read-only transaction: on SQLite it does not take the write lock.
+
+        Inside an open transaction or reader of this workspace it yields that session."""
+        outer = _OPEN.get({}).get(self._key)
+        if outer is not None:
+            yield outer[0]
+            return
+        with (
+            Session(self.engine.execution_options(pps_read_only=True), expire_on_commit=False) as session,
+            session.begin(),
+            _registered(self._key, session, True),
+        ):
             yield session
 
     def close(self) -> None:

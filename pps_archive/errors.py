@@ -58,6 +58,7 @@ class ExitCode(enum.IntEnum):
     FUTURE_DATE = 31
     NOT_AUTHORISED = 32
     SHRED_NOT_DUE = 33
+    TRANSACTION_NESTING = 54
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -334,6 +335,16 @@ class ShredNotDue(PPSArchiveError):
     template = (
         "shred-list entry {entry} cannot be confirmed yet: case {ref} is still active and its paper is "
         "shredded only when it is archived, from {due_on}. Keep the paper in the case file until then."
+    )
+
+
+class TransactionNesting(PPSArchiveError):
+    """A programming error a front-end must not hit: the library's transaction rule was broken."""
+
+    exit_code = ExitCode.TRANSACTION_NESTING
+    template = (
+        "a write transaction was opened inside a read-only one: open the write transaction first and "
+        "read inside it (see pipeline/workspace.py). Nothing was changed."
     )
 
 

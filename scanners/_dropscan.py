@@ -82,7 +82,7 @@ def list_folder(profile: ScannerProfile, root: Path, ignore: re.Pattern[str] | N
     return out
 
 
-def _classify(entry, prefix, profile, root, ignore, stack, out) -> None:  # noqa: ANN001
+def _classify(entry, prefix, profile, root, ignore, stack, out) -> None:  # noqa: ANN001 - the private state of scan_folder's walk, passed flat for speed
     name = entry.name
     if ignore is not None and ignore.fullmatch(name):
         return

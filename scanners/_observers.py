@@ -94,11 +94,11 @@ class EventSource:
             if watch is not None:
                 log.warning("cannot watch profile %s again (%s); rescans still find its files", name, type(exc).__name__)
 
-    def _schedule_all(self, observer) -> None:  # noqa: ANN001
+    def _schedule_all(self, observer) -> None:  # noqa: ANN001 - a watchdog observer, imported lazily
         for name in self._folders:
             self._schedule(observer, name)
 
-    def _schedule(self, observer, name: str) -> None:  # noqa: ANN001
+    def _schedule(self, observer, name: str) -> None:  # noqa: ANN001 - a watchdog observer, imported lazily
         from watchdog.events import (
             DirCreatedEvent, DirDeletedEvent, DirMovedEvent, FileClosedEvent, FileCreatedEvent,
             FileDeletedEvent, FileModifiedEvent, FileMovedEvent,

@@ -15,6 +15,9 @@ from scanners.pages import PageRef
 
 _ROTATE_FOR_ORIENTATION = {1: 0, 3: 180, 6: 90, 8: 270}
 
+#: an embedded page image: (image XObject, pixel size, dpi, rotation to apply)
+_Embedded = tuple[pikepdf.Stream, tuple[int, int], tuple[float, float], int]
+
 
 def write(pages: list[PageRef], out: Path) -> None:
     with contextlib.ExitStack() as stack:
@@ -71,7 +74,7 @@ def _image_stream(pdf: pikepdf.Pdf, data: bytes, size: tuple[int, int], **entrie
     return stream
 
 
-def _jpeg_as_is(pdf: pikepdf.Pdf, ref: PageRef):
+def _jpeg_as_is(pdf: pikepdf.Pdf, ref: PageRef) -> _Embedded | None:
     data = ref.path.read_bytes()
     with JpegImagePlugin.JpegImageFile(str(ref.path)) as im:
         mode, size, dpi = im.mode, im.size, _image_pages.dpi_of(im)
@@ -87,7 +90,7 @@ def _jpeg_as_is(pdf: pikepdf.Pdf, ref: PageRef):
     return image, size, dpi, _ROTATE_FOR_ORIENTATION[orientation]
 
 
-def _g4_as_is(pdf: pikepdf.Pdf, ref: PageRef):
+def _g4_as_is(pdf: pikepdf.Pdf, ref: PageRef) -> _Embedded | None:
     """A one-strip CCITT G4 TIFF page as its own compressed bytes; None for any other TIFF page."""
     with TiffImagePlugin.TiffImageFile(str(ref.path)) as im:
         if ref.number > 1:
@@ -117,7 +120,7 @@ def _g4_as_is(pdf: pikepdf.Pdf, ref: PageRef):
     return image, size, dpi, 0
 
 
-def _lossless(pdf: pikepdf.Pdf, img: Image.Image):
+def _lossless(pdf: pikepdf.Pdf, img: Image.Image) -> _Embedded:
     """Flate-compressed pixels: bilevel stays 1 bit, greyscale 8 bits, colour RGB."""
     dpi = img.info["dpi"]
     bits, space = {"1": (1, pikepdf.Name.DeviceGray), "L": (8, pikepdf.Name.DeviceGray),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.factory import Cover, Degrade, Doc, ScanFactory, Separator  # noqa: E402
+from tests.factory import Cover, Degrade, Doc, ScanFactory, Separator
 
 
 def main(folder: Path) -> None:

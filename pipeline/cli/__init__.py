@@ -58,8 +58,7 @@ def _disk_full(ctx: click.Context, exc: BaseException) -> None:
     from pps_archive.errors import DiskFull
 
     app = ctx.find_object(AppContext)
-    where = getattr(exc, "filename", None) or (
-        app._workspace.data_dir if app is not None and app._workspace is not None else "the data directory")
+    where = getattr(exc, "filename", None) or (app.opened_data_dir() if app is not None else None) or "the data directory"
     err = DiskFull(path=where)
     click.echo(f"pps-archive: error: {err}", err=True)
     ctx.exit(int(err.exit_code))

@@ -17,6 +17,7 @@ import click
 from pps_archive.errors import ConfirmationRefused
 
 if TYPE_CHECKING:
+    from pipeline.authority import Unlocked
     from pipeline.workspace import Workspace
 
 ENV_STAFF = "PPS_ARCHIVE_STAFF"
@@ -37,6 +38,10 @@ class AppContext:
         if ready:
             self._workspace.ensure_ready()
         return self._workspace
+
+    def opened_data_dir(self) -> Path | None:
+        """The data dir of the workspace this command opened, if it got that far."""
+        return self._workspace.data_dir if self._workspace is not None else None
 
     def close(self) -> None:
         if self._workspace is not None:
@@ -129,7 +134,7 @@ def real_date(as_of: dt.date, what: str) -> dt.date:
     return ensure_real_date(as_of, dt.date.today(), what)
 
 
-def unlock(ws: Workspace, actor: str):  # noqa: ANN201 - pipeline.authority.Unlocked
+def unlock(ws: Workspace, actor: str) -> Unlocked:
     """Unlock the key store for a destructive action, with the master passphrase from its one source."""
     from pipeline import authority
     from pipeline.cli.admin import passphrase

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import click
 
-from pipeline.cli._common import AppContext, pass_app, print_json
+from pipeline.cli._common import AppContext, pass_app, print_json, print_table
 
 
 def prompt_passphrase(text: str, confirm: bool) -> str:
@@ -106,3 +107,34 @@ def audit_verify(app: AppContext, structure_only: bool, sources: tuple[Path, ...
         click.echo(f"audit log structure intact: {report.events} events, head {report.head}, {report.seals} seals")
         click.echo("the seals were NOT checked (no passphrase): someone who can write the database could have rewritten "
                    "the log undetected. Set the passphrase and run this again to check them.", err=True)
+
+
+def _since(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
+
+
+@audit.command("log")
+@click.option("--case", "case_ref", metavar="REF", help="Only the events of this case.")
+@click.option("--since", metavar="YYYY-MM-DD", callback=_since, default=None,
+              help="Only the events from this day on (00:00 UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else.")
+@pass_app
+def audit_log(app: AppContext, case_ref: str | None, since: dt.date | None, as_json: bool) -> None:
+    """Read the audit log, oldest event first.
+
+    Keys: seq, at (UTC), actor, action, case_ref, subject, details. The log holds staff names, case
+    references and opaque ids, never free text about a family. Use 'audit verify' to check it."""
+    from pipeline import audit as audit_log_lib
+
+    ws = app.workspace()
+    with ws.reader() as s:
+        events = audit_log_lib.read_log(s, case_ref=case_ref, since=since)
+    if as_json:
+        print_json(events)
+        return
+    print_table(events, ["seq", "at", "actor", "action", "case_ref", "subject", "details"], empty="(no events)")

@@ -79,9 +79,9 @@ def test_daemon_workers_log_one_line_per_input_without_names(database_url: str, 
     text = log.read_text()
     lines = [line for line in text.splitlines() if line.startswith("INFO pipeline.worker: input ")]
     assert len(lines) == 2, text
-    assert any(re.fullmatch(r"INFO pipeline.worker: input \d+: done, 5 page\(s\), 2 document\(s\) \(1 retain, 1 shred\)", l)
-               for l in lines), lines
-    assert any(re.fullmatch(r"INFO pipeline.worker: input \d+: quarantined .*", l) for l in lines), lines
+    assert any(re.fullmatch(r"INFO pipeline.worker: input \d+: done, 5 page\(s\), 2 document\(s\) \(1 retain, 1 shred\)", line)
+               for line in lines), lines
+    assert any(re.fullmatch(r"INFO pipeline.worker: input \d+: quarantined .*", line) for line in lines), lines
     assert "Error during processing" not in text
     for name in (*invented_names(), "Jones", "broken scan", REF):
         assert name not in text

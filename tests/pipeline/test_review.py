@@ -222,7 +222,8 @@ def test_audit_records_the_review_decisions(queue) -> None:
     ws = Workspace.load()
     try:
         with ws.reader() as s:
-            events = [(e.action, json.loads(e.details)) for e in s.scalars(select(AuditEvent).where(AuditEvent.subject == f"document:{doc}"))]
+            rows = s.scalars(select(AuditEvent).where(AuditEvent.subject == f"document:{doc}"))
+            events = [(e.action, json.loads(e.details)) for e in rows]
     finally:
         ws.close()
     actions = [a for a, _ in events]

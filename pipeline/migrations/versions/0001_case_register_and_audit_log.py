@@ -1,7 +1,7 @@
 """case register and audit log
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-29 12:44:14.584684
 """
 
