@@ -210,6 +210,8 @@ def _validate(raw: dict[str, Any], source: str) -> None:
             raise ConfigInvalid(file=source, key=f"classes.{name}", problem="a class name cannot contain '|'")
     if not 10 <= raw["crypto"]["kdf_log2_n"] <= 24:
         raise ConfigInvalid(file=source, key="crypto.kdf_log2_n", problem="must be between 10 (tests only) and 24")
+    if not 0 <= raw["disposal"]["erase_wait_seconds"] <= 3600:
+        raise ConfigInvalid(file=source, key="disposal.erase_wait_seconds", problem="must be between 0 and 3600")
     if raw["intake"]["workers"] < 1:
         raise ConfigInvalid(file=source, key="intake.workers", problem="must be at least 1")
     for name, prof in raw["scanners"].items():

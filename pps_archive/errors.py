@@ -47,6 +47,8 @@ class ExitCode(enum.IntEnum):
     NOT_ARCHIVED = 28
     DISK_FULL = 29
     FILE_ACCESS = 30
+    # disposal-faults helper: 41-43
+    ERASURE_UNVERIFIED = 41
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -232,6 +234,17 @@ class DiskFull(PPSArchiveError):
 class FileAccess(PPSArchiveError):
     exit_code = ExitCode.FILE_ACCESS
     template = "cannot use {path}: {problem}. Check the path and its permissions."
+
+
+class ErasureUnverified(PPSArchiveError):
+    """Destroyed key records are still readable in the database files: no certificate is written."""
+
+    exit_code = ExitCode.ERASURE_UNVERIFIED
+    template = (
+        "the destroyed keys of {cases} case(s) are still readable in {files}: {why}. The cases are "
+        "disposed of, but no certificate was written. Stop {stop}, then run the disposal again: it "
+        "finishes the job and writes the certificate."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:
