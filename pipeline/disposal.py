@@ -30,13 +30,16 @@ Order, so that a kill at any point leaves each case untouched or disposed of, ne
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import logging
 import mmap
+import os
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -51,7 +54,7 @@ from pipeline.models import (
     HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
 )
 from pipeline.workspace import Workspace
-from pps_archive.errors import ErasureUnverified
+from pps_archive.errors import DisposalRunning, ErasureUnverified
 
 log = logging.getLogger(__name__)
 
@@ -260,6 +263,34 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, actor: str, c
     day), and writes missing certificates. Raises ``ErasureUnverified`` (no certificate) while
     another process keeps the destroyed keys' old bytes in the database files."""
     presented, disc_dates = read_presented(ws, sources)
+    with _one_run_at_a_time(ws):
+        return _execute(ws, presented, disc_dates, as_of, actor=actor, consent=consent)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(ws: Workspace) -> Iterator[None]:
+    """An exclusive lock on the certificates folder for the whole run; under it, temporary files a
+    killed run left there are removed."""
+    import fcntl
+
+    folder = ws.path("certificates")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = folder / ".dispose.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DisposalRunning(lock=str(lock)) from None
+        for tmp in folder.glob(".tmp-*.part"):
+            tmp.unlink(missing_ok=True)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _execute(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], as_of: dt.date, *,
+             actor: str, consent: str) -> dict:
     sweep_disposed(ws)
     restore_certificates(ws)
     with ws.transaction() as s:

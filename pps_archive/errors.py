@@ -49,6 +49,7 @@ class ExitCode(enum.IntEnum):
     FILE_ACCESS = 30
     # disposal-faults helper: 41-43
     ERASURE_UNVERIFIED = 41
+    DISPOSAL_RUNNING = 42
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -245,6 +246,11 @@ class ErasureUnverified(PPSArchiveError):
         "disposed of, but no certificate was written. Stop {stop}, then run the disposal again: it "
         "finishes the job and writes the certificate."
     )
+
+
+class DisposalRunning(PPSArchiveError):
+    exit_code = ExitCode.DISPOSAL_RUNNING
+    template = "another disposal run is going on in this data directory ({lock}): wait for it to end, then run this one again."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:
