@@ -54,8 +54,7 @@ def _env(home: Path, db_url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PPS_ARCHIVE") or k == PG_ENV}
     env.update(FAST_KDF, PPS_ARCHIVE_HOME=str(home), PPS_ARCHIVE_PASSPHRASE=PASSPHRASE,
                PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS="3", PYTHONPATH=str(ROOT))
-    if db_url:
-        env["PPS_ARCHIVE_DATABASE_URL"] = db_url
+    env["PPS_ARCHIVE_DATABASE_URL"] = db_url  # empty: the SQLite file in the data dir
     return env
 
 
@@ -274,3 +273,97 @@ def test_dispose_killed_at_random_points_on_postgresql(tmp_path_factory: pytest.
         assert any(o != "finished" and not o.startswith("0/") for o in outcomes), outcomes
     finally:
         _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- a reader holding the database open during the run -------------------------------------------
+
+READER_SQLITE = """
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN")
+c.execute("SELECT count(*) FROM wrapped_keys").fetchone()
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+READER_PG = """
+import psycopg, sys
+c = psycopg.connect(sys.argv[1])
+c.execute("SELECT count(*) FROM wrapped_keys").fetchone()  # psycopg opens a transaction
+print("ready", flush=True)
+sys.stdin.readline()
+"""
+
+
+def _small(root: Path, db_url: str) -> tuple[Path, list[str], list[bytes]]:
+    """Three due cases with keys (one with a scan on a disc); returns the key records too."""
+    from pipeline import keystore
+    from pipeline.workspace import Workspace
+
+    home = root / "home"
+    env = _env(home, db_url) | {"PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS": "2"}
+    run("init", env=env)
+    refs = ["PPS-2019-0100", "PPS-2019-0101", "PPS-2019-0102"]
+    for ref in refs:
+        run("case", "open", ref, "--consent-to-store", "--as-of", "2019-03-01", env=env)
+    batch = ScanFactory(seed=34).batch(root / "in", "a.pdf", [Cover(refs[0], "retain", "NOTE"), Doc("note", refs[0])],
+                                       container="pdf-text", dpi=150)
+    run("ingest", str(batch.files[0]), env=env)
+    ws = Workspace.load(home, environ=env)
+    try:
+        with ws.transaction() as s:
+            for ref in refs[1:]:
+                keystore.case_recipient(s, ref)
+    finally:
+        ws.close()
+    discs = [b["path"] for b in run("media", "build", "--out", str(root / "discs"), "--json", env=env).json()]
+    engine = create_engine(_url(home, db_url))
+    try:
+        with engine.connect() as conn:
+            records = [bytes(r[0]) for r in conn.execute(text("SELECT record FROM wrapped_keys WHERE purpose = 'case'"))]
+    finally:
+        engine.dispose()
+    assert len(records) == 3
+    return home, [a for d in discs for a in ("--media", d)], records
+
+
+def _files_holding(home: Path, records: list[bytes]) -> list[str]:
+    out = []
+    for name in ("pps-archive.sqlite3", "pps-archive.sqlite3-wal"):
+        path = home / name
+        data = path.read_bytes() if path.exists() else b""
+        if any(r in data or r[:100] in data for r in records):
+            out.append(name)
+    return out
+
+
+@pytest.mark.slow
+def test_a_reader_holding_an_old_snapshot_stops_the_certificate_until_it_goes(database_url: str, tmp_path: Path) -> None:
+    pg = database_url.startswith("postgresql")
+    home, media, records = _small(tmp_path, database_url if pg else "")
+    env = _env(home, database_url if pg else "") | {"PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS": "2"}
+    if pg:
+        target = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        reader = subprocess.Popen([sys.executable, "-c", READER_PG, target], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    else:
+        assert _files_holding(home, records) == ["pps-archive.sqlite3"]
+        reader = subprocess.Popen([sys.executable, "-c", READER_SQLITE, str(home / "pps-archive.sqlite3")],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert reader.stdout.readline().strip() == "ready"
+        r = run("dispose", *media, "--as-of", AS_OF, "--yes", "--json", env=env, expect=ExitCode.ERASURE_UNVERIFIED)
+        assert "watch daemon" in r.err and "run the disposal again" in r.err, r.err
+        assert not list((home / "certificates").glob("*.json")), "a certificate was written while the bytes remain"
+        if not pg:
+            assert _files_holding(home, records), "the test did not keep the old bytes in place"
+    finally:
+        reader.communicate("\n", timeout=30)
+    cert = run("dispose", *media, "--as-of", AS_OF, "--yes", "--json", env=env).json()
+    assert cert["run"] == 1 and sorted(cert["keys_destroyed"]) == ["PPS-2019-0100", "PPS-2019-0101", "PPS-2019-0102"]
+    assert (home / "certificates" / f"disposal-{AS_OF}-run1.json").is_file()
+    if pg:
+        assert cert["erasure"]["verified"] is False and "VACUUM FULL" in " ".join(cert["erasure"]["checked"])
+        assert "base backups" in " ".join(cert["erasure"]["not_checked"])
+    else:
+        assert cert["erasure"]["verified"] is True
+        assert _files_holding(home, records) == []
