@@ -65,7 +65,8 @@ class Config:
 
     @property
     def reference_pattern(self) -> re.Pattern[str]:
-        return re.compile(self.raw["cases"]["reference_pattern"])
+        # ASCII only (\d is not also an Arabic-Indic digit), also where .pattern is embedded
+        return re.compile(f"(?a:{self.raw['cases']['reference_pattern']})")
 
     @property
     def third_parties(self) -> list[str]:

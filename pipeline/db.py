@@ -23,6 +23,18 @@ from pps_archive.errors import DatabaseUnavailable, NotInitialised
 log = logging.getLogger(__name__)
 
 SQLITE_FILE = "pps-archive.sqlite3"
+#: the largest id both databases hold: ids are INTEGER columns, 32-bit on PostgreSQL
+MAX_ID = 2**31 - 1
+
+
+def check_id(value: int, what: str) -> int:
+    """An id a database column can hold, else InvalidValue (both databases would fail deep
+    inside the driver on a larger one)."""
+    from pps_archive.errors import InvalidValue
+
+    if not 1 <= value <= MAX_ID:
+        raise InvalidValue(f"{value} is not an id ({what}): ids are whole numbers from 1 to {MAX_ID}")
+    return value
 
 
 def sqlite_url(data_dir: Path) -> str:

@@ -47,17 +47,73 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    from pipeline.dates import not_far_ahead
+
     if value is None:
         return dt.date.today()
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
+    return not_far_ahead(day, dt.date.today(), "--as-of")
+
+
+#: a date that only chooses what to show (listings, statistics, a dry run) may look further ahead
+VIEW_YEARS_AHEAD = 100
+
+
+def _parse_view_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date:
+    from pipeline.dates import not_far_ahead
+
+    if value is None:
+        return dt.date.today()
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
+    return not_far_ahead(day, dt.date.today(), "--as-of", days=365 * VIEW_YEARS_AHEAD)
+
+
+def parse_day(value: str, what: str) -> dt.date:
+    """A YYYY-MM-DD option other than --as-of that is recorded (e.g. ``case touch --on``)."""
+    from pipeline.dates import not_far_ahead
+
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD", param_hint=what) from None
+    return not_far_ahead(day, dt.date.today(), what)
 
 
 def as_of_option(fn: Callable) -> Callable:
+    """--as-of for a command that records the date: at most a year after the real today."""
     return click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=_parse_date, default=None,
                         help="Act as if today were this date (default: today).")(fn)
+
+
+def view_as_of_option(fn: Callable) -> Callable:
+    """--as-of for a command that only shows what would be true on that date."""
+    return click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=_parse_view_date, default=None,
+                        help="Act as if today were this date (default: today).")(fn)
+
+
+class DatabaseId(click.ParamType):
+    """A record's id: a whole number an id column holds (1 to 2**31-1), else InvalidValue."""
+
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from pipeline.db import check_id
+
+        if isinstance(value, int):
+            return check_id(value, "an id")
+        text = str(value).strip()
+        if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit():
+            self.fail(f"{value!r} is not an id: write it as a whole number", param, ctx)
+        return check_id(int(text), param.human_readable_name if param else "an id")
+
+
+ID = DatabaseId()
 
 
 def json_option(fn: Callable) -> Callable:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
+    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
 )
 
 
@@ -146,7 +146,7 @@ def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: 
 
 @click.command()
 @click.option("--media", "source", required=True, type=click.Path(exists=True, path_type=Path), help="Disc image or mounted disc.")
-@click.option("--document", "document", required=True, type=int, help="Document id (see 'pps-archive documents').")
+@click.option("--document", "document", required=True, type=ID, help="Document id (see 'pps-archive documents').")
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the PDF.")
 @by_option
 @pass_app
