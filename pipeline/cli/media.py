@@ -9,6 +9,7 @@ import click
 
 from pipeline.cli._common import (
     ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, typed_consent, yes_option,
+    view_as_of_option,
 )
 
 
@@ -188,7 +189,7 @@ def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, act
 
 @keys.command("import")
 @click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@as_of_option
+@view_as_of_option  # a later date only makes the expiry check stricter
 @by_option
 @pass_app
 def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> None:
