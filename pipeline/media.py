@@ -133,7 +133,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
     vault = Vault(ws.path("vault"))
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    with _out_dir_lock(out_dir):
+    with _one_build_at_a_time(ws):
         _sweep_out_dir(ws, out_dir)
         with ws.transaction() as s:
             master = keystore.unlock(s, passphrase)
@@ -184,16 +184,20 @@ def _publish(pending: Path, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _out_dir_lock(out_dir: Path) -> Iterator[None]:
-    """One build at a time in a folder, so that the sweep never takes another build's image."""
+def _one_build_at_a_time(ws: Workspace) -> Iterator[None]:
+    """One build of this archive at a time: two would put the same items on two discs, and the
+    sweep must never take an image another build is writing."""
     import fcntl
 
-    fd = os.open(out_dir / ".pps-archive-build.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    from pipeline.workspace import make_private_dir
+
+    lock = make_private_dir(ws.path("media")) / ".build.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise MediaError(media=str(out_dir), problem="another 'media build' is writing to this folder: wait for it to end") from None
+            raise MediaError(media=str(lock), problem="another build of this archive is going on: wait for it to end") from None
         yield
     finally:
         os.close(fd)

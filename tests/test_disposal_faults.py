@@ -367,3 +367,46 @@ def test_a_reader_holding_an_old_snapshot_stops_the_certificate_until_it_goes(da
     else:
         assert cert["erasure"]["verified"] is True
         assert _files_holding(home, records) == []
+
+
+# --- finishing what an earlier run left ------------------------------------------------------------
+
+def _media(prep: Prepared) -> list[str]:
+    return [a for d in prep.discs for a in ("--media", str(d))]
+
+
+@pytest.mark.slow
+def test_a_run_killed_one_day_is_certified_by_the_next_days_run(prepared_sqlite: Prepared, tmp_path: Path) -> None:
+    before = _state(prepared_sqlite.home, "")
+    home, _ = _copy(prepared_sqlite, tmp_path)
+    proc = subprocess.Popen(_argv(prepared_sqlite.discs), env=_env(home), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    blobs = len(before["blobs"])
+    _kill_when(proc, lambda: len(list((home / "vault").glob("*/*.age"))) <= blobs - 3, time.monotonic() + 60)
+    assert proc.returncode == -signal.SIGKILL
+    cert = run("dispose", *_media(prepared_sqlite), "--as-of", "2026-01-02", "--yes", "--json", env=_env(home)).json()
+    assert cert["run"] == 2 and cert["run_date"] == "2026-01-02"
+    first = json.loads((home / "certificates" / f"disposal-{AS_OF}-run1.json").read_text())
+    assert first["destroyed"] and first["erasure"]["verified"] is True
+    assert sorted([d["case_ref"] for d in first["destroyed"]] + [d["case_ref"] for d in cert["destroyed"]]) == sorted(DUE)
+    assert not _state(home, "")["blobs"] & {v for ref in DUE for _s, v, _h in before["cases"][ref]["docs"].values() if v}
+
+
+@pytest.mark.slow
+def test_missing_certificate_files_are_written_again(prepared_sqlite: Prepared, tmp_path: Path) -> None:
+    home, _ = _copy(prepared_sqlite, tmp_path)
+    run("dispose", *_media(prepared_sqlite), "--as-of", AS_OF, "--yes", env=_env(home))
+    js = home / "certificates" / f"disposal-{AS_OF}-run1.json"
+    original = json.loads(js.read_text())
+    js.unlink()
+    js.with_suffix(".pdf").unlink()
+    run("dispose", *_media(prepared_sqlite), "--as-of", AS_OF, "--yes", env=_env(home))
+    assert json.loads(js.read_text()) == original and js.with_suffix(".pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_the_erase_wait_is_bounded(tmp_path: Path) -> None:
+    from pipeline.config import load_config
+    from pps_archive.errors import ConfigInvalid
+
+    assert load_config(None, {}).section("disposal")["erase_wait_seconds"] == 60.0
+    with pytest.raises(ConfigInvalid, match="disposal.erase_wait_seconds"):
+        load_config(None, {"PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS": "-1"})
