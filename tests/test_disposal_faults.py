@@ -222,7 +222,8 @@ def _fault_runs(prep: Prepared, tmp: Path, runs: int, seed: int) -> list[str]:
             k = rng.randint(1, blobs)
             _kill_when(proc, lambda k=k, home=home: len(list((home / "vault").glob("*/*.age"))) <= blobs - k, t0 + 60)
         else:
-            _kill_when(proc, lambda home=home: any((home / "certificates").iterdir()), t0 + 60)
+            _kill_when(proc, lambda home=home: any(p.name != ".dispose.lock" for p in (home / "certificates").iterdir()),
+                       t0 + 60)
         assert proc.returncode in (0, -signal.SIGKILL), proc.stderr.read().decode()
         proc.stderr.close()
         killed = _state(home, url)
