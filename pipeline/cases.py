@@ -38,7 +38,6 @@ def check_ref(cfg: Config, ref: str) -> str:
     return ref.upper()
 
 
-
 def get_case(session: Session, ref: str, *, for_update: bool = False) -> Case:
     stmt = select(Case).where(Case.ref == ref.strip().upper())
     if for_update:

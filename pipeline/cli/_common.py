@@ -46,43 +46,27 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
-    from pipeline.dates import not_far_ahead
-
-    if value is None:
-        return dt.date.today()
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
-    return not_far_ahead(day, dt.date.today(), "--as-of")
-
-
 #: a date that only chooses what to show (listings, statistics, a dry run) may look further ahead
 VIEW_YEARS_AHEAD = 100
 
 
-def _parse_view_date(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.date:
-    from pipeline.dates import not_far_ahead
-
-    if value is None:
-        return dt.date.today()
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
-    return not_far_ahead(day, dt.date.today(), "--as-of", days=365 * VIEW_YEARS_AHEAD)
-
-
-def parse_day(value: str, what: str) -> dt.date:
-    """A YYYY-MM-DD option other than --as-of that is recorded (e.g. ``case touch --on``)."""
-    from pipeline.dates import not_far_ahead
+def parse_day(value: str, what: str, *, days_ahead: int | None = None) -> dt.date:
+    """A YYYY-MM-DD value; the library refuses it far after the real today (a mistyped year)."""
+    from pipeline.dates import MAX_DAYS_AHEAD, not_far_ahead
 
     try:
         day = dt.date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD", param_hint=what) from None
-    return not_far_ahead(day, dt.date.today(), what)
+    return not_far_ahead(day, dt.date.today(), what, days=days_ahead or MAX_DAYS_AHEAD)
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    return dt.date.today() if value is None else parse_day(value, "--as-of")
+
+
+def _parse_view_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    return dt.date.today() if value is None else parse_day(value, "--as-of", days_ahead=365 * VIEW_YEARS_AHEAD)
 
 
 def as_of_option(fn: Callable) -> Callable:
@@ -108,7 +92,8 @@ class DatabaseId(click.ParamType):
         if isinstance(value, int):
             return check_id(value, "an id")
         text = str(value).strip()
-        if not text.lstrip("-").isascii() or not text.lstrip("-").isdigit():
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit()):
             self.fail(f"{value!r} is not an id: write it as a whole number", param, ctx)
         return check_id(int(text), param.human_readable_name if param else "an id")
 
