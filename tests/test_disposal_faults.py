@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -48,6 +48,7 @@ class Prepared:
     discs: list[Path]
     db_url: str  # "" for the SQLite file in the data dir
     pg_template: str | None = None
+    pg_copies: list[str] = field(default_factory=list)  # dropped at the end of the test
 
 
 def _env(home: Path, db_url: str = "") -> dict[str, str]:
@@ -94,6 +95,7 @@ def _copy(prep: Prepared, dest: Path) -> tuple[Path, str]:
     if not prep.db_url:
         return home, ""
     name = f"pps_fault_{uuid.uuid4().hex[:10]}"
+    prep.pg_copies.append(name)
     _pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{prep.pg_template}"')
     return home, make_url(prep.db_url).set(database=name).render_as_string(hide_password=False)
 
@@ -236,6 +238,7 @@ def _fault_runs(prep: Prepared, tmp: Path, runs: int, seed: int) -> list[str]:
         shutil.rmtree(home)
         if url:
             _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            prep.pg_copies.remove(make_url(url).database)
     return outcomes
 
 
@@ -267,13 +270,15 @@ def test_dispose_killed_at_random_points_on_postgresql(tmp_path_factory: pytest.
     name = f"pps_faultprep_{uuid.uuid4().hex[:8]}"
     _pg_admin(f'CREATE DATABASE "{name}"')
     url = make_url(os.environ[PG_ENV]).set(database=name).render_as_string(hide_password=False)
+    prep = None
     try:
         prep = _prepare(tmp_path_factory.mktemp("prepared-pg"), url)
         prep.pg_template = name
         outcomes = _fault_runs(prep, tmp_path, runs=12, seed=10)
         assert any(o != "finished" and not o.startswith("0/") for o in outcomes), outcomes
     finally:
-        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for copy in [*(prep.pg_copies if prep else []), name]:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
 
 
 # --- a reader holding the database open during the run -------------------------------------------
