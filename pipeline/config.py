@@ -196,7 +196,7 @@ def _env_overrides(environ: dict[str, str]) -> list[tuple[str, dict[str, Any]]]:
 
 def _validate(raw: dict[str, Any], source: str) -> None:
     try:
-        re.compile(raw["cases"]["reference_pattern"])
+        re.compile(f"(?a:{raw['cases']['reference_pattern']})")  # as Config.reference_pattern does
     except re.error as exc:
         raise ConfigInvalid(file=source, key="cases.reference_pattern", problem=f"is not a valid regular expression ({exc})") from exc
     for key in ("archive_after_months", "dispose_after_years"):
