@@ -403,6 +403,9 @@ def _erase_sqlite(ws: Workspace, destroyed: list[tuple[str, dict]], wait: float)
     """With ``secure_delete`` the rows' bytes are zeroed in the new page images; a checkpoint copies
     those into the database file and empties the write-ahead log, which held the old ones. A
     process reading an older snapshot stops both, so the files are scanned, not trusted."""
+    if not ws.engine.url.database or ws.engine.url.database == ":memory:":
+        return {"engine": "sqlite", "records": len(destroyed), "verified": False, "checked": [],
+                "not_checked": ["an in-memory database has no file to check"]}
     db_file = Path(ws.engine.url.database)
     files = [db_file, db_file.with_name(db_file.name + "-wal")]
     deadline = time.monotonic() + wait
