@@ -192,7 +192,7 @@ def build_image(
     udf: bool = False,
     ecc: str = "no",
     ecc_medium: str | int = "CD",
-    mode: int = 0o640,
+    mode: int = 0o600,
 ) -> BuiltImage:
     """Write the disc image for ``content`` to ``out`` atomically, its index signed by ``signing_key``.
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 from pipeline import audit, authority
 from pipeline.authority import Unlocked
 from pipeline.config import Config
-from pipeline.dates import add_months, add_years
+from pipeline.dates import add_months, add_years, in_calendar
 from pipeline.models import HOLD_REASON_WORDS, HOLD_REASONS, Case, Hold, ThirdPartyConsent
 from pps_archive.errors import (
     CaseExists,
@@ -31,10 +31,12 @@ from pps_archive.errors import (
 
 
 def check_ref(cfg: Config, ref: str) -> str:
-    ref = ref.strip().upper()
-    if not cfg.reference_pattern.fullmatch(ref):
-        raise InvalidCaseRef(ref=ref, pattern=cfg.reference_pattern.pattern)
-    return ref
+    """The reference in canonical form; ASCII only (checked before upper-casing, which turns some
+    other letters into ASCII ones), matching the configured pattern in full."""
+    ref = ref.strip()
+    if not ref.isascii() or not cfg.reference_pattern.fullmatch(ref.upper()):
+        raise InvalidCaseRef(ref=ref, pattern=cfg.raw["cases"]["reference_pattern"])
+    return ref.upper()
 
 
 def get_case(session: Session, ref: str, *, for_update: bool = False) -> Case:
@@ -64,6 +66,7 @@ def open_case(
     from pipeline import keystore
 
     ref = check_ref(cfg, ref)
+    in_calendar(today, "the opening date")
     if session.scalars(select(Case.id).where(Case.ref == ref)).first() is not None:
         raise CaseExists(ref=ref)
     if passphrase is not None:
@@ -121,6 +124,7 @@ def ensure_can_file(case: Case) -> None:
 
 def touch(session: Session, ref: str, on: dt.date, *, actor: str) -> Case:
     """Record activity: the archive and disposal dates move on from the later of the two dates."""
+    in_calendar(on, "the date of the activity")
     case = _live_case(session, ref)
     before = case.last_activity
     case.last_activity = max(before, on)

@@ -70,7 +70,8 @@ class Config:
 
     @property
     def reference_pattern(self) -> re.Pattern[str]:
-        return re.compile(self.raw["cases"]["reference_pattern"])
+        # ASCII only (\d is not also an Arabic-Indic digit), also where .pattern is embedded
+        return re.compile(f"(?a:{self.raw['cases']['reference_pattern']})")
 
     @property
     def third_parties(self) -> list[str]:
@@ -364,6 +365,7 @@ RULES_BY_KEY: dict[str, Check] = {
     "crypto.kdf_log2_n": _any,  # with kdf_r and kdf_p: see _validate_kdf (floor and ceiling together)
     "crypto.kdf_r": _any,
     "crypto.kdf_p": _any,
+    "disposal.erase_wait_seconds": _at_least(0, 3600),
     "web.host": _host,
     "web.port": _at_least(1, 65535),
     "web.idle_timeout_minutes": _at_least(1, 24 * 60),

@@ -5,6 +5,14 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 
+from pps_archive.errors import InvalidValue
+
+#: dates the register accepts: far enough apart for any case, and later ones would overflow the
+#: calendar once the retention periods are added
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2999, 12, 31)
+#: a date given for "today" may lie this far after the real today, no further (a mistyped year)
+MAX_DAYS_AHEAD = 366
+
 
 def add_months(day: dt.date, months: int) -> dt.date:
     """The same day ``months`` later, clamped to the month's end (31 Aug + 6 months = 28/29 Feb)."""
@@ -22,3 +30,18 @@ def utcnow() -> dt.datetime:
     """Wall-clock UTC without tzinfo, as stored. For leases and event times only: the policy's
     dates come from ``--as-of``."""
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def in_calendar(day: dt.date, what: str) -> dt.date:
+    """``day`` unless it lies outside the years the register works with (InvalidValue)."""
+    if not EARLIEST <= day <= LATEST:
+        raise InvalidValue(f"{what} {day} is outside {EARLIEST.year}-{LATEST.year}: check the year")
+    return day
+
+
+def not_far_ahead(day: dt.date, today: dt.date, what: str, *, days: int = MAX_DAYS_AHEAD) -> dt.date:
+    """``day`` unless it is more than ``days`` after ``today`` (the real date) or before 1900."""
+    if day > today + dt.timedelta(days=days):
+        ahead = "a year" if days == MAX_DAYS_AHEAD else f"{days // 365} years"
+        raise InvalidValue(f"{what} {day} is more than {ahead} after today ({today}): check the year")
+    return in_calendar(day, what)

@@ -10,6 +10,7 @@ locked with ``SELECT ... FOR UPDATE`` (``SKIP LOCKED`` for the job queue).
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -22,6 +23,18 @@ from pps_archive.errors import DatabaseUnavailable, NotInitialised
 log = logging.getLogger(__name__)
 
 SQLITE_FILE = "pps-archive.sqlite3"
+#: the largest id both databases hold: ids are INTEGER columns, 32-bit on PostgreSQL
+MAX_ID = 2**31 - 1
+
+
+def check_id(value: int, what: str) -> int:
+    """An id a database column can hold, else InvalidValue (both databases would fail deep
+    inside the driver on a larger one)."""
+    from pps_archive.errors import InvalidValue
+
+    if not 1 <= value <= MAX_ID:
+        raise InvalidValue(f"{value} is not an id ({what}): ids are whole numbers from 1 to {MAX_ID}")
+    return value
 
 
 def sqlite_url(data_dir: Path) -> str:
@@ -35,8 +48,24 @@ def redact(url: str) -> str:
         return "(unparseable URL)"
 
 
+def _private_files(dbapi_conn) -> None:  # noqa: ANN001 - DB-API connection
+    """The database file 0600 whatever the umask; SQLite gives the -wal and -shm files it creates
+    the database file's mode (set here before the first read makes them), and older ones are
+    set too."""
+    for _seq, name, file in dbapi_conn.execute("PRAGMA database_list").fetchall():
+        if name != "main" or not file:
+            continue
+        for path in (file, f"{file}-wal", f"{file}-shm"):
+            try:
+                if os.stat(path).st_mode & 0o777 != 0o600:
+                    os.chmod(path, 0o600)
+            except FileNotFoundError:
+                pass
+
+
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
     dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _sqlite_begin)
+    _private_files(dbapi_conn)
     cur = dbapi_conn.cursor()
     for pragma in (
         "PRAGMA journal_mode=WAL",
@@ -104,6 +133,7 @@ def _migration_engine(engine: Engine) -> Engine:
     plain = create_engine(engine.url, connect_args={"timeout": 30})
 
     def pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API connection
+        _private_files(dbapi_conn)
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA foreign_keys=OFF")

@@ -13,17 +13,37 @@
 
 ``plan`` changes nothing (``--dry-run``); ``execute`` carries the plan out one case per
 transaction, and a run interrupted half-way is finished by running it again.
+
+Order, so that a kill at any point leaves each case untouched or disposed of, never half:
+
+- one transaction per case overwrites its key record with zeros, deletes it, and cuts the records
+  down to a tombstone; the tombstone keeps the opaque ids of its vault blobs. This commit is the
+  erase: from here on the blobs are ciphertext nobody can read.
+- only then are the blobs deleted (and the ids cleared); a kill in between leaves blobs of a
+  disposed case, which this and every later run delete first (:func:`sweep_disposed`).
+- before the certificate, the destroyed records' old bytes are removed from the database files
+  and their absence checked (:func:`erase_and_verify`); while another process holds an old
+  snapshot open this waits, then fails without a certificate, and a re-run finishes.
+- the certificate files are written atomically before the run is recorded as finished; a
+  finished run whose files are missing gets them back from the copy kept in the database.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
 import json
 import logging
+import mmap
+import os
+import shutil
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, keystore
@@ -34,6 +54,7 @@ from pipeline.models import (
     HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
 )
 from pipeline.workspace import Workspace
+from pps_archive.errors import DisposalRunning, ErasureUnverified
 
 log = logging.getLogger(__name__)
 
@@ -143,9 +164,10 @@ def _open_run(s: Session, as_of: dt.date, operator: str) -> DisposalRun:
 
 
 def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor: str) -> dict:
-    """Crypto-erase one case and purge its records to a tombstone, in the caller's transaction."""
-    from archive_media.vault import Vault
+    """Crypto-erase one case and purge its records to a tombstone, in the caller's transaction.
 
+    Nothing outside the database is touched: the tombstone keeps its documents' vault ids, and
+    :func:`sweep_disposed` deletes those blobs once this transaction has committed."""
     case = s.scalars(select(Case).where(Case.ref == ref).with_for_update()).one()
     if case.disposed_on is not None:
         return {"case_ref": ref, "skipped": "already disposed of"}
@@ -157,16 +179,12 @@ def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor
     record = {"case_ref": ref, "opened_on": case.opened_on.isoformat(), "last_activity": case.last_activity.isoformat(),
               "dispose_after": case_dates(ws.config, case.last_activity).dispose_after.isoformat(),
               "documents": [d.id for d in docs], "vault_items": sum(1 for d in docs if d.vault_item)}
-    key_destroyed = s.execute(delete(WrappedKey).where(WrappedKey.purpose == "case", WrappedKey.case_ref == ref)).rowcount > 0
-    vault = Vault(ws.path("vault"))
+    destroyed = _destroy_key_rows(s, ref)
     for d in docs:
-        if d.vault_item:
-            vault.delete(d.vault_item)
-        if d.original_item:
-            vault.delete(d.original_item)
-        d.original_item = d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None
+        d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None  # original_item: until swept
         # the tombstone keeps ids, class, decision and page count: no file names, no free text
-        d.vault_item = d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = None
+        # (and the opaque vault id until the blob is gone: see sweep_disposed)
+        d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = None
         d.reason, d.source_pages, d.state, d.suggested_ref = "disposed", "[]", "disposed", None
     inputs = {d.input_id for d in docs}
     for inp in s.scalars(select(Input).where(Input.id.in_(inputs))):
@@ -177,9 +195,70 @@ def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor
     for h in case.holds:
         h.note = ""
     case.disposed_on, case.disposal_run_id, case.store_consent = run.as_of, run.id, False
-    record["key_destroyed"] = key_destroyed
-    audit.record(s, actor, "case.disposed", case_ref=ref, subject=f"disposal:{run.id}", documents=len(docs), key_destroyed=key_destroyed)
+    record["key_destroyed"] = bool(destroyed)
+    # fingerprints of the destroyed records (hashes, not the bytes): what erase_and_verify looks for
+    audit.record(s, actor, "case.disposed", case_ref=ref, subject=f"disposal:{run.id}", documents=len(docs),
+                 key_destroyed=bool(destroyed), key_records=destroyed)
     return record
+
+
+#: a sealed case-key record is an age file; its header (with the wrapped file key) starts it
+_AGE_MAGIC = b"age-encryption.org/v1\n"
+_HEAD = 128
+
+
+def _fingerprint(record: bytes) -> dict:
+    return {"bytes": len(record), "sha256": hashlib.sha256(record).hexdigest(),
+            "head_sha256": hashlib.sha256(record[:_HEAD]).hexdigest()}
+
+
+def _destroy_key_rows(s: Session, ref: str) -> list[dict]:
+    """Overwrite the case's key records with zeros in place, then delete the rows."""
+    rows = list(s.execute(select(WrappedKey.id, WrappedKey.record).where(
+        WrappedKey.purpose == "case", WrappedKey.case_ref == ref).with_for_update()))
+    for row_id, record in rows:
+        s.execute(update(WrappedKey).where(WrappedKey.id == row_id).values(record=bytes(len(record))),
+                  execution_options={"synchronize_session": False})
+    if rows:
+        s.execute(delete(WrappedKey).where(WrappedKey.id.in_([r[0] for r in rows])),
+                  execution_options={"synchronize_session": False})
+    return [_fingerprint(bytes(record)) for _id, record in rows]
+
+
+def sweep_disposed(ws: Workspace) -> dict:
+    """Delete what disposals left outside the database after their commit: the vault blobs of
+    tombstoned documents and the kept copies of disposed quarantine entries. Safe to repeat; its
+    own transactions."""
+    from archive_media.vault import Vault
+
+    from pipeline.models import QuarantineEntry
+
+    with ws.transaction() as s:
+        blobs = list(s.execute(select(Document.id, Document.vault_item, Document.original_item).where(
+            Document.state == "disposed", Document.vault_item.is_not(None) | Document.original_item.is_not(None))))
+        kept = list(s.execute(select(QuarantineEntry.id, QuarantineEntry.path).where(
+            QuarantineEntry.file == "(disposed)", QuarantineEntry.path.is_not(None))))
+    if not blobs and not kept:
+        return {"blobs": 0, "quarantine_copies": 0}
+    vault = Vault(ws.path("vault"))
+    for _id, item, original in blobs:
+        for blob in (item, original):
+            if blob:
+                vault.delete(blob)
+    for _id, path in kept:
+        folder = ws.data_dir / path
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        else:
+            folder.unlink(missing_ok=True)
+    with ws.transaction() as s:
+        if blobs:
+            s.execute(update(Document).where(Document.id.in_([b[0] for b in blobs])).values(vault_item=None, original_item=None),
+                      execution_options={"synchronize_session": False})
+        if kept:
+            s.execute(update(QuarantineEntry).where(QuarantineEntry.id.in_([k[0] for k in kept])).values(path=None),
+                      execution_options={"synchronize_session": False})
+    return {"blobs": len(blobs), "quarantine_copies": len(kept)}
 
 
 def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
@@ -191,7 +270,11 @@ def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
 
 def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str) -> dict:  # noqa: ANN001
     """Carry the plan out, as ``auth.actor``: needs the key store unlocked (``auth``, a
-    :class:`pipeline.authority.Unlocked`) and an audit log that verifies."""
+    :class:`pipeline.authority.Unlocked`) and an audit log that verifies. Its own transactions
+    (one per case). Run again after any interruption: it deletes what an earlier attempt left
+    behind, finishes an open run (also one of another day), and writes missing certificates.
+    Raises ``ErasureUnverified`` (no certificate) while another process keeps the destroyed keys'
+    old bytes in the database files."""
     from pipeline import authority
 
     with ws.transaction() as s:
@@ -200,6 +283,41 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
         audit.record(s, auth.actor, "disposal.authorised", as_of=as_of, consent=consent, **how)
     actor = auth.actor
     presented, disc_dates = read_presented(ws, sources)
+    with _one_run_at_a_time(ws):
+        return _execute(ws, presented, disc_dates, as_of, actor=actor, consent=consent, how=how)
+
+
+@contextlib.contextmanager
+def _one_run_at_a_time(ws: Workspace) -> Iterator[None]:
+    """An exclusive lock on the certificates folder for the whole run; under it, temporary files a
+    killed run left there are removed."""
+    import fcntl
+
+    folder = ws.path("certificates")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock = folder / ".dispose.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DisposalRunning(lock=str(lock)) from None
+        for tmp in folder.glob(".tmp-*.part"):
+            tmp.unlink(missing_ok=True)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _execute(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], as_of: dt.date, *,
+             actor: str, consent: str, how: dict) -> dict:
+    sweep_disposed(ws)
+    restore_certificates(ws)
+    with ws.transaction() as s:
+        stale = list(s.scalars(select(DisposalRun.id).where(DisposalRun.finished_at.is_(None), DisposalRun.as_of != as_of)
+                               .order_by(DisposalRun.id)))
+    for run_id in stale:  # interrupted on another day: certify what it did before starting anew
+        _finish(ws, run_id, presented, disc_dates, actor=actor, consent=consent, how=how)
     with ws.transaction() as s:
         p = plan(s, ws.config, as_of, presented, disc_dates)
         run = _open_run(s, as_of, actor)
@@ -210,77 +328,205 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
             done = dispose_case(ws, s, item["case_ref"], run, actor=actor)
             if "skipped" in done:
                 log.warning("case %s not disposed of: %s", item["case_ref"], done["skipped"])
+        sweep_disposed(ws)  # its blobs, now that the erase is committed
     with ws.transaction() as s:
         run = s.get(DisposalRun, run_id)
         purge_unfiled(ws, s, run, actor=actor)
-    _wipe_free_space(ws)
+    sweep_disposed(ws)
+    return _finish(ws, run_id, presented, disc_dates, actor=actor, consent=consent, how=how)
+
+
+def _finish(ws: Workspace, run_id: int, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], *,
+            actor: str, consent: str, how: dict) -> dict:
+    """Check the erase, then write the certificate and record the run as finished."""
+    with ws.transaction() as s:
+        destroyed = destroyed_records(s, run_id)
+    erasure = erase_and_verify(ws, destroyed)
     with ws.transaction() as s:
         run = s.get(DisposalRun, run_id)
-        cert = certificate(ws, s, run, p, consent=consent)
+        p = plan(s, ws.config, run.as_of, presented, disc_dates)
+        cert = certificate(ws, s, run, p, consent=consent, erasure=erasure)
         audit.record(s, actor, "disposal.finished", subject=f"disposal:{run_id}", cases=len(cert["destroyed"]),
                      discs_to_destroy=len(p.discs_to_destroy), consent=consent, **how)
         cert["audit_head"] = audit.head(s).head
         run.finished_at, run.certificate = utcnow(), json.dumps(cert, sort_keys=True)
-    write_certificate(ws, cert)
+        # the files first (atomically), then the commit: a kill in between leaves the run open,
+        # and the next run writes them again
+        write_certificate(ws, cert)
     return cert
+
+
+def restore_certificates(ws: Workspace) -> list[Path]:
+    """Write again the certificate files of finished runs that are missing them (from the copy
+    kept in the database)."""
+    with ws.transaction() as s:
+        runs = list(s.execute(select(DisposalRun.certificate).where(DisposalRun.finished_at.is_not(None),
+                                                                    DisposalRun.certificate.is_not(None))))
+    written = []
+    for (text,) in runs:
+        cert = json.loads(text)
+        js, pdf = certificate_paths(ws, cert)
+        if not (js.is_file() and pdf.is_file()):
+            written.extend(write_certificate(ws, cert))
+    return written
 
 
 def purge_unfiled(ws: Workspace, s: Session, run: DisposalRun, *, actor: str) -> dict:
     """Records that never reached a case age out too: review items never assigned and quarantine
     entries, the retention period after they came in (their copies are encrypted to the archive
-    key, which is never destroyed, so they are deleted rather than crypto-erased)."""
-    from archive_media.vault import Vault
-
+    key, which is never destroyed, so they are deleted rather than crypto-erased). In the caller's
+    transaction; the copies themselves go after the commit (:func:`sweep_disposed`)."""
     from pipeline.dates import add_years
     from pipeline.models import QuarantineEntry
 
     years = ws.config.dispose_after_years
-    vault = Vault(ws.path("vault"))
     review = [d for d in s.scalars(select(Document).where(Document.decision == "review", Document.state == "review"))
               if add_years(d.created_at.date(), years) <= run.as_of]
     for d in review:
-        if d.vault_item:
-            vault.delete(d.vault_item)
-        if d.original_item:
-            vault.delete(d.original_item)
-        d.original_item = d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None
-        d.vault_item = d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = d.suggested_ref = None
+        d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None  # original_item: until swept
+        d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = d.suggested_ref = None
         d.reason, d.source_pages, d.state = "disposed", "[]", "disposed"
     entries = [e for e in s.scalars(select(QuarantineEntry).where(QuarantineEntry.file != "(disposed)"))
                if add_years(e.received_at.date(), years) <= run.as_of]
     for e in entries:
-        if e.path:
-            import shutil
-
-            shutil.rmtree(ws.data_dir / e.path, ignore_errors=True)
-        e.file, e.reason, e.path, e.resolved_at = "(disposed)", "disposed", None, e.resolved_at or utcnow()
+        e.file, e.reason, e.resolved_at = "(disposed)", "disposed", e.resolved_at or utcnow()
     if review or entries:
         audit.record(s, actor, "disposal.unfiled", subject=f"disposal:{run.id}", review_items=len(review),
                      quarantine_entries=len(entries))
     return {"review_items": len(review), "quarantine_entries": len(entries)}
 
 
-def _wipe_free_space(ws: Workspace) -> None:
-    """SQLite: with ``secure_delete`` the key rows' bytes were zeroed in the pages; a checkpoint
-    also empties the write-ahead log, which still held the old page images."""
+# --- the erase, checked ----------------------------------------------------------------------------
+
+_STOP = ("every other program using the database (the pps-archive watch daemon, e.g. "
+         "'systemctl stop pps-archive', the web app, an open sqlite3 or psql session)")
+
+
+def destroyed_records(s: Session, run_id: int) -> list[tuple[str, dict]]:
+    """(case, fingerprint) of every key record the run destroyed, as its audit events recorded."""
+    from pipeline.models import AuditEvent
+
+    events = s.scalars(select(AuditEvent).where(AuditEvent.action == "case.disposed", AuditEvent.subject == f"disposal:{run_id}"))
+    return [(e.case_ref, fp) for e in events for fp in json.loads(e.details).get("key_records", [])]
+
+
+def erase_and_verify(ws: Workspace, destroyed: list[tuple[str, dict]]) -> dict:
+    """Remove the destroyed records' old bytes from the database's own files and check what can
+    be checked; waits (``disposal.erase_wait_seconds``) for other processes to let go, then raises
+    ``ErasureUnverified``. Returns what the certificate states about it. Outside any transaction."""
+    wait = float(ws.config.section("disposal")["erase_wait_seconds"])
     if ws.engine.dialect.name == "postgresql":
-        # deleted rows stay in dead tuples until vacuumed; PostgreSQL's WAL and base backups still
-        # hold them until they expire (see docs/operations.md)
-        with ws.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM (FULL) wrapped_keys")
-        return
-    if ws.engine.dialect.name != "sqlite":
-        return
+        return _erase_postgresql(ws, destroyed, wait)
+    return _erase_sqlite(ws, destroyed, wait)
+
+
+def _erase_sqlite(ws: Workspace, destroyed: list[tuple[str, dict]], wait: float) -> dict:
+    """With ``secure_delete`` the rows' bytes are zeroed in the new page images; a checkpoint copies
+    those into the database file and empties the write-ahead log, which held the old ones. A
+    process reading an older snapshot stops both, so the files are scanned, not trusted."""
+    if not ws.engine.url.database or ws.engine.url.database == ":memory:":
+        return {"engine": "sqlite", "records": len(destroyed), "verified": False, "checked": [],
+                "not_checked": ["an in-memory database has no file to check"]}
+    db_file = Path(ws.engine.url.database)
+    files = [db_file, db_file.with_name(db_file.name + "-wal")]
+    deadline = time.monotonic() + wait
+    while True:
+        busy = _checkpoint(ws, max(0.0, min(5.0, deadline - time.monotonic())))
+        found = _still_present(files, [fp for _ref, fp in destroyed])
+        if not found:
+            return {"engine": "sqlite", "records": len(destroyed), "verified": True,
+                    "checked": ["the key records were overwritten with zeros and deleted (secure_delete on)",
+                                f"the write-ahead log was {'checkpointed and emptied' if not busy else 'checkpointed'}",
+                                f"{', '.join(f.name for f in files)} scanned: no byte sequence of a destroyed key record remains"],
+                    "not_checked": ["copies outside the database files: backups, file-system snapshots, and sectors the "
+                                    "disk itself remapped"]}
+        if time.monotonic() >= deadline:
+            cases = {ref for ref, fp in destroyed if {fp["head_sha256"], fp["sha256"]} & found["digests"]}
+            raise ErasureUnverified(cases=len(cases), files=", ".join(sorted(found["files"])),
+                                    why=f"another process still reads an older state of the database (waited {wait:g} s)",
+                                    stop=_STOP)
+        time.sleep(0.5)
+
+
+def _checkpoint(ws: Workspace, timeout: float) -> bool:
+    """``PRAGMA wal_checkpoint(TRUNCATE)``, waiting up to ``timeout`` s for readers; True if busy."""
     raw = ws.engine.raw_connection()  # outside SQLAlchemy's transaction: a checkpoint needs none open
     try:
-        busy, _log, _done = raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
-            log.warning("the write-ahead log could not be emptied now (another process is reading); it will be at the next checkpoint")
+        conn = raw.driver_connection
+        conn.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+        try:
+            busy, _log, _done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            conn.execute("PRAGMA busy_timeout=30000")
     finally:
         raw.close()
+    return bool(busy)
 
 
-def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *, consent: str) -> dict:
+def _still_present(files: list[Path], fingerprints: list[dict]) -> dict:
+    """Which files still hold a destroyed record (whole, or its header, which carries the wrapped
+    file key): ``{"files": {names}, "digests": {matched hashes}}``, empty if none."""
+    if not fingerprints:
+        return {}
+    heads = {(min(fp["bytes"], _HEAD), fp["head_sha256"]) for fp in fingerprints}
+    fulls = {(fp["bytes"], fp["sha256"]) for fp in fingerprints}
+    windows = {n for n, _ in heads | fulls}
+    found: dict = {}
+    for path in files:
+        try:
+            fh = open(path, "rb")  # noqa: SIM115 - opened apart from the with: a file gone since is skipped
+        except FileNotFoundError:
+            continue
+        with fh:
+            if fh.seek(0, 2) == 0:
+                continue
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                pos = m.find(_AGE_MAGIC)
+                while pos != -1:
+                    for n in windows:
+                        digest = hashlib.sha256(m[pos:pos + n]).hexdigest()
+                        if (n, digest) in heads or (n, digest) in fulls:
+                            found.setdefault("files", set()).add(path.name)
+                            found.setdefault("digests", set()).add(digest)
+                    pos = m.find(_AGE_MAGIC, pos + 1)
+    return found
+
+
+def _erase_postgresql(ws: Workspace, destroyed: list[tuple[str, dict]], wait: float) -> dict:
+    """Deleted rows stay in dead tuples until vacuumed: ``VACUUM FULL`` rewrites the key table into
+    a new file. It needs the table to itself, so a session with an open transaction that read it
+    makes it wait; it is retried until ``wait`` runs out."""
+    from sqlalchemy.exc import OperationalError
+
+    deadline = time.monotonic() + wait
+    with ws.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        before = conn.exec_driver_sql("SELECT pg_relation_filenode('wrapped_keys')").scalar()
+        while True:
+            timeout_ms = max(1, int(min(5.0, deadline - time.monotonic()) * 1000))
+            conn.exec_driver_sql(f"SET lock_timeout = {timeout_ms}")
+            try:
+                conn.exec_driver_sql("VACUUM (FULL) wrapped_keys")
+                break
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "55P03":  # lock_not_available
+                    raise
+                if time.monotonic() >= deadline:
+                    raise ErasureUnverified(cases=len({r for r, _ in destroyed}), files="the key table's dead rows",
+                                            why=f"another session holds the table open (waited {wait:g} s)", stop=_STOP) from exc
+                time.sleep(0.5)
+        conn.exec_driver_sql("RESET lock_timeout")
+        after = conn.exec_driver_sql("SELECT pg_relation_filenode('wrapped_keys')").scalar()
+    return {"engine": "postgresql", "records": len(destroyed), "verified": False,
+            "checked": ["the key records were overwritten with zeros and deleted",
+                        f"the key table was rewritten by VACUUM FULL (file node {before} -> {after}): the old row "
+                        "versions are not in the live table"],
+            "not_checked": ["PostgreSQL cannot show that the old bytes are gone from the server's disk: the old table "
+                            "file's blocks are freed, not overwritten; the write-ahead log (pg_wal), WAL archives, "
+                            "replicas and base backups keep them until they are recycled or expire (see "
+                            "docs/operations.md)"]}
+
+
+def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *, consent: str, erasure: dict | None = None) -> dict:
     from pipeline.models import AuditEvent
 
     cases = list(s.scalars(select(Case).where(Case.disposal_run_id == run.id).order_by(Case.ref)))
@@ -305,17 +551,23 @@ def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *,
         "held_back": p.held, "kept_reactivated": p.kept_reactivated, "kept_in_review": p.kept_in_review,
         "discs_not_presented": p.not_presented, "discs_not_registered": p.not_registered,
         "method": "cryptographic erase (NIST SP 800-88): each case's data key destroyed; vault copies deleted",
+        "erasure": erasure,
     }
 
 
+def certificate_paths(ws: Workspace, cert: dict) -> tuple[Path, Path]:
+    stem = ws.path("certificates") / f"disposal-{cert['run_date']}-run{cert['run']}"
+    return stem.with_suffix(".json"), stem.with_suffix(".pdf")
+
+
 def write_certificate(ws: Workspace, cert: dict) -> tuple[Path, Path]:
+    """Both files, each written atomically (a temp file, fsync, rename)."""
     from pps_archive.atomic import atomic_write_bytes
 
-    folder = ws.path("certificates")
-    stem = f"disposal-{cert['run_date']}-run{cert['run']}"
-    js = folder / f"{stem}.json"
-    atomic_write_bytes(js, (json.dumps(cert, indent=2, sort_keys=True) + "\n").encode(), 0o600)
-    pdf = folder / f"{stem}.pdf"
+    js, pdf = certificate_paths(ws, cert)
+    js.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    body = {k: v for k, v in cert.items() if k != "files"}
+    atomic_write_bytes(js, (json.dumps(body, indent=2, sort_keys=True) + "\n").encode(), 0o600)
     _certificate_pdf(cert, pdf)
     cert["files"] = [str(js), str(pdf)]
     return js, pdf
@@ -349,6 +601,11 @@ def _certificate_pdf(cert: dict, out: Path) -> None:
     ):
         if cert[key]:
             story += [Paragraph(title, st["Heading2"])] + [Paragraph(fmt(x), st["BodyText"]) for x in cert[key]]
+    erasure = cert.get("erasure") or {}
+    if erasure:
+        story += [Paragraph("Erasure of the destroyed keys from the database", st["Heading2"])]
+        story += [Paragraph(f"Checked: {x}.", st["BodyText"]) for x in erasure.get("checked", [])]
+        story += [Paragraph(f"Not checked: {x}.", st["BodyText"]) for x in erasure.get("not_checked", [])]
     story += [Spacer(1, 8), Paragraph(f"Audit chain head after the run: {cert.get('audit_head', '(see JSON)')}", st["BodyText"])]
     with atomic_writer(out, 0o600) as fh:
         SimpleDocTemplate(fh, pagesize=A4, title="Certificate of destruction").build(story)

@@ -11,8 +11,10 @@ read from the archive medium itself, and once a full verification decrypted and 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,53 +130,123 @@ def public_key(s: Session, data_dir: Path) -> bytes:
 
 def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date,
           consolidate: tuple[str, ...] = ()) -> list[dict]:
-    """Build, read back and register an image for every planned disc."""
+    """Build, read back and register an image for every planned disc.
+
+    Each image is written as ``.LABEL.iso.part`` and renamed to ``LABEL.iso`` only once it is in
+    the register, so ``out_dir`` never shows an image the register does not know; what a killed
+    build left there is cleared up at the start of the next one (:func:`_sweep_out_dir`)."""
     from archive_media.iso import DiscContent, DiscItem, build_image, verify_quick
     from archive_media.vault import Vault
 
     vault = Vault(ws.path("vault"))
     out_dir.mkdir(parents=True, exist_ok=True)
     results = []
-    with ws.transaction() as s:
-        master = keystore.unlock(s, passphrase)
-        signing, archive = _signing_key(s, master), keystore.archive_id(s)
-        if public_key_of(signing) != keystore.trusted_signing_key(s, ws.data_dir):
-            from pps_archive.errors import SigningKeyUntrusted
-
-            raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
-                                      todo="Run 'pps-archive init' with the master passphrase: it re-pins the right key.")
-        planned = plan(s, ws.config, capacity, consolidate)
-    ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
-    for disc in planned:
+    with _one_build_at_a_time(ws):
+        _sweep_out_dir(ws, out_dir)
         with ws.transaction() as s:
-            head = audit.head(s).head
-        content = DiscContent(
-            label=disc.label, archive_id=archive, service_name=ws.config.section("service")["name"], audit_head=head,
-            items=tuple(DiscItem(item_id, vault.path_of(item_id), i.case_ref, i.dispose_after.isoformat(), sha)
-                        for i in disc.items
-                        for item_id, sha in [(i.item_id, i.ciphertext_sha256), *([(i.original[0], i.original[2])] if i.original else [])]),
-            created=today.isoformat(),
-        )
-        path = out_dir / f"{disc.label}.iso"
-        built = build_image(content, path, signing, ecc=ecc)
-        try:
-            verify_quick(built.path, public_key=public_key_of(signing), archive_id=archive, image_sha256=built.sha256)
+            master = keystore.unlock(s, passphrase)
+            signing, archive = _signing_key(s, master), keystore.archive_id(s)
+            if public_key_of(signing) != keystore.trusted_signing_key(s, ws.data_dir):
+                from pps_archive.errors import SigningKeyUntrusted
+
+                raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
+                                          todo="Run 'pps-archive init' with the master passphrase: it re-pins the right key.")
+            planned = plan(s, ws.config, capacity, consolidate)
+        ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
+        for disc in planned:
             with ws.transaction() as s:
-                row = Disc(label=disc.label, iso_sha256=built.sha256, size=built.size, dispose_year=disc.dispose_year,
-                           status="built", built_at=utcnow())
-                s.add(row)
-                s.flush()
-                for i in disc.items:
-                    s.add(DiscItemRow(disc_id=row.id, document_id=i.document_id, vault_item=i.item_id, case_ref=i.case_ref,
-                                      dispose_after=i.dispose_after))
-                audit.record(s, actor, "media.built", subject=f"disc:{disc.label}", items=len(disc.items), sha256=built.sha256,
-                             ecc=built.ecc)
-        except BaseException:
-            path.unlink(missing_ok=True)  # never leave an image that is not in the register
-            raise
-        results.append({"label": disc.label, "path": str(path), "iso_sha256": built.sha256, "items": len(disc.items),
-                        "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc)})
+                head = audit.head(s).head
+            content = DiscContent(
+                label=disc.label, archive_id=archive, service_name=ws.config.section("service")["name"], audit_head=head,
+                items=tuple(DiscItem(item_id, vault.path_of(item_id), i.case_ref, i.dispose_after.isoformat(), sha)
+                            for i in disc.items
+                            for item_id, sha in [(i.item_id, i.ciphertext_sha256), *([(i.original[0], i.original[2])] if i.original else [])]),
+                created=today.isoformat(),
+            )
+            path, pending = out_dir / f"{disc.label}.iso", out_dir / f".{disc.label}{_PENDING}"
+            built = build_image(content, pending, signing, ecc=ecc, mode=0o600)
+            try:
+                verify_quick(built.path, public_key=public_key_of(signing), archive_id=archive, image_sha256=built.sha256)
+                with ws.transaction() as s:
+                    audit.seal_on_commit(s, master)  # the build's own events are sealed too
+                    row = Disc(label=disc.label, iso_sha256=built.sha256, size=built.size, dispose_year=disc.dispose_year,
+                               status="built", built_at=utcnow())
+                    s.add(row)
+                    s.flush()
+                    for i in disc.items:
+                        s.add(DiscItemRow(disc_id=row.id, document_id=i.document_id, vault_item=i.item_id, case_ref=i.case_ref,
+                                          dispose_after=i.dispose_after))
+                    audit.record(s, actor, "media.built", subject=f"disc:{disc.label}", items=len(disc.items), sha256=built.sha256,
+                                 ecc=built.ecc)
+            except BaseException:
+                pending.unlink(missing_ok=True)  # never leave an image that is not in the register
+                raise
+            _publish(pending, path)
+            results.append({"label": disc.label, "path": str(path), "iso_sha256": built.sha256, "items": len(disc.items),
+                            "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc)})
     return results
+
+
+#: an image built but not yet (known to be) in the register: ``.LABEL.iso.part``
+_PENDING = ".iso.part"
+
+
+def _publish(pending: Path, path: Path) -> None:
+    from pps_archive.atomic import fsync_dir
+
+    pending.replace(path)
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(ws: Workspace) -> Iterator[None]:
+    """One build of this archive at a time: two would put the same items on two discs, and the
+    sweep must never take an image another build is writing."""
+    import fcntl
+
+    from pipeline.workspace import make_private_dir
+
+    lock = make_private_dir(ws.path("media")) / ".build.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MediaError(media=str(lock), problem="another build of this archive is going on: wait for it to end") from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def _sweep_out_dir(ws: Workspace, out_dir: Path) -> list[str]:
+    """What a killed build left in ``out_dir``: half-written images go; a finished image is given
+    its name if the register has it (killed between registering and renaming), else it goes."""
+    import hashlib
+
+    def sha256(path: Path) -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    swept = []
+    for tmp in out_dir.glob(".tmp-*.iso.part"):  # killed while writing
+        tmp.unlink(missing_ok=True)
+        swept.append(tmp.name)
+    for pending in out_dir.glob(f".*{_PENDING}"):
+        if pending.name.startswith(".tmp-"):
+            continue
+        label = pending.name[1:-len(_PENDING)]
+        with ws.transaction() as s:
+            sha = s.scalars(select(Disc.iso_sha256).where(Disc.label == label, Disc.status != "destroyed")).first()
+        final = out_dir / f"{label}.iso"
+        if sha is not None and not final.exists() and sha256(pending) == sha:
+            _publish(pending, final)
+        else:
+            pending.unlink(missing_ok=True)
+        swept.append(pending.name)
+    return swept
 
 
 def public_key_of(signing: bytes) -> bytes:

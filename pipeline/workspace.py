@@ -137,6 +137,9 @@ class Workspace:
         from pipeline.hostlock import spool_id
 
         spool_id(self.data_dir)  # this data directory's own id for its spool (not the hostname)
+        if not self.config.database_url:
+            # created 0600 before SQLite opens it (it would use the umask); see db._private_files
+            os.close(os.open(self.data_dir / db.SQLITE_FILE, os.O_WRONLY | os.O_CREAT, 0o600))
         for profile in self.config.scanner_profiles(self.data_dir):
             if profile.folder.is_relative_to(self.data_dir):
                 profile.folder.mkdir(parents=True, exist_ok=True)

@@ -59,6 +59,9 @@ class ExitCode(enum.IntEnum):
     NOT_AUTHORISED = 32
     SHRED_NOT_DUE = 33
     TRANSACTION_NESTING = 54
+    # disposal-faults helper: 41-43
+    ERASURE_UNVERIFIED = 41
+    DISPOSAL_RUNNING = 42
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -346,6 +349,20 @@ class TransactionNesting(PPSArchiveError):
         "a write transaction was opened inside a read-only one: open the write transaction first and "
         "read inside it (see pipeline/workspace.py). Nothing was changed."
     )
+class ErasureUnverified(PPSArchiveError):
+    """Destroyed key records are still readable in the database files: no certificate is written."""
+
+    exit_code = ExitCode.ERASURE_UNVERIFIED
+    template = (
+        "the destroyed keys of {cases} case(s) are still readable in {files}: {why}. The cases are "
+        "disposed of, but no certificate was written. Stop {stop}, then run the disposal again: it "
+        "finishes the job and writes the certificate."
+    )
+
+
+class DisposalRunning(PPSArchiveError):
+    exit_code = ExitCode.DISPOSAL_RUNNING
+    template = "another disposal run is going on in this data directory ({lock}): wait for it to end, then run this one again."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

@@ -184,6 +184,7 @@ BAD_VALUES = [
     ("[barcodes]\nreader = 'zxnig'\n", "barcodes.reader", '"zxing" or "zbar"'),
     ("[media]\ncapacity = '0MiB'\n", "media.capacity", "larger than zero"),
     ("[media]\narchive_medium = 'cd'\n", "media.archive_medium", '"optical" or "image-files"'),
+    ("[disposal]\nerase_wait_seconds = 7200\n", "disposal.erase_wait_seconds", "at most 3600"),
     ("[media]\nerror_correction = 'yes'\n", "media.error_correction", "true or false"),
     ("[crypto]\nkdf_p = 0\n", "crypto.kdf_p", ""),
     ("[web]\nport = 99999\n", "web.port", "at most 65535"),

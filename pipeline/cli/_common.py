@@ -51,18 +51,59 @@ class AppContext:
 pass_app = click.make_pass_decorator(AppContext)
 
 
-def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
+#: a date that only chooses what to show (listings, statistics, a dry run) may look further ahead
+VIEW_YEARS_AHEAD = 100
+
+
+def parse_day(value: str, what: str, *, days_ahead: int | None = None) -> dt.date:
+    """A YYYY-MM-DD value; the library refuses it far after the real today (a mistyped year)."""
+    from pipeline.dates import MAX_DAYS_AHEAD, not_far_ahead
+
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD") from None
+        raise click.BadParameter(f"{value!r} is not a date: write it as YYYY-MM-DD", param_hint=what) from None
+    return not_far_ahead(day, dt.date.today(), what, days=days_ahead or MAX_DAYS_AHEAD)
+
+
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    return dt.date.today() if value is None else parse_day(value, "--as-of")
+
+
+def _parse_view_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date:
+    return dt.date.today() if value is None else parse_day(value, "--as-of", days_ahead=365 * VIEW_YEARS_AHEAD)
 
 
 def as_of_option(fn: Callable) -> Callable:
+    """--as-of for a command that records the date: at most a year after the real today."""
     return click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=_parse_date, default=None,
                         help="Act as if today were this date (default: today).")(fn)
+
+
+def view_as_of_option(fn: Callable) -> Callable:
+    """--as-of for a command that only shows what would be true on that date."""
+    return click.option("--as-of", "as_of", metavar="YYYY-MM-DD", callback=_parse_view_date, default=None,
+                        help="Act as if today were this date (default: today).")(fn)
+
+
+class DatabaseId(click.ParamType):
+    """A record's id: a whole number an id column holds (1 to 2**31-1), else InvalidValue."""
+
+    name = "ID"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        from pipeline.db import check_id
+
+        if isinstance(value, int):
+            return check_id(value, "an id")
+        text = str(value).strip()
+        digits = text[1:] if text.startswith("-") else text
+        if not (digits.isascii() and digits.isdigit()):
+            self.fail(f"{value!r} is not an id: write it as a whole number", param, ctx)
+        return check_id(int(text), param.human_readable_name if param else "an id")
+
+
+ID = DatabaseId()
 
 
 def json_option(fn: Callable) -> Callable:

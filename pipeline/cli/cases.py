@@ -7,10 +7,12 @@ import datetime as dt
 import click
 
 from pipeline.cli._common import (
+    ID,
     AppContext,
     as_of_option,
     by_option,
     json_option,
+    parse_day,
     pass_app,
     print_json,
     print_table,
@@ -18,6 +20,7 @@ from pipeline.cli._common import (
     typed_consent,
     unlock,
     yes_option,
+    view_as_of_option,
 )
 
 # the hold reasons of pipeline.models, spelled here so that --help needs no database import
@@ -90,12 +93,7 @@ def case_touch(app: AppContext, ref: str, on: str | None, as_of: dt.date, actor:
     """Record activity on case REF: its archive and disposal dates move on."""
     from pipeline import cases
 
-    day = as_of
-    if on is not None:
-        try:
-            day = dt.date.fromisoformat(on)
-        except ValueError:
-            raise click.BadParameter(f"{on!r} is not a date: write it as YYYY-MM-DD", param_hint="--on") from None
+    day = as_of if on is None else parse_day(on, "--on")
     ws = app.workspace()
     with ws.transaction() as s:
         c = cases.touch(s, ref, day, actor=actor)
@@ -125,8 +123,8 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
 
 @case.command("release")
 @click.argument("ref")
-@click.option("--hold", "hold_id", required=True, type=int, help="The hold's number (see 'case list').")
-@as_of_option
+@click.option("--hold", "hold_id", required=True, type=ID, help="The hold's number (see 'case list').")
+@view_as_of_option  # a destructive command: a later date is refused by real_date, with that reason
 @by_option
 @yes_option
 @pass_app
@@ -149,7 +147,7 @@ def case_release(app: AppContext, ref: str, hold_id: int, as_of: dt.date, actor:
 
 @case.command("list")
 @json_option
-@as_of_option
+@view_as_of_option
 @pass_app
 def case_list(app: AppContext, as_json: bool, as_of: dt.date) -> None:
     """List the cases with their dates and holds."""

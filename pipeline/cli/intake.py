@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli._common import AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table
+from pipeline.cli._common import ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table
 
 DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source", "reason"]
 
@@ -110,7 +110,7 @@ def review_list(app: AppContext, as_json: bool) -> None:
 
 
 @review.command("assign")
-@click.argument("doc", type=int)
+@click.argument("doc", type=ID)
 @click.option("--case", "case_ref", required=True, metavar="REF", help="The case the document belongs to.")
 @click.option("--retain/--shred", "retain", default=None,
               help="Keep a scan (then shred the paper), or shred only. Without either, the decision its cover "
@@ -201,7 +201,7 @@ def quarantine_list(app: AppContext, as_json: bool) -> None:
 
 
 @quarantine.command("export")
-@click.argument("entry", type=int)
+@click.argument("entry", type=ID)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder to write the file into.")
 @by_option
 @pass_app

@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
-    yes_option,
+    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    view_as_of_option, yes_option,
 )
 
 
 @click.command("archive-due")
-@as_of_option
+@view_as_of_option
 @json_option
 @pass_app
 def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
@@ -39,7 +39,7 @@ def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
 @click.command("shred-list")
 @click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path), help="Also write a printable PDF of the list.")
 @click.option("--all", "show_all", is_flag=True, help="Include entries already confirmed.")
-@as_of_option
+@view_as_of_option
 @json_option
 @pass_app
 def shred_list(app: AppContext, pdf: Path | None, show_all: bool, as_of: dt.date, as_json: bool) -> None:
@@ -64,9 +64,9 @@ def shred() -> None:
 
 
 @shred.command("confirm")
-@click.argument("ids", nargs=-1, required=True, type=int)
+@click.argument("ids", nargs=-1, required=True, type=ID)
 @click.option("--by", "actor", required=True, metavar="NAME", help="Who shredded the paper.")
-@as_of_option
+@view_as_of_option  # a destructive command: a later date is refused by real_date, with that reason
 @yes_option
 @pass_app
 def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.date, yes: bool) -> None:
@@ -89,7 +89,7 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
 @click.option("--media", "sources", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
               help="A disc image or mounted disc (repeat for every disc in the cupboard).")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
-@as_of_option
+@view_as_of_option
 @by_option
 @yes_option
 @json_option
@@ -144,7 +144,7 @@ def _print_plan(cases: list[dict], p: dict) -> None:
 
 
 @click.command()
-@as_of_option
+@view_as_of_option
 @json_option
 @pass_app
 def stats(app: AppContext, as_of: dt.date, as_json: bool) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
-    yes_option,
+    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    view_as_of_option, yes_option,
 )
 
 
@@ -138,7 +138,7 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
 
 @media.command("destroy")
 @click.argument("label")
-@as_of_option
+@view_as_of_option  # a destructive command: a later date is refused by real_date, with that reason
 @by_option
 @yes_option
 @pass_app
@@ -159,7 +159,7 @@ def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: 
 
 @click.command()
 @click.option("--media", "source", required=True, type=click.Path(exists=True, path_type=Path), help="Disc image or mounted disc.")
-@click.option("--document", "document", required=True, type=int, help="Document id (see 'pps-archive documents').")
+@click.option("--document", "document", required=True, type=ID, help="Document id (see 'pps-archive documents').")
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Where to write the PDF.")
 @click.option("--original", is_flag=True,
               help="The file as it came, byte for byte (kept beside the copy for a born-digital or signed PDF).")
@@ -185,7 +185,7 @@ def keys() -> None:
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--valid-days", default=365, show_default=True, type=click.IntRange(1, 3650),
               help="The backup expires after this many days (a destroyed case key must not live on in old backups).")
-@as_of_option
+@view_as_of_option  # a destructive command: a later date is refused by real_date, with that reason
 @by_option
 @yes_option
 @pass_app
@@ -209,7 +209,7 @@ def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, act
 
 @keys.command("import")
 @click.argument("backup", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@as_of_option
+@view_as_of_option  # a later date only makes the expiry check stricter
 @by_option
 @pass_app
 def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> None:

@@ -137,7 +137,7 @@ def test_built_image_record(disc: Disc) -> None:
     assert built.path == disc.image and built.items == len(disc.docs) and built.files == len(disc.docs) + 6
     assert built.size == disc.image.stat().st_size and built.size % 2048 == 0
     assert built.sha256 == hashlib.sha256(disc.image.read_bytes()).hexdigest()
-    assert stat.S_IMODE(disc.image.stat().st_mode) == 0o640
+    assert stat.S_IMODE(disc.image.stat().st_mode) == 0o600
     assert [p.name for p in disc.image.parent.iterdir()] == [disc.image.name]
 
 
