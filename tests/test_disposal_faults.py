@@ -17,6 +17,7 @@ import json
 import os
 import random
 import shutil
+import datetime as dt
 import signal
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 
 from pps_archive.errors import ExitCode
@@ -36,6 +37,7 @@ from tests.factory import Cover, Doc, ScanFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = "2026-01-01"
+OPENED = dt.date(dt.date.today().year - 5, 3, 1)
 WITH_DOCS = [f"PPS-2019-{i:04d}" for i in range(0, 40, 3)]  # one retained scan each
 KEY_ONLY = [f"PPS-2019-{i:04d}" for i in range(40) if i % 3]  # keys made, no documents
 HELD = "PPS-2019-0090"
@@ -67,10 +69,11 @@ def _prepare(root: Path, db_url: str = "") -> Prepared:
     home = root / "home"
     env = _env(home, db_url)
     run("init", env=env)
+    opened = OPENED.isoformat()  # intake files only to cases not yet due for disposal: backdated below
     for ref in DUE + [HELD]:
-        run("case", "open", ref, "--consent-to-store", "--as-of", "2019-03-01", env=env)
+        run("case", "open", ref, "--consent-to-store", "--as-of", opened, env=env)
     run("case", "open", RECENT, "--consent-to-store", "--as-of", "2025-06-01", env=env)
-    run("case", "hold", HELD, "--reason", "sar", "--note", "request received", "--as-of", "2019-03-02", env=env)
+    run("case", "hold", HELD, "--reason", "sar", "--note", "request received", "--as-of", opened, env=env)
     items = []
     for ref in WITH_DOCS + [RECENT]:
         items += [Cover(ref, "retain", "NOTE"), Doc("note", ref)]
@@ -80,13 +83,25 @@ def _prepare(root: Path, db_url: str = "") -> Prepared:
     try:
         with ws.transaction() as s:
             for ref in KEY_ONLY + [HELD]:
-                keystore.case_recipient(s, ref)  # as intake does on a case's first document
+                assert keystore.has_case_key(s, ref)  # case open made (and signed) it
     finally:
         ws.close()
     discs = [Path(b["path"]) for b in run("media", "build", "--out", str(root / "discs"), "--json", env=env).json()]
     for d in discs:
-        run("media", "verify", str(d), env=env)
+        run("media", "verify", str(d), env=env, expect=ExitCode.NOT_READ_FROM_DISC)  # an image: no shredding unlocked
+    _backdate(home, db_url, DUE + [HELD])
     return Prepared(home, discs, db_url)
+
+
+def _backdate(home: Path, db_url: str, refs: list[str]) -> None:
+    """Then time passes: no activity on these cases since 2019, so they are due on the run date."""
+    engine = create_engine(_url(home, db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE cases SET opened_on = :d, last_activity = :d WHERE ref IN :refs")
+                         .bindparams(bindparam("refs", expanding=True)), {"d": dt.date(2019, 3, 1), "refs": refs})
+    finally:
+        engine.dispose()
 
 
 def _copy(prep: Prepared, dest: Path) -> tuple[Path, str]:
@@ -312,7 +327,7 @@ def _small(root: Path, db_url: str) -> tuple[Path, list[str], list[bytes]]:
     run("init", env=env)
     refs = ["PPS-2019-0100", "PPS-2019-0101", "PPS-2019-0102"]
     for ref in refs:
-        run("case", "open", ref, "--consent-to-store", "--as-of", "2019-03-01", env=env)
+        run("case", "open", ref, "--consent-to-store", "--as-of", OPENED.isoformat(), env=env)
     batch = ScanFactory(seed=34).batch(root / "in", "a.pdf", [Cover(refs[0], "retain", "NOTE"), Doc("note", refs[0])],
                                        container="pdf-text", dpi=150)
     run("ingest", str(batch.files[0]), env=env)
@@ -320,10 +335,11 @@ def _small(root: Path, db_url: str) -> tuple[Path, list[str], list[bytes]]:
     try:
         with ws.transaction() as s:
             for ref in refs[1:]:
-                keystore.case_recipient(s, ref)
+                assert keystore.has_case_key(s, ref)  # case open made (and signed) it
     finally:
         ws.close()
     discs = [b["path"] for b in run("media", "build", "--out", str(root / "discs"), "--json", env=env).json()]
+    _backdate(home, db_url, refs)
     engine = create_engine(_url(home, db_url))
     try:
         with engine.connect() as conn:
