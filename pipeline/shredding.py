@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, authority
-from pipeline.cases import case_dates
+from pipeline.cases import case_dates, check_against_log
 from pipeline.config import Config
 from pipeline.models import HOLD_REASON_WORDS, Case, Disc, DiscItemRow, Document, Hold, ShredEntry
 from pps_archive.errors import InvalidValue, ShredBlocked, ShredNotDue
@@ -191,6 +191,7 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
         raise InvalidValue(f"no shred-list entry {', '.join(map(str, missing))}: see 'pps-archive shred-list'")
     from pipeline.verify_marks import mark_key
 
+    check_against_log(s, auth, {e.document.case.ref for e in entries if e.document.case})  # dates and holds
     for e, st in zip(entries, _states(s, cfg, entries, today, mark_key=mark_key(auth.master)), strict=True):
         if st.state == "waiting":
             raise ShredNotDue(entry=e.id, ref=e.document.case.ref, due_on=st.due_on.isoformat())
