@@ -154,9 +154,63 @@ def release_hold(session: Session, ref: str, hold_id: int, *, today: dt.date, au
     if hold is None:
         raise HoldNotFound(ref=case.ref, hold=hold_id)
     hold.released_on, hold.released_by = today, auth.actor
+    from pipeline import keystore, verify_marks
+
+    proof = verify_marks.release_proof(verify_marks.mark_key(auth.master), keystore.archive_id(session), case.ref, hold.id)
     audit.record(session, auth.actor, "hold.release", case_ref=case.ref, subject=f"hold:{hold.id}", reason=hold.reason, on=today,
-                 consent=consent, **how)
+                 consent=consent, proof=proof, **how)
     return hold
+
+
+def check_against_log(session: Session, auth: Unlocked, refs: set[str] | None = None) -> None:
+    """Before anything is destroyed: the register's rows that decide what is due (a case's last
+    activity, its holds) must say at least what the audit log says, else :class:`RegisterDisagrees`.
+
+    One ``UPDATE`` of ``cases.last_activity`` or one ``DELETE`` of a hold would otherwise make a
+    case due years early. Run it after the keyed audit check (only then is the log to be believed);
+    ``refs`` limits it to those cases (default: every live case). Runs in the caller's transaction.
+    A release counts only with its proof, made with the master key (``auth``): anyone who can write
+    the database can append an event, and the next keyed command seals it."""
+    import hmac
+    import json
+
+    from pipeline import keystore, verify_marks
+    from pipeline.models import AuditEvent
+    from pps_archive.errors import RegisterDisagrees
+
+    last: dict[str, dt.date] = {}
+    placed: dict[str, set[int]] = {}
+    released: dict[str, set[int]] = {}
+    key, archive = verify_marks.mark_key(auth.master), keystore.archive_id(session)
+    stmt = (select(AuditEvent.seq, AuditEvent.case_ref, AuditEvent.action, AuditEvent.subject, AuditEvent.details)
+            .where(AuditEvent.action.in_(("case.open", "case.touch", "hold.place", "hold.release")),
+                   AuditEvent.case_ref.is_not(None))
+            .order_by(AuditEvent.seq))
+    if refs is not None:
+        stmt = stmt.where(AuditEvent.case_ref.in_(sorted(refs)))
+    for _seq, ref, action, subject, details in session.execute(stmt.execution_options(yield_per=2000)):
+        if action in ("case.open", "case.touch"):
+            day = json.loads(details).get("last_activity" if action == "case.touch" else "on")
+            if day:
+                last[ref] = max(last.get(ref, dt.date.min), dt.date.fromisoformat(str(day)[:10]))
+        elif subject and subject.startswith("hold:") and subject[5:].isdigit():
+            hold_id = int(subject[5:])
+            if action == "hold.place":
+                placed.setdefault(ref, set()).add(hold_id)
+            elif hmac.compare_digest(str(json.loads(details).get("proof")),
+                                     verify_marks.release_proof(key, archive, ref, hold_id)):
+                released.setdefault(ref, set()).add(hold_id)
+    cases = select(Case).where(Case.disposed_on.is_(None)).options(selectinload(Case.holds)).order_by(Case.ref)
+    if refs is not None:
+        cases = cases.where(Case.ref.in_(sorted(refs)))
+    for case in session.scalars(cases):
+        if case.ref in last and case.last_activity < last[case.ref]:
+            raise RegisterDisagrees(problem=f"case {case.ref}'s last activity is {case.last_activity} in the register but "
+                                    f"{last[case.ref]} in the log")
+        missing = placed.get(case.ref, set()) - released.get(case.ref, set()) - {h.id for h in active_holds(case)}
+        if missing:
+            raise RegisterDisagrees(problem=f"hold {min(missing)} of case {case.ref} is in force by the log but not in "
+                                    f"the register")
 
 
 def active_holds(case: Case) -> list[Hold]:

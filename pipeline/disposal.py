@@ -47,7 +47,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, keystore
-from pipeline.cases import active_holds, case_dates
+from pipeline.cases import active_holds, case_dates, check_against_log
 from pipeline.config import Config
 from pipeline.dates import utcnow
 from pipeline.models import (
@@ -280,6 +280,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
     with ws.transaction() as s:
         how = authority.require(s, auth, "the disposal run")
         authority.ensure_audit_chain(s, auth)
+        check_against_log(s, auth)  # the register's dates and holds, against the log just verified
         audit.record(s, auth.actor, "disposal.authorised", as_of=as_of, consent=consent, **how)
     actor = auth.actor
     presented, disc_dates = read_presented(ws, sources)

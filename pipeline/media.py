@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, authority, keystore
+from pipeline import verify_marks as marks
 from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.dates import utcnow
@@ -263,9 +264,9 @@ def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: s
         disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one()
         if disc.status != "destroyed":
             disc.status = "failed"
-        disc.medium_verified_at = None  # a later good read must again come from the disc itself
+        disc.medium_verified_at = disc.medium_mac = None  # a later good read must again come from the disc itself
         for item in disc.items:
-            item.checked_at = None
+            item.checked_at = item.checked_mac = None
         audit.record(s, actor, "media.verify_failed", subject=f"disc:{label}", level=level, problem=type(exc).__name__)
     return MediaError(media=str(source), problem=(
         f"disc {label} failed verification: {exc}. It is marked failed and its items no longer count as archived "
@@ -297,6 +298,9 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     ``image`` or ``folder``); only a read from the drive or a mounted disc counts for the shred
     interlock (unless ``media.archive_medium`` says otherwise), and only items a full verification
     has decrypted and re-hashed. ``counts`` in the result says whether this read counted.
+    Those marks carry a MAC made with the master key (:mod:`pipeline.verify_marks`), so a read
+    from the disc counts only when ``passphrase`` is given (``without_passphrase`` in the result
+    says it was not); a full verification always needs it.
     """
     from archive_media.iso import read_disc, verify_full, verify_quick
     from archive_media.medium import read_from
@@ -329,8 +333,8 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
         expected = disc.iso_sha256 if kind == "image" else None
         identities: dict[str, str] = {}
         plaintext: dict[str, str] = {}
+        master = keystore.unlock(s, passphrase) if full or passphrase is not None else None
         if full:
-            master = keystore.unlock(s, passphrase)
             docs = {d.id: d for d in s.scalars(select(Document).where(Document.id.in_([i.document_id for i in disc.items])))}
             for item in disc.items:
                 if keystore.has_case_key(s, item.case_ref) and item.case_ref not in identities:
@@ -350,6 +354,8 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     except PPSArchiveError as exc:
         raise _failed(ws, Path(source), label, exc, level=level, actor=actor) from exc
     counts = kind in COUNTING_READS[ws.config.section("media")["archive_medium"]]
+    unmarked = kind in ("drive", "disc") and master is None  # a read nobody holding the key vouches for
+    key = marks.mark_key(master) if master is not None else None
     with ws.transaction() as s:
         disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one()
         if disc.status in ("built", "failed"):
@@ -358,16 +364,21 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
         disc.verified_at, disc.verify_level, disc.verified_from = now, level, kind
         if kind in ("drive", "disc"):
             disc.medium_verified_at = now
+            disc.medium_mac = marks.medium_mac(key, archive, label, disc.iso_sha256, now) if key else None
         checked = 0
         if full:  # verify_full decrypted every item of a case with a key and compared every recorded hash
             for item in disc.items:
                 if item.case_ref in identities and item.vault_item in plaintext:
                     item.checked_at, checked = now, checked + 1
+                    item.checked_mac = marks.item_mac(key, archive, label, disc.iso_sha256, item.document_id, item.vault_item, now)
+        if unmarked:
+            counts = False
         audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=level, items=quick.items, read_from=kind,
                      counts=counts, items_rehashed=checked)
         status = disc.status
     return {"media": str(source), "label": label, "ok": True, "level": level, "items": quick.items,
-            "files": quick.files, "status": status, "verified_from": kind, "counts": counts, "readme_signed": quick.readme_signed, **extra}
+            "files": quick.files, "status": status, "verified_from": kind, "counts": counts, "readme_signed": quick.readme_signed,
+            "without_passphrase": unmarked, **extra}
 
 
 def register(s: Session) -> list[dict]:
@@ -409,7 +420,8 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
     disposed = set(s.scalars(select(Case.ref).where(Case.disposed_on.is_not(None))))
     live = [i for i in disc.items if i.case_ref not in disposed]
     if live:
-        elsewhere = archived_document_ids(s, cfg, [i.document_id for i in live], exclude_disc=disc.id)
+        elsewhere = archived_document_ids(s, cfg, [i.document_id for i in live], exclude_disc=disc.id,
+                                          mark_key=marks.mark_key(auth.master))
         missing = [i for i in live if i.document_id not in elsewhere]
         if missing:
             raise NotArchived(what=f"{len(missing)} live item(s) of disc {label}",

@@ -288,6 +288,7 @@ class Disc(Base):
     # last verification read from the archive medium itself (the optical drive or a mounted CD);
     # cleared when a verification fails
     medium_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    medium_mac: Mapped[str | None] = mapped_column(String(64))  # pipeline.verify_marks: made with the master key
     destroyed_on: Mapped[dt.date | None] = mapped_column(Date)
     items: Mapped[list[DiscItemRow]] = relationship(back_populates="disc", order_by="DiscItemRow.id")
 
@@ -305,6 +306,7 @@ class DiscItemRow(Base):
     dispose_after: Mapped[dt.date] = mapped_column(Date)
     # when a full verification decrypted this item and found its plaintext hash right
     checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    checked_mac: Mapped[str | None] = mapped_column(String(64))  # pipeline.verify_marks: made with the master key
     disc: Mapped[Disc] = relationship(back_populates="items")
 
 

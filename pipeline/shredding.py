@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, authority
-from pipeline.cases import case_dates
+from pipeline.cases import case_dates, check_against_log
 from pipeline.config import Config
 from pipeline.models import HOLD_REASON_WORDS, Case, Disc, DiscItemRow, Document, Hold, ShredEntry
 from pps_archive.errors import InvalidValue, ShredBlocked, ShredNotDue
@@ -30,31 +30,55 @@ ARCHIVED_STATUSES = ("verified", "in-cupboard")
 COUNTING_READS = {"optical": ("drive", "disc"), "image-files": ("drive", "disc", "image", "folder")}
 
 
-def _disc_counts(disc_status: str, medium_verified_at: object, verified_from: str | None, medium: str) -> bool:
+def _disc_counts(disc_status: str, medium_verified_at: object, verified_from: str | None, medium: str,
+                 medium_marked: bool = True) -> bool:
     if disc_status not in ARCHIVED_STATUSES:
         return False
-    return medium_verified_at is not None or (medium == "image-files" and verified_from in COUNTING_READS[medium])
+    return (medium_verified_at is not None and medium_marked) or (
+        medium == "image-files" and verified_from in COUNTING_READS[medium])
+
+
+UNMARKED_READ = ("disc {label}'s read from the disc is not vouched for by the master key (it was read without the "
+                 "passphrase, or its record was changed in the database): verify the disc from the drive again with "
+                 "the passphrase, e.g. 'pps-archive media verify --full /dev/sr0'")
+UNMARKED_ITEM = ("its scan on disc {label} has no re-hash vouched for by the master key (its record was changed in the "
+                 "database?): run 'pps-archive media verify --full' on the disc again")
 
 
 def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
-                  exclude_disc: int | None = None) -> dict[int, str | None]:
+                  exclude_disc: int | None = None, mark_key: bytes | None = None) -> dict[int, str | None]:
     """Per document on any disc (but ``exclude_disc``): ``None`` if its scan counts as archived,
     else why not (the reason of the disc that came closest). Documents on no disc are not in the
-    result."""
+    result. The verification marks count only with their MAC (:mod:`pipeline.verify_marks`): with
+    ``mark_key`` (derived from the unlocked master key) each MAC is checked; without it, only that
+    one is there."""
+    from pipeline import keystore
+    from pipeline import verify_marks as marks
+
     medium = cfg.section("media")["archive_medium"]
+    archive = keystore.archive_id(s) if mark_key is not None else ""
     stmt = (select(DiscItemRow.document_id, DiscItemRow.checked_at, Disc.label, Disc.status, Disc.medium_verified_at,
-                   Disc.verified_from)
+                   Disc.verified_from, Disc.iso_sha256, Disc.medium_mac, DiscItemRow.vault_item, DiscItemRow.checked_mac)
             .join(Disc).where(Disc.status != "destroyed").order_by(Disc.label))
     if document_ids is not None:
         stmt = stmt.where(DiscItemRow.document_id.in_(list(document_ids)))
     if exclude_disc is not None:
         stmt = stmt.where(Disc.id != exclude_disc)
     best: dict[int, tuple[int, str | None]] = {}
-    for doc_id, checked_at, label, status, medium_at, read_from in s.execute(stmt):
-        if _disc_counts(status, medium_at, read_from, medium):
-            rank, why = (4, None) if checked_at is not None else (3, (
-                f"its scan on disc {label} has never been decrypted and re-hashed: run 'pps-archive media verify --full' "
-                f"on the disc (or its image) first"))
+    for doc_id, checked_at, label, status, medium_at, read_from, iso, m_mac, item, c_mac in s.execute(stmt):
+        if mark_key is None:
+            medium_marked, item_marked = m_mac is not None, c_mac is not None
+        else:
+            medium_marked = marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac)
+            item_marked = marks.item_ok(mark_key, archive, label, iso, doc_id, item, checked_at, c_mac)
+        if _disc_counts(status, medium_at, read_from, medium, medium_marked):
+            if checked_at is None:
+                rank, why = 3, (f"its scan on disc {label} has never been decrypted and re-hashed: run 'pps-archive media "
+                                f"verify --full' on the disc (or its image) first")
+            else:
+                rank, why = (4, None) if item_marked else (3, UNMARKED_ITEM.format(label=label))
+        elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
+            rank, why = 2, UNMARKED_READ.format(label=label)
         elif status in ARCHIVED_STATUSES:
             rank, why = 2, (f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, not "
                             f"from the disc: burn it to a CD and verify it from the drive ('pps-archive media verify /dev/sr0' "
@@ -70,9 +94,10 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
 
 
 def archived_document_ids(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
-                          exclude_disc: int | None = None) -> set[int]:
+                          exclude_disc: int | None = None, mark_key: bytes | None = None) -> set[int]:
     """Documents whose scan is archived (see :func:`archive_state`)."""
-    return {doc_id for doc_id, why in archive_state(s, cfg, document_ids, exclude_disc=exclude_disc).items() if why is None}
+    states = archive_state(s, cfg, document_ids, exclude_disc=exclude_disc, mark_key=mark_key)
+    return {doc_id for doc_id, why in states.items() if why is None}
 
 
 NOT_ON_DISC = "its scan is not yet on a verified disc: run 'pps-archive media build' and 'media verify' first"
@@ -118,8 +143,9 @@ def _entries(s: Session, ids: Iterable[int] | None = None, *, for_update: bool =
     return list(s.scalars(stmt))
 
 
-def _states(s: Session, cfg: Config, entries: list[ShredEntry], today: dt.date) -> list[EntryState]:
-    discs = archive_state(s, cfg, [e.document_id for e in entries])
+def _states(s: Session, cfg: Config, entries: list[ShredEntry], today: dt.date, *,
+            mark_key: bytes | None = None) -> list[EntryState]:
+    discs = archive_state(s, cfg, [e.document_id for e in entries], mark_key=mark_key)
     out = []
     for e in entries:
         doc = e.document
@@ -163,7 +189,10 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
     missing = sorted(set(ids) - {e.id for e in entries})
     if missing:
         raise InvalidValue(f"no shred-list entry {', '.join(map(str, missing))}: see 'pps-archive shred-list'")
-    for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
+    from pipeline.verify_marks import mark_key
+
+    check_against_log(s, auth, {e.document.case.ref for e in entries if e.document.case})  # dates and holds
+    for e, st in zip(entries, _states(s, cfg, entries, today, mark_key=mark_key(auth.master)), strict=True):
         if st.state == "waiting":
             raise ShredNotDue(entry=e.id, ref=e.document.case.ref, due_on=st.due_on.isoformat())
         if st.state == "blocked":

@@ -62,6 +62,7 @@ class ExitCode(enum.IntEnum):
     # disposal-faults helper: 41-43
     ERASURE_UNVERIFIED = 41
     DISPOSAL_RUNNING = 42
+    REGISTER_DISAGREES = 76
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -363,6 +364,16 @@ class ErasureUnverified(PPSArchiveError):
 class DisposalRunning(PPSArchiveError):
     exit_code = ExitCode.DISPOSAL_RUNNING
     template = "another disposal run is going on in this data directory ({lock}): wait for it to end, then run this one again."
+
+
+class RegisterDisagrees(PPSArchiveError):
+    """The case register says less than the keyed audit log (an earlier last activity, a hold missing)."""
+
+    exit_code = ExitCode.REGISTER_DISAGREES
+    template = (
+        "the case register disagrees with the audit log: {problem}. The database was changed outside the "
+        "program, so nothing was destroyed; restore the database from a backup and compare."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

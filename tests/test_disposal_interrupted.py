@@ -41,8 +41,15 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_cases: int) -> tup
             run("media", "verify", b["path"], expect=ExitCode.NOT_READ_FROM_DISC)
             discs.append(Path(b["path"]))
     # then time passes: no activity since 2019, so the cases are due on the (real, past) run dates below
-    with sqlite3.connect(home / "pps-archive.sqlite3") as conn:
-        conn.execute("UPDATE cases SET opened_on = '2019-03-01', last_activity = '2019-03-01'")
+    from pipeline.workspace import Workspace
+    from tests.auth_helpers import backdate
+
+    ws = Workspace.load(home)
+    try:
+        with ws.transaction() as s:
+            backdate(s, dt.date(2019, 3, 1))
+    finally:
+        ws.close()
     return home, discs
 
 

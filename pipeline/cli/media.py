@@ -88,17 +88,25 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
 def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: str, as_json: bool) -> None:
     """Read images or mounted discs back; a disc that passes counts as archived."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase
+    from pipeline.cli.admin import passphrase, passphrase_if_available
 
     ws = app.workspace()
-    secret = passphrase() if full else None
+    secret = passphrase() if full else passphrase_if_available()  # a read from the disc counts only with it
     reports = [m.verify(ws, src, full=full, passphrase=secret, actor=actor) for src in sources]
     if as_json:
         print_json(reports)
     else:
         for r in reports:
             click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items, read from {r['verified_from']}) — {r['status']}")
-    not_counted = [r for r in reports if not r["counts"]]
+    unvouched = [r for r in reports if r.get("without_passphrase")]
+    not_counted = [r for r in reports if not r["counts"] and not r.get("without_passphrase")]
+    if unvouched:
+        from pps_archive.errors import ExitCode
+
+        click.echo(f"pps-archive: warning: {', '.join(r['label'] for r in unvouched)}: read from the disc, but without the "
+                   f"passphrase, so this unlocks no shredding: run it again with the passphrase (or with --full)", err=True)
+        if not not_counted:
+            click.get_current_context().exit(int(ExitCode.NOT_READ_FROM_DISC))
     if not_counted:  # a warning: verified, but it unlocks no shredding
         from pps_archive.errors import ExitCode
 

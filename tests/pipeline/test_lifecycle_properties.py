@@ -61,18 +61,24 @@ def _add_doc(s, ref: str, decision: str, n: int) -> None:  # noqa: ANN001
     s.add(ShredEntry(document_id=doc.id))
 
 
-def _verify_disc(s, ref: str, n: int) -> None:  # noqa: ANN001
+def _verify_disc(s, ref: str, n: int, auth) -> None:  # noqa: ANN001
+    from pipeline import keystore
+    from pipeline import verify_marks as marks
+
+    key, archive = marks.mark_key(auth.master), keystore.archive_id(s)
     docs = s.scalars(select(Document).join(Case).where(Case.ref == ref, Document.decision == "retain")).all()
     if not docs:
         return
     when = dt.datetime(2020, 1, 2)
     disc = Disc(label=f"PPS-2026-{n:03d}", iso_sha256="0" * 64, size=1, dispose_year=2026, status="verified",
                 built_at=when, verified_at=when, verify_level="full", verified_from="drive", medium_verified_at=when)
+    disc.medium_mac = marks.medium_mac(key, archive, disc.label, disc.iso_sha256, when)  # as a keyed verification marks it
     s.add(disc)
     s.flush()
     for d in docs:
         s.add(DiscItemRow(disc_id=disc.id, document_id=d.id, vault_item=f"{d.id:032x}", case_ref=ref, dispose_after=dt.date(2026, 1, 1),
-                          checked_at=when))
+                          checked_at=when, checked_mac=marks.item_mac(key, archive, disc.label, disc.iso_sha256, d.id,
+                                                                      f"{d.id:032x}", when)))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -109,7 +115,7 @@ def _step(ws: Workspace, s, step: tuple, n: int, auth) -> None:  # noqa: ANN001
     elif kind == "touch" and step[1] in live:
         cases.touch(s, step[1], START + dt.timedelta(days=step[2]), actor="t")
     elif kind == "verify_disc" and step[1] in live:
-        _verify_disc(s, step[1], n)
+        _verify_disc(s, step[1], n, auth)
     elif kind == "confirm":
         today = START + dt.timedelta(days=step[2])
         rows = shredding.shred_list(s, ws.config, today=today)

@@ -245,13 +245,12 @@ def test_confirming_the_paper_shredded_drops_the_kept_review_copy(queue) -> None
     doc = queue["retain"]["id"]
     run("review", "assign", str(doc), "--case", REF, "--shred")
     assert _stored(doc)[0] is not None
-    from pipeline.models import Case
-    from tests.auth_helpers import unlocked
+    from tests.auth_helpers import backdate, unlocked
 
     ws = Workspace.load()
     try:
         with ws.transaction() as s:  # the case went quiet a year ago: it is archive-due, its paper may go
-            s.scalars(select(Case).where(Case.ref == REF)).one().last_activity = dt.date.today() - dt.timedelta(days=365)
+            backdate(s, dt.date.today() - dt.timedelta(days=365), [REF])
         with ws.transaction() as s:
             entry = s.scalars(select(ShredEntry).where(ShredEntry.document_id == doc)).one()
             shredding.confirm(s, ws.config, [entry.id], auth=unlocked(s, ws.config, "tester"), today=dt.date.today(), consent="yes")
