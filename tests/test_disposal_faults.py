@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import bindparam, create_engine, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from pps_archive.errors import ExitCode
@@ -94,14 +94,17 @@ def _prepare(root: Path, db_url: str = "") -> Prepared:
 
 
 def _backdate(home: Path, db_url: str, refs: list[str]) -> None:
-    """Then time passes: no activity on these cases since 2019, so they are due on the run date."""
-    engine = create_engine(_url(home, db_url))
+    """Then time passes: no activity on these cases since 2019, so they are due on the run date
+    (in the register and the keyed log alike, as tests/auth_helpers.backdate does)."""
+    from pipeline.workspace import Workspace
+    from tests.auth_helpers import backdate
+
+    ws = Workspace.load(home, environ=_env(home, db_url))
     try:
-        with engine.begin() as conn:
-            conn.execute(text("UPDATE cases SET opened_on = :d, last_activity = :d WHERE ref IN :refs")
-                         .bindparams(bindparam("refs", expanding=True)), {"d": dt.date(2019, 3, 1), "refs": refs})
+        with ws.transaction() as s:
+            backdate(s, dt.date(2019, 3, 1), refs)
     finally:
-        engine.dispose()
+        ws.close()
 
 
 def _copy(prep: Prepared, dest: Path) -> tuple[Path, str]:
