@@ -81,7 +81,7 @@ def _prepare(root: Path, db_url: str = "") -> Prepared:
     try:
         with ws.transaction() as s:
             for ref in KEY_ONLY + [HELD]:
-                keystore.case_recipient(s, ref)  # as intake does on a case's first document
+                keystore.case_recipient(s, ref, data_dir=ws.data_dir)  # the key case open made (checked)
     finally:
         ws.close()
     discs = [Path(b["path"]) for b in run("media", "build", "--out", str(root / "discs"), "--json", env=env).json()]
