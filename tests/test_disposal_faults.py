@@ -13,6 +13,7 @@ to stop, and once the reader has gone a re-run finishes and the bytes are gone f
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
@@ -68,10 +69,13 @@ def _prepare(root: Path, db_url: str = "") -> Prepared:
     home = root / "home"
     env = _env(home, db_url)
     run("init", env=env)
+    # opened recently, so that intake files their documents (a document for a case due for disposal
+    # goes to review); then time passes: the dates are set back to 2019 below
+    opened = dt.date(dt.date.today().year - 5, 3, 1).isoformat()
     for ref in DUE + [HELD]:
-        run("case", "open", ref, "--consent-to-store", "--as-of", "2019-03-01", env=env)
+        run("case", "open", ref, "--consent-to-store", "--as-of", opened, env=env)
     run("case", "open", RECENT, "--consent-to-store", "--as-of", "2025-06-01", env=env)
-    run("case", "hold", HELD, "--reason", "sar", "--note", "request received", "--as-of", "2019-03-02", env=env)
+    run("case", "hold", HELD, "--reason", "sar", "--note", "request received", "--as-of", opened, env=env)
     items = []
     for ref in WITH_DOCS + [RECENT]:
         items += [Cover(ref, "retain", "NOTE"), Doc("note", ref)]
@@ -87,6 +91,13 @@ def _prepare(root: Path, db_url: str = "") -> Prepared:
     discs = [Path(b["path"]) for b in run("media", "build", "--out", str(root / "discs"), "--json", env=env).json()]
     for d in discs:
         run("media", "verify", str(d), env=env, expect=ExitCode.NOT_READ_FROM_DISC)  # an image file, not the disc
+    engine = create_engine(_url(home, db_url))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE cases SET opened_on = :d, last_activity = :d WHERE ref != :r"),
+                         {"d": dt.date(2019, 3, 1), "r": RECENT})
+    finally:
+        engine.dispose()
     return Prepared(home, discs, db_url)
 
 
@@ -312,8 +323,8 @@ def _small(root: Path, db_url: str) -> tuple[Path, list[str], list[bytes]]:
     env = _env(home, db_url) | {"PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS": "2"}
     run("init", env=env)
     refs = ["PPS-2019-0100", "PPS-2019-0101", "PPS-2019-0102"]
-    for ref in refs:
-        run("case", "open", ref, "--consent-to-store", "--as-of", "2019-03-01", env=env)
+    for ref in refs:  # opened recently so that intake files the scan; set back to 2019 below
+        run("case", "open", ref, "--consent-to-store", "--as-of", dt.date(dt.date.today().year - 5, 3, 1).isoformat(), env=env)
     batch = ScanFactory(seed=34).batch(root / "in", "a.pdf", [Cover(refs[0], "retain", "NOTE"), Doc("note", refs[0])],
                                        container="pdf-text", dpi=150)
     run("ingest", str(batch.files[0]), env=env)
@@ -321,13 +332,14 @@ def _small(root: Path, db_url: str) -> tuple[Path, list[str], list[bytes]]:
     try:
         with ws.transaction() as s:
             for ref in refs[1:]:
-                keystore.case_recipient(s, ref)
+                keystore.case_recipient(s, ref, data_dir=ws.data_dir)
     finally:
         ws.close()
     discs = [b["path"] for b in run("media", "build", "--out", str(root / "discs"), "--json", env=env).json()]
     engine = create_engine(_url(home, db_url))
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE cases SET opened_on = :d, last_activity = :d"), {"d": dt.date(2019, 3, 1)})
             records = [bytes(r[0]) for r in conn.execute(text("SELECT record FROM wrapped_keys WHERE purpose = 'case'"))]
     finally:
         engine.dispose()
