@@ -243,7 +243,8 @@ def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: 
                 next=f"A manager other than {row.prepared_by} must approve it first.")
         audit.record(s, auth.actor, "disposal.authorised", subject=_subject(row.id), as_of=row.as_of, consent=consent,
                      plan_sha256=row.sha256, approvers=approvers, **how)
-        as_of, expected = row.as_of, Expected(plan_id, row.sha256, decisive(json.loads(row.plan)))
+        as_of = row.as_of
+        expected = Expected(plan_id, row.sha256, decisive(json.loads(row.plan)), resumed=row.run_id is not None)
     presented, disc_dates = disposal.read_presented(ws, sources)
     with disposal.one_run_at_a_time(ws):
         return disposal.run_plan(ws, presented, disc_dates, as_of, actor=auth.actor, consent=consent, how=how, expected=expected)
@@ -252,12 +253,16 @@ def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: 
 class Expected:
     """The approved plan a run must match."""
 
-    def __init__(self, plan_id: int, sha256: str, content: dict) -> None:
-        self.plan_id, self.sha256, self.content = plan_id, sha256, content
+    def __init__(self, plan_id: int, sha256: str, content: dict, *, resumed: bool = False) -> None:
+        self.plan_id, self.sha256, self.content, self.resumed = plan_id, sha256, content, resumed
 
     def check(self, ws: Workspace, p: dict, actor: str) -> None:
         """Raise :class:`DisposalPlanChanged` (recorded in the audit log) when ``p`` is not the plan."""
         now = decisive(p)
+        approved = self.content["unfiled"]
+        if self.resumed and all(set(ids) <= set(approved.get(kind, [])) for kind, ids in now["unfiled"].items()):
+            # this plan's interrupted run purged some of them already: fewer, none new, is the plan
+            now["unfiled"] = approved
         if plan_hash(now) == self.sha256:
             return
         changes = differences(self.content, now) or ["the plan's content"]
