@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,27 @@ def test_cli_two_person_flow(database_url: str, tmp_path: Path, monkeypatch: pyt
     r = run("dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", expect=ExitCode.DISPOSAL_PLAN_UNUSABLE)
     assert "executed already" in r.err
     run("dispose", "--approve", "1", "--execute", "1", *media, expect=ExitCode.USAGE)
+
+
+def test_cli_execute_against_another_set_of_discs_is_refused(database_url: str, tmp_path: Path,  # noqa: ARG001
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    first = _image(tmp_path)
+    batch = ScanFactory(seed=6).batch(tmp_path / "in2", "q.pdf", [Cover(OLD1, "retain", "NOTE"), Doc("note", OLD1)],
+                                      container="pdf-text", dpi=150)
+    run("ingest", str(batch.files[0]))
+    [second] = run("media", "build", "--out", str(tmp_path / "discs2"), "--json").json()
+    both = ["--media", str(first), "--media", second["path"]]
+    prepared = run("dispose", *both, "--prepare", "--by", "alice", "--json").json()
+    assert len(prepared["plan"]["presented"]) == 2
+    run("dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "bob", "--yes")
+    r = run("dispose", "--execute", str(prepared["id"]), "--media", str(first), "--by", "bob", "--yes",
+            expect=ExitCode.DISPOSAL_PLAN_CHANGED)
+    assert f"discs read: {second['label']} no longer" in r.err and "Nothing was destroyed" in r.err
+    # the same discs, mounted somewhere else (here: copied), are the same plan
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    copies = [shutil.copy(p, moved) for p in (first, second["path"])]
+    cert = run("dispose", "--execute", str(prepared["id"]), *[a for c in copies for a in ("--media", c)], "--by", "bob",
+               "--yes", "--json").json()
+    assert cert["approvers"] == ["alice", "bob"]
