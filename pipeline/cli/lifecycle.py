@@ -228,6 +228,11 @@ def _print_plan(cases: list[dict], p: dict) -> None:
         click.echo(f"  not presented: disc {label} is in the register but was not read")
     for label in p.get("discs_not_registered", p.get("not_registered", [])):
         click.echo(f"  not registered: disc {label} was read but is not in this archive's register")
+    unfiled = p.get("unfiled") or {}
+    if any(unfiled.values()):
+        entries = len(unfiled.get("quarantine_entries", []))
+        click.echo(f"  never filed to a case, aged out: {len(unfiled.get('review_items', []))} review item(s), "
+                   f"{entries} quarantine entr{'y' if entries == 1 else 'ies'}")
 
 
 @click.command()
