@@ -24,9 +24,11 @@ Each function here opens its own transactions (the run itself: one per case).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlalchemy import select
@@ -201,8 +203,8 @@ def describe(row: DisposalPlanRecord) -> dict:
 def approve(ws: Workspace, plan_id: int, sha256: str, *, auth, consent: str) -> dict:  # noqa: ANN001
     """Approve plan ``plan_id``, whose hash must be ``sha256`` (the one the approver was shown), as
     ``auth.actor``: a manager who, when two approvers are required, did not prepare it. Returns
-    :func:`describe` of the plan. Its own transaction."""
-    with ws.transaction() as s:
+    :func:`describe` of the plan. Its own transaction; a refusal is recorded in its own."""
+    with _recording_refusals(ws, auth, plan_id), ws.transaction() as s:
         how = _require(s, auth, "approving a disposal plan", manager=True)
         row = _usable(s, plan_id)
         if sha256.strip().lower() != row.sha256:
@@ -230,7 +232,7 @@ def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: 
     interrupted half-way is finished by executing the same plan again. Its own transactions."""
     from pipeline import disposal
 
-    with ws.transaction() as s:
+    with _recording_refusals(ws, auth, plan_id), ws.transaction() as s:
         how = _require(s, auth, "the disposal run", manager=True)
         sealed = audit.require_intact(s, auth.master).sealed_seq
         row = _usable(s, plan_id)
@@ -311,6 +313,19 @@ def mark_executed(s: Session, run_id: int) -> None:
 
 def link_run(s: Session, plan_id: int, run_id: int) -> None:
     s.get(DisposalPlanRecord, plan_id).run_id = run_id
+
+
+@contextlib.contextmanager
+def _recording_refusals(ws: Workspace, auth, plan_id: int) -> Iterator[None]:  # noqa: ANN001
+    """An approval or execution refused by the two-person rule is an audit event too (written
+    after the refused transaction rolled back)."""
+    try:
+        yield
+    except (ApprovalRefused, DisposalNotApproved, DisposalPlanUnusable) as exc:
+        with ws.transaction() as s:
+            audit.record(s, getattr(auth, "actor", "?"), "disposal.refused", subject=_subject(plan_id),
+                         error=type(exc).__name__, problem=str(exc.fields.get("problem", "")))
+        raise
 
 
 def _usable(s: Session, plan_id: int) -> DisposalPlanRecord:

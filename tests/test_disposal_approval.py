@@ -101,6 +101,8 @@ def test_one_person_cannot_dispose_by_default(ws: Workspace) -> None:
         disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=_auth(ws, " Alice "), consent="typed")
     assert _disposed(ws) == []
     assert disposal_plans.show(ws, prepared["id"])["approved_by"] is None
+    assert _actions(ws, f"disposal-plan:{prepared['id']}") == [("alice", "disposal.prepared"), ("alice", "disposal.refused"),
+                                                               ("bob", "disposal.refused"), (" Alice ", "disposal.refused")]
 
 
 def test_an_approval_is_of_the_plan_shown_only(ws: Workspace) -> None:
