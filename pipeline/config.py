@@ -366,6 +366,8 @@ RULES_BY_KEY: dict[str, Check] = {
     "crypto.kdf_r": _any,
     "crypto.kdf_p": _any,
     "disposal.erase_wait_seconds": _at_least(0, 3600),
+    "lifecycle.disposal_approvers": _at_least(1, 2),
+    "lifecycle.disposal_plan_days": _at_least(1, 365),
     "web.host": _host,
     "web.port": _at_least(1, 65535),
     "web.idle_timeout_minutes": _at_least(1, 24 * 60),

@@ -78,6 +78,7 @@ class DisposalPlan:
     not_presented: list[str] = field(default_factory=list)
     not_registered: list[str] = field(default_factory=list)
     presented: list[dict] = field(default_factory=list)
+    unfiled: dict = field(default_factory=dict)  # records that never reached a case, aged out: ids
 
     def as_dict(self) -> dict:
         return {**asdict(self), "as_of": self.as_of.isoformat()}
@@ -102,9 +103,20 @@ def read_presented(ws: Workspace, sources: list[Path]) -> tuple[list[PresentedDi
     return discs, disc_dates
 
 
-def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc], disc_dates: dict[str, dt.date]) -> DisposalPlan:
+def unfinished_run_id(s: Session, as_of: dt.date) -> int | None:
+    """The run for ``as_of`` that was interrupted, which the next run on that date finishes."""
+    return s.scalars(select(DisposalRun.id).where(DisposalRun.finished_at.is_(None), DisposalRun.as_of == as_of)).first()
+
+
+def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc], disc_dates: dict[str, dt.date],
+         *, include_run: int | None = None) -> DisposalPlan:
+    """What a run on ``as_of`` does. The cases an interrupted run ``include_run`` disposed of
+    already are in it still, so that the plan a run was approved with stays the plan it finishes."""
     p = DisposalPlan(as_of=as_of)
-    cases = list(s.scalars(select(Case).where(Case.disposed_on.is_(None)).options(selectinload(Case.holds))))
+    undisposed = Case.disposed_on.is_(None)
+    if include_run is not None:
+        undisposed = undisposed | (Case.disposal_run_id == include_run)
+    cases = list(s.scalars(select(Case).where(undisposed).options(selectinload(Case.holds)).order_by(Case.ref)))
     in_review: dict[str, list[int]] = {}  # a document came for the case: was it reactivated? staff decide first
     for doc_id, ref in s.execute(select(Document.id, Document.suggested_ref).where(
             Document.state == "review", Document.suggested_ref.is_not(None)).order_by(Document.id)):
@@ -112,6 +124,11 @@ def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc]
     due_refs = set()
     for c in cases:
         dispose_after = case_dates(cfg, c.last_activity).dispose_after
+        if c.disposed_on is not None:  # by the interrupted run: part of it whatever happened since
+            due_refs.add(c.ref)
+            p.dispose.append({"case_ref": c.ref, "opened_on": c.opened_on.isoformat(), "last_activity": c.last_activity.isoformat(),
+                              "dispose_after": dispose_after.isoformat()})
+            continue
         if dispose_after > as_of:
             if c.ref in disc_dates and disc_dates[c.ref] <= as_of:
                 p.kept_reactivated.append({"case_ref": c.ref, "disc_says": disc_dates[c.ref].isoformat(),
@@ -130,7 +147,23 @@ def plan(s: Session, cfg: Config, as_of: dt.date, presented: list[PresentedDisc]
                           "dispose_after": dispose_after.isoformat()})
     p.dispose.sort(key=lambda d: d["case_ref"])
     _plan_discs(s, p, presented, due_refs)
+    review, entries = _unfiled_due(s, cfg, as_of)
+    p.unfiled = {"review_items": [d.id for d in review], "quarantine_entries": [e.id for e in entries]}
     return p
+
+
+def _unfiled_due(s: Session, cfg: Config, as_of: dt.date) -> tuple[list[Document], list]:
+    """Review items never assigned and quarantine entries, the retention period after they came in."""
+    from pipeline.dates import add_years
+    from pipeline.models import QuarantineEntry
+
+    years = cfg.dispose_after_years
+    review = [d for d in s.scalars(select(Document).where(Document.decision == "review", Document.state == "review")
+                                   .order_by(Document.id))
+              if add_years(d.created_at.date(), years) <= as_of]
+    entries = [e for e in s.scalars(select(QuarantineEntry).where(QuarantineEntry.file != "(disposed)").order_by(QuarantineEntry.id))
+               if add_years(e.received_at.date(), years) <= as_of]
+    return review, entries
 
 
 def _plan_discs(s: Session, p: DisposalPlan, presented: list[PresentedDisc], due_refs: set[str]) -> None:
@@ -265,31 +298,28 @@ def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
     """What ``execute`` would do, changing nothing."""
     presented, disc_dates = read_presented(ws, sources)
     with ws.transaction() as s:
-        return plan(s, ws.config, as_of, presented, disc_dates).as_dict()
+        return plan(s, ws.config, as_of, presented, disc_dates, include_run=unfinished_run_id(s, as_of)).as_dict()
 
 
 def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str) -> dict:  # noqa: ANN001
-    """Carry the plan out, as ``auth.actor``: needs the key store unlocked (``auth``, a
-    :class:`pipeline.authority.Unlocked`) and an audit log that verifies. Its own transactions
-    (one per case). Run again after any interruption: it deletes what an earlier attempt left
-    behind, finishes an open run (also one of another day), and writes missing certificates.
-    Raises ``ErasureUnverified`` (no certificate) while another process keeps the destroyed keys'
-    old bytes in the database files."""
-    from pipeline import authority
+    """One person's run, allowed only with ``lifecycle.disposal_approvers = 1`` (else
+    ``DisposalNotApproved``): prepare the plan as ``auth.actor`` and execute it at once (see
+    :mod:`pipeline.disposal_plans`; with two approvers, prepare, approve and execute there).
 
-    with ws.transaction() as s:
-        how = authority.require(s, auth, "the disposal run")
-        authority.ensure_audit_chain(s, auth)
-        check_against_log(s, auth)  # the register's dates and holds, against the log just verified
-        audit.record(s, auth.actor, "disposal.authorised", as_of=as_of, consent=consent, **how)
-    actor = auth.actor
-    presented, disc_dates = read_presented(ws, sources)
-    with _one_run_at_a_time(ws):
-        return _execute(ws, presented, disc_dates, as_of, actor=actor, consent=consent, how=how)
+    Executing needs the key store unlocked (``auth``, a :class:`pipeline.authority.Unlocked`) and
+    an audit log that verifies. Its own transactions (one per case). Run again after any
+    interruption: it deletes what an earlier attempt left behind, finishes an open run (also one
+    of another day), and writes missing certificates. Raises ``ErasureUnverified`` (no
+    certificate) while another process keeps the destroyed keys' old bytes in the database files."""
+    from pipeline import disposal_plans
+
+    disposal_plans.ensure_one_person_allowed(ws.config)
+    prepared = disposal_plans.prepare(ws, sources, as_of, auth=auth)
+    return disposal_plans.execute(ws, prepared["id"], sources, auth=auth, consent=consent)
 
 
 @contextlib.contextmanager
-def _one_run_at_a_time(ws: Workspace) -> Iterator[None]:
+def one_run_at_a_time(ws: Workspace) -> Iterator[None]:
     """An exclusive lock on the certificates folder for the whole run; under it, temporary files a
     killed run left there are removed."""
     import fcntl
@@ -310,8 +340,10 @@ def _one_run_at_a_time(ws: Workspace) -> Iterator[None]:
         os.close(fd)
 
 
-def _execute(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], as_of: dt.date, *,
-             actor: str, consent: str, how: dict) -> dict:
+def run_plan(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], as_of: dt.date, *,
+             actor: str, consent: str, how: dict, expected) -> dict:  # noqa: ANN001 - a disposal_plans.Expected
+    """The run itself, under :func:`one_run_at_a_time`, once ``expected`` (the approved plan) was
+    checked to be executable: the plan is computed again and must be the one approved."""
     sweep_disposed(ws)
     restore_certificates(ws)
     with ws.transaction() as s:
@@ -320,9 +352,14 @@ def _execute(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str
     for run_id in stale:  # interrupted on another day: certify what it did before starting anew
         _finish(ws, run_id, presented, disc_dates, actor=actor, consent=consent, how=how)
     with ws.transaction() as s:
-        p = plan(s, ws.config, as_of, presented, disc_dates)
+        p = plan(s, ws.config, as_of, presented, disc_dates, include_run=unfinished_run_id(s, as_of))
+    expected.check(ws, p.as_dict(), actor)  # a hold, activity, a case, a disc: nothing destroyed yet
+    with ws.transaction() as s:
+        from pipeline import disposal_plans
+
         run = _open_run(s, as_of, actor)
         run_id = run.id
+        disposal_plans.link_run(s, expected.plan_id, run_id)
     for item in p.dispose:
         with ws.transaction() as s:  # one case at a time: an interruption loses nothing
             run = s.get(DisposalRun, run_id)
@@ -343,10 +380,13 @@ def _finish(ws: Workspace, run_id: int, presented: list[PresentedDisc], disc_dat
     with ws.transaction() as s:
         destroyed = destroyed_records(s, run_id)
     erasure = erase_and_verify(ws, destroyed)
+    from pipeline import disposal_plans
+
     with ws.transaction() as s:
         run = s.get(DisposalRun, run_id)
         p = plan(s, ws.config, run.as_of, presented, disc_dates)
-        cert = certificate(ws, s, run, p, consent=consent, erasure=erasure)
+        cert = certificate(ws, s, run, p, consent=consent, erasure=erasure, approval=disposal_plans.approval_summary(s, run_id))
+        disposal_plans.mark_executed(s, run_id)
         audit.record(s, actor, "disposal.finished", subject=f"disposal:{run_id}", cases=len(cert["destroyed"]),
                      discs_to_destroy=len(p.discs_to_destroy), consent=consent, **how)
         cert["audit_head"] = audit.head(s).head
@@ -377,18 +417,11 @@ def purge_unfiled(ws: Workspace, s: Session, run: DisposalRun, *, actor: str) ->
     entries, the retention period after they came in (their copies are encrypted to the archive
     key, which is never destroyed, so they are deleted rather than crypto-erased). In the caller's
     transaction; the copies themselves go after the commit (:func:`sweep_disposed`)."""
-    from pipeline.dates import add_years
-    from pipeline.models import QuarantineEntry
-
-    years = ws.config.dispose_after_years
-    review = [d for d in s.scalars(select(Document).where(Document.decision == "review", Document.state == "review"))
-              if add_years(d.created_at.date(), years) <= run.as_of]
+    review, entries = _unfiled_due(s, ws.config, run.as_of)
     for d in review:
         d.original_sha256 = d.original_ciphertext_sha256 = d.original_size = None  # original_item: until swept
         d.plaintext_sha256 = d.ciphertext_sha256 = d.size = d.encrypted_to = d.suggested_ref = None
         d.reason, d.source_pages, d.state = "disposed", "[]", "disposed"
-    entries = [e for e in s.scalars(select(QuarantineEntry).where(QuarantineEntry.file != "(disposed)"))
-               if add_years(e.received_at.date(), years) <= run.as_of]
     for e in entries:
         e.file, e.reason, e.resolved_at = "(disposed)", "disposed", e.resolved_at or utcnow()
     if review or entries:
@@ -527,7 +560,8 @@ def _erase_postgresql(ws: Workspace, destroyed: list[tuple[str, dict]], wait: fl
                             "docs/operations.md)"]}
 
 
-def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *, consent: str, erasure: dict | None = None) -> dict:
+def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *, consent: str, erasure: dict | None = None,
+                approval: dict | None = None) -> dict:
     from pipeline.models import AuditEvent
 
     cases = list(s.scalars(select(Case).where(Case.disposal_run_id == run.id).order_by(Case.ref)))
@@ -553,6 +587,8 @@ def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *,
         "discs_not_presented": p.not_presented, "discs_not_registered": p.not_registered,
         "method": "cryptographic erase (NIST SP 800-88): each case's data key destroyed; vault copies deleted",
         "erasure": erasure,
+        # who prepared and approved the plan this run executed (pipeline.disposal_plans)
+        "approval": approval, "approvers": (approval or {}).get("approvers", [run.operator]),
     }
 
 
@@ -574,6 +610,13 @@ def write_certificate(ws: Workspace, cert: dict) -> tuple[Path, Path]:
     return js, pdf
 
 
+def _approval_words(cert: dict) -> str:
+    a = cert.get("approval")
+    if not a:
+        return f"Approved by: {', '.join(cert.get('approvers') or [cert['operator']])}."
+    return (f"Plan {a['plan']} (SHA-256 {a['plan_sha256']}), approvers: {', '.join(a['approvers'])} - {a['approval']}.")
+
+
 def _certificate_pdf(cert: dict, out: Path) -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet
@@ -585,6 +628,7 @@ def _certificate_pdf(cert: dict, out: Path) -> None:
     story = [Paragraph(f"{cert['service']}: certificate of destruction", st["Title"]),
              Paragraph(f"Disposal run {cert['run']} on {cert['run_date']}, operator {cert['operator']} (consent: {cert['consent']}).", st["BodyText"]),
              Paragraph(f"Authority: {cert['policy']}.", st["BodyText"]),
+             Paragraph(_approval_words(cert), st["BodyText"]),
              Paragraph(f"Method: {cert['method']}.", st["BodyText"]), Spacer(1, 8)]
     rows = [["Case", "Opened", "Last activity", "Dispose after", "Documents", "Key destroyed"]]
     rows += [[d["case_ref"], d["opened_on"], d["last_activity"], d["dispose_after"], str(len(d["documents"])),

@@ -321,3 +321,22 @@ class DisposalRun(Base):
     started_at: Mapped[dt.datetime] = mapped_column(DateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     certificate: Mapped[str | None] = mapped_column(Text)  # JSON of the certificate, kept permanently
+
+
+class DisposalPlanRecord(Base):
+    """A prepared disposal run, waiting for its approval (pipeline.disposal_plans): the plan as it
+    was shown, and the hash of its decisive content that the approval and the execution check."""
+
+    __tablename__ = "disposal_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    sha256: Mapped[str] = mapped_column(String(64))
+    plan: Mapped[str] = mapped_column(Text)  # JSON of the plan, as prepared
+    approvers_required: Mapped[int] = mapped_column(Integer)
+    prepared_by: Mapped[str] = mapped_column(String(64))
+    prepared_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    approved_by: Mapped[str | None] = mapped_column(String(64))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("disposal_runs.id"))
+    executed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

@@ -63,6 +63,11 @@ class ExitCode(enum.IntEnum):
     ERASURE_UNVERIFIED = 41
     DISPOSAL_RUNNING = 42
     REGISTER_DISAGREES = 76
+    # disposal-approval helper: 66-69
+    DISPOSAL_NOT_APPROVED = 66
+    APPROVAL_REFUSED = 67
+    DISPOSAL_PLAN_CHANGED = 68
+    DISPOSAL_PLAN_UNUSABLE = 69
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -374,6 +379,33 @@ class RegisterDisagrees(PPSArchiveError):
         "the case register disagrees with the audit log: {problem}. The database was changed outside the "
         "program, so nothing was destroyed; restore the database from a backup and compare."
     )
+class DisposalNotApproved(PPSArchiveError):
+    """A disposal run without the approvals the configuration asks for."""
+
+    exit_code = ExitCode.DISPOSAL_NOT_APPROVED
+    template = "{what}: {problem}. Nothing was destroyed. {next}"
+
+
+class ApprovalRefused(PPSArchiveError):
+    """An approval of a disposal plan that cannot count: by its own preparer, of another hash, twice."""
+
+    exit_code = ExitCode.APPROVAL_REFUSED
+    template = "disposal plan {plan} cannot be approved by {actor}: {problem}. Nothing was approved."
+
+
+class DisposalPlanChanged(PPSArchiveError):
+    """What a disposal run would do now is not what was approved."""
+
+    exit_code = ExitCode.DISPOSAL_PLAN_CHANGED
+    template = ("disposal plan {plan} was approved, but the plan computed now differs: {changes}. Nothing was "
+                "destroyed. Prepare a new plan and have it approved again.")
+
+
+class DisposalPlanUnusable(PPSArchiveError):
+    """A disposal plan that does not exist, has expired or was executed already."""
+
+    exit_code = ExitCode.DISPOSAL_PLAN_UNUSABLE
+    template = "disposal plan {plan} {problem}. Nothing was destroyed. Prepare a new plan."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

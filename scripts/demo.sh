@@ -56,10 +56,17 @@ step "7. archive-due and the shred list (retained paper only once its scan is on
 pa archive-due --as-of 2025-01-10
 pa shred-list --pdf "$out/shred-list.pdf"
 
-step "8. the annual disposal run against the discs: a dry run may look ahead; the real run runs on today's date"
+step "8. the annual disposal run against the discs, by two people: a dry run may look ahead; the real run runs on today's date"
 pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --dry-run
 pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --yes || [ $? -eq 31 ]   # 31: refused, a later date
-pa dispose --media "$out"/discs/*.iso --yes
+pa dispose --media "$out"/discs/*.iso --yes || [ $? -eq 66 ]   # 66: refused, one person alone (lifecycle.disposal_approvers = 2)
+# alice prepares the plan (saved with its hash); bob, a different manager, approves that exact plan; then it runs
+plan=$(pa dispose --media "$out"/discs/*.iso --prepare --by alice --json)
+plan_id=$(echo "$plan" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+plan_hash=$(echo "$plan" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
+pa dispose --approve "$plan_id" --by alice --plan-hash "$plan_hash" --yes || [ $? -eq 67 ]   # 67: not by the one who prepared it
+pa dispose --approve "$plan_id" --by bob --plan-hash "$plan_hash" --yes
+pa dispose --execute "$plan_id" --media "$out"/discs/*.iso --by bob --yes
 
 step "9. anonymous statistics and the audit chain"
 pa stats --as-of 2031-01-01

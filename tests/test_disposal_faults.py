@@ -13,11 +13,11 @@ to stop, and once the reader has gone a re-run finishes and the bytes are gone f
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import random
 import shutil
-import datetime as dt
 import signal
 import subprocess
 import sys
@@ -57,7 +57,8 @@ class Prepared:
 def _env(home: Path, db_url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PPS_ARCHIVE") or k == PG_ENV}
     env.update(FAST_KDF, PPS_ARCHIVE_HOME=str(home), PPS_ARCHIVE_PASSPHRASE=PASSPHRASE,
-               PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS="3", PYTHONPATH=str(ROOT))
+               PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS="3", PYTHONPATH=str(ROOT),
+               PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS="1")  # about faults: one person runs it
     env["PPS_ARCHIVE_DATABASE_URL"] = db_url  # empty: the SQLite file in the data dir
     return env
 
@@ -436,3 +437,25 @@ def test_the_erase_wait_is_bounded(tmp_path: Path) -> None:
     assert load_config(None, {}).section("disposal")["erase_wait_seconds"] == 60.0
     with pytest.raises(ConfigInvalid, match="disposal.erase_wait_seconds"):
         load_config(None, {"PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS": "-1"})
+
+
+def test_a_killed_two_person_run_is_finished_by_executing_the_same_plan(prepared_sqlite: Prepared, tmp_path: Path) -> None:
+    """The approved plan stays the plan of its interrupted run: the cases it disposed of already
+    still count as its cases, so executing it again finishes the run instead of being refused."""
+    home, url = _copy(prepared_sqlite, tmp_path / "two")
+    env = _env(home, url) | {"PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS": "2"}
+    before = _state(prepared_sqlite.home, prepared_sqlite.db_url)
+    plan = run("dispose", *_media(prepared_sqlite), "--as-of", AS_OF, "--prepare", "--by", "alice", "--json", env=env).json()
+    run("dispose", "--approve", str(plan["id"]), "--plan-hash", plan["sha256"], "--by", "bob", "--yes", env=env)
+    argv = [sys.executable, "-m", "pipeline.cli", "dispose", "--execute", str(plan["id"]), *_media(prepared_sqlite),
+            "--by", "bob", "--yes", "--json"]
+    blobs = len(before["blobs"])
+    proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _kill_when(proc, lambda: len(list((home / "vault").glob("*/*.age"))) <= blobs - 3, time.monotonic() + 60)
+    proc.stderr.close()
+    killed = _state(home, url)
+    assert proc.returncode == -signal.SIGKILL and not killed["finished_runs"]
+    assert 0 < sum(c["disposed"] for c in killed["cases"].values()) < len(DUE)
+    cert = run("dispose", "--execute", str(plan["id"]), *_media(prepared_sqlite), "--by", "bob", "--yes", "--json", env=env).json()
+    assert cert["run"] == 1 and cert["approvers"] == ["alice", "bob"]
+    _check_finished(home, url, before)

@@ -26,6 +26,7 @@ def _setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n_cases: int) -> tup
     home = tmp_path / "home"
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(home))
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # about interruptions: one person runs it
     run("init")
     opened = dt.date(dt.date.today().year - 5, 3, 1)  # intake files only to cases not yet due for disposal
     for i in range(n_cases):

@@ -65,6 +65,7 @@ def _ingest(tmp: Path, name: str, items: list) -> list[dict]:
 def home(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # the one-person run, as before
     run("init")
     run("case", "open", OLD, "--consent-to-store", "--as-of", "2019-01-15")
     run("case", "open", LIVE, "--consent-to-store")

@@ -47,25 +47,35 @@ def _states(ref: str, *as_of: str) -> list[str]:
     return [r["state"] for r in run("shred-list", "--json", *as_of).json() if r["case_ref"] == ref]
 
 
-def _library(home: Path):  # noqa: ANN202 - (workspace, unlocked key store)
+def _library(home: Path, actor: str = "bob"):  # noqa: ANN202 - (workspace, unlocked key store)
     from pipeline.workspace import Workspace
     from tests.auth_helpers import unlocked
 
     ws = Workspace.load(home)
     with ws.transaction() as s:
-        return ws, unlocked(s, ws.config, "bob")
+        return ws, unlocked(s, ws.config, actor)
 
 
 def _dispose_on(home: Path, images: list[Path], day: dt.date, *, release: tuple[str, int] | None = None) -> dict:
-    """A disposal run (and a hold released first) on a day still to come, through the library."""
-    from pipeline import cases, disposal
+    """A disposal run (and a hold released first) on a day still to come, through the library, by
+    two people: alice prepares the plan, bob approves and executes it."""
+    from pipeline import cases, disposal_plans
 
     ws, auth = _library(home)
     try:
         if release is not None:
             with ws.transaction() as s:
                 cases.release_hold(s, release[0], release[1], today=day, auth=auth, consent="--yes")
-        return disposal.execute(ws, images, day, auth=auth, consent="--yes")
+        with ws.transaction() as s:
+            from tests.auth_helpers import unlocked
+
+            alice = unlocked(s, ws.config, "alice")
+        prepared = disposal_plans.prepare(ws, images, day, auth=alice)
+        disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=auth, consent="typed")
+        cert = disposal_plans.execute(ws, prepared["id"], images, auth=auth, consent="--yes")
+        assert [d["case_ref"] for d in cert["destroyed"]] == [d["case_ref"] for d in prepared["plan"]["dispose"]]
+        assert cert["approvers"] == ["alice", "bob"]
+        return cert
     finally:
         ws.close()
 
@@ -166,6 +176,7 @@ def test_a_destructive_command_refuses_a_later_date_and_destroys_nothing(tmp_pat
     home = tmp_path / "home"
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(home))
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # the one-person '--yes' run
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", d())
     _ingest(tmp_path, "f.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A)])
@@ -238,6 +249,7 @@ def test_dispose_and_shred_confirm_are_refused_while_the_audit_chain_is_broken(
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(home))
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     monkeypatch.setenv("PPS_ARCHIVE__MEDIA__ARCHIVE_MEDIUM", '"image-files"')
+    monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # the one-person '--yes' run
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", d())
     _ingest(tmp_path, "g.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A), Cover(A, "shred", "EHCP"), Doc("ehcp", A)])

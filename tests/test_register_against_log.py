@@ -26,6 +26,7 @@ LIVE, DUE = "PPS-2025-0001", "PPS-2019-0002"
 def home(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # about the register, not the approval
     run("init")
     recent = (dt.date.today() - dt.timedelta(days=30)).isoformat()
     run("case", "open", LIVE, "--consent-to-store", "--as-of", recent)

@@ -11,6 +11,7 @@ from pipeline.cli._common import (
     ID, AppContext, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
     view_as_of_option, yes_option,
 )
+from pps_archive.errors import DisposalNotApproved
 
 
 @click.command("archive-due")
@@ -86,20 +87,47 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
 
 
 @click.command()
-@click.option("--media", "sources", multiple=True, required=True, type=click.Path(exists=True, path_type=Path),
+@click.option("--media", "sources", multiple=True, type=click.Path(exists=True, path_type=Path),
               help="A disc image or mounted disc (repeat for every disc in the cupboard).")
-@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing.")
+@click.option("--dry-run", is_flag=True, help="Print the plan; change nothing, save nothing.")
+@click.option("--prepare", is_flag=True, help="Save the plan for a second person's approval; prints its id and hash.")
+@click.option("--approve", "approve_id", type=ID, metavar="PLAN_ID", help="Approve saved plan PLAN_ID (shown first).")
+@click.option("--plan-hash", "plan_hash", metavar="SHA256",
+              help="With --approve: the hash --prepare printed; refused if the plan saved is not that plan.")
+@click.option("--execute", "execute_id", type=ID, metavar="PLAN_ID",
+              help="Execute approved plan PLAN_ID, on its date, against the discs given with --media.")
 @view_as_of_option
 @by_option
 @yes_option
 @json_option
 @pass_app
-def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
+def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: bool, approve_id: int | None,
+            plan_hash: str | None, execute_id: int | None, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
     """The annual disposal run: destroy the keys of cases due (crypto-erase), list discs to destroy.
 
-    Without --dry-run it runs on the real date and needs the master passphrase."""
-    from pipeline import disposal
+    \b
+    By default it takes two people (lifecycle.disposal_approvers = 2):
+      pps-archive dispose --media DISC... --prepare --by ALICE     saves the plan: prints PLAN_ID and its hash
+      pps-archive dispose --approve PLAN_ID --plan-hash HASH --by BOB   a different manager approves it
+      pps-archive dispose --execute PLAN_ID --media DISC... --by BOB    destroys exactly what was approved
+    The run is refused, and nothing destroyed, if the plan computed then differs from the one
+    approved (a hold placed, activity recorded, a case or a disc added or missing). A plan expires
+    after lifecycle.disposal_plan_days and once executed. With lifecycle.disposal_approvers = 1
+    (an office of one) "dispose --media DISC... --yes" prepares and executes at once, and the
+    certificate says "single approver by configuration".
 
+    --dry-run shows the plan for any date. Every other step runs on the real date and needs the
+    master passphrase (recorded with NAME in the audit log)."""
+    from pipeline import disposal, disposal_plans
+
+    modes = [m for m, on in (("--dry-run", dry_run), ("--prepare", prepare), ("--approve", approve_id is not None),
+                             ("--execute", execute_id is not None)) if on]
+    if len(modes) > 1:
+        raise click.UsageError(f"give only one of {', '.join(modes)}")
+    if plan_hash is not None and approve_id is None:
+        raise click.UsageError("--plan-hash goes with --approve PLAN_ID")
+    if not sources and approve_id is None:
+        raise click.UsageError("give the discs with --media (every disc in the cupboard)")
     ws = app.workspace()
     if dry_run:
         result = disposal.dry_run(ws, list(sources), as_of)
@@ -109,18 +137,77 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt
         click.echo(f"disposal plan for {as_of} (dry run, nothing changed):")
         _print_plan(result["dispose"], result)
         return
-    real_date(as_of, "the disposal run")
-    preview = disposal.dry_run(ws, list(sources), as_of)
-    consent = typed_consent(f"destroy the records of {len(preview['dispose'])} case(s) for good "
-                            f"({', '.join(d['case_ref'] for d in preview['dispose']) or 'none'})", yes)
+    if approve_id is not None:
+        shown = disposal_plans.show(ws, approve_id)
+        _print_saved(shown, as_json)
+        consent = typed_consent(f"approve disposal plan {approve_id} (SHA-256 {shown['sha256']}), which destroys the records "
+                                f"of {len(shown['plan']['dispose'])} case(s) for good", yes)
+        auth = unlock(ws, actor)
+        done = disposal_plans.approve(ws, approve_id, plan_hash or shown["sha256"], auth=auth, consent=consent)
+        if as_json:
+            print_json(done)
+            return
+        click.echo(f"disposal plan {done['id']} approved by {done['approved_by']}; execute it with: pps-archive dispose "
+                   f"--execute {done['id']} --media DISC...")
+        return
+    if execute_id is not None:
+        shown = disposal_plans.show(ws, execute_id)
+        real_date(dt.date.fromisoformat(shown["as_of"]), "the disposal run")
+        _print_saved(shown, as_json)
+        consent = typed_consent(_destroy_words(shown), yes)
+        auth = unlock(ws, actor)
+        _print_certificate(disposal_plans.execute(ws, execute_id, list(sources), auth=auth, consent=consent), as_json)
+        return
+    real_date(as_of, "preparing the disposal run" if prepare else "the disposal run")
+    if not prepare:
+        try:
+            disposal_plans.ensure_one_person_allowed(ws.config)
+        except DisposalNotApproved as exc:
+            raise DisposalNotApproved(what=exc.fields["what"], problem=exc.fields["problem"], next=(
+                "Prepare it: 'pps-archive dispose --media DISC... --prepare --by NAME'; a different manager approves "
+                "it: 'pps-archive dispose --approve PLAN_ID --plan-hash HASH --by NAME'; then 'pps-archive dispose "
+                "--execute PLAN_ID --media DISC...'.")) from None
     auth = unlock(ws, actor)
-    cert = disposal.execute(ws, list(sources), as_of, auth=auth, consent=consent)
+    saved = disposal_plans.prepare(ws, list(sources), as_of, auth=auth)
+    if prepare:
+        if as_json:
+            print_json(saved)
+            return
+        _print_saved(saved, as_json)
+        click.echo(f"next: a manager other than {saved['prepared_by']} approves it with\n  pps-archive dispose --approve "
+                   f"{saved['id']} --plan-hash {saved['sha256']} --by NAME")
+        return
+    if not as_json:
+        _print_saved(saved, as_json)
+    consent = typed_consent(_destroy_words(saved), yes)  # the plan shown is the plan executed
+    _print_certificate(disposal_plans.execute(ws, saved["id"], list(sources), auth=auth, consent=consent), as_json)
+
+
+def _destroy_words(saved: dict) -> str:
+    refs = [d["case_ref"] for d in saved["plan"]["dispose"]]
+    return f"destroy the records of {len(refs)} case(s) for good ({', '.join(refs) or 'none'}), as disposal plan {saved['id']} says"
+
+
+def _print_saved(saved: dict, as_json: bool) -> None:
+    if as_json:
+        return
+    click.echo(f"disposal plan {saved['id']} for {saved['as_of']} ({saved['state']}): prepared by {saved['prepared_by']} "
+               f"at {saved['prepared_at']}, expires {saved['expires_at']}")
+    click.echo(f"  SHA-256: {saved['sha256']}")
+    if saved["approved_by"]:
+        click.echo(f"  approved by {saved['approved_by']} at {saved['approved_at']}")
+    _print_plan(saved["plan"]["dispose"], saved["plan"])
+
+
+def _print_certificate(cert: dict, as_json: bool) -> None:
     if as_json:
         print_json(cert)
         return
-    click.echo(f"disposal run {cert['run']} on {as_of}:")
+    click.echo(f"disposal run {cert['run']} on {cert['run_date']}:")
     _print_plan(cert["destroyed"], cert | {"held": cert["held_back"], "kept_reactivated": cert["kept_reactivated"],
                                            "kept_in_review": cert["kept_in_review"]})
+    if cert.get("approval"):
+        click.echo(f"  approval: {cert['approval']['approval']}")
     click.echo(f"certificate: {', '.join(cert['files'])}")
 
 
@@ -141,6 +228,11 @@ def _print_plan(cases: list[dict], p: dict) -> None:
         click.echo(f"  not presented: disc {label} is in the register but was not read")
     for label in p.get("discs_not_registered", p.get("not_registered", [])):
         click.echo(f"  not registered: disc {label} was read but is not in this archive's register")
+    unfiled = p.get("unfiled") or {}
+    if any(unfiled.values()):
+        entries = len(unfiled.get("quarantine_entries", []))
+        click.echo(f"  never filed to a case, aged out: {len(unfiled.get('review_items', []))} review item(s), "
+                   f"{entries} quarantine entr{'y' if entries == 1 else 'ies'}")
 
 
 @click.command()

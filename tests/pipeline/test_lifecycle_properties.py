@@ -146,8 +146,16 @@ def _step(ws: Workspace, s, step: tuple, n: int, auth) -> None:  # noqa: ANN001
 def _dispose(ws: Workspace, as_of: dt.date, auth) -> None:  # noqa: ANN001
     with ws.transaction() as s:
         held_before = {c.ref for c in s.scalars(select(Case)) if cases.active_holds(c)}
+    from pipeline import disposal_plans
+    from tests.auth_helpers import unlocked
+
     preview = disposal.dry_run(ws, [], as_of)
-    cert = disposal.execute(ws, [], as_of, auth=auth, consent="--yes")
+    with ws.transaction() as s:
+        manager = unlocked(s, ws.config, "u")  # a second person approves and executes what "t" prepared
+    prepared = disposal_plans.prepare(ws, [], as_of, auth=auth)
+    assert prepared["plan"] == preview  # the plan saved is the plan shown
+    disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=manager, consent="--yes")
+    cert = disposal_plans.execute(ws, prepared["id"], [], auth=manager, consent="--yes")
     assert [d["case_ref"] for d in cert["destroyed"]] == [d["case_ref"] for d in preview["dispose"]]
     assert not held_before & {d["case_ref"] for d in cert["destroyed"]}
 
