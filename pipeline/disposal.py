@@ -278,7 +278,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
     from pipeline import authority
 
     with ws.transaction() as s:
-        how = authority.require(s, auth, "the disposal run")
+        how = authority.require(s, auth, "the disposal run", role=authority.MANAGER)
         authority.ensure_audit_chain(s, auth)
         audit.record(s, auth.actor, "disposal.authorised", as_of=as_of, consent=consent, **how)
     actor = auth.actor

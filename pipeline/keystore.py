@@ -408,7 +408,7 @@ def export_backup(session: Session, *, today: dt.date, valid_days: int, auth, co
     from archive_media.keystore import KeyBackup, dump_backup
     from pipeline import authority
 
-    how = authority.require(session, auth, "exporting the key store")
+    how = authority.require(session, auth, "exporting the key store", role=authority.MANAGER)
     actor = auth.actor
 
     rows = session.scalars(select(WrappedKey)).all()
@@ -488,10 +488,13 @@ def change_passphrase(session: Session, cfg: Config, old: bytes, new: bytes, *, 
     audit.record(session, actor, "keys.passphrase_changed", subject=f"archive:{archive_id(session)}")
 
 
-def export_case_key(session: Session, master: bytes, case_ref: str, *, actor: str, consent: str) -> str:
-    """The case's key in age's own identity-file format, for an independent ``age -d -i``."""
+def export_case_key(session: Session, auth, case_ref: str, *, consent: str) -> str:  # noqa: ANN001 - authority.Unlocked
+    """The case's key in age's own identity-file format, for an independent ``age -d -i``: a
+    manager's action (``auth``, a :class:`pipeline.authority.Unlocked`). Runs in the caller's transaction."""
     from archive_media import keys
+    from pipeline import authority
 
-    text = keys.export_case_identity(case_identity(session, master, case_ref), case_ref)
-    audit.record(session, actor, "keys.case_exported", case_ref=case_ref, consent=consent)
+    how = authority.require(session, auth, f"exporting the key of case {case_ref}", role=authority.MANAGER)
+    text = keys.export_case_identity(case_identity(session, auth.master, case_ref), case_ref)
+    audit.record(session, auth.actor, "keys.case_exported", case_ref=case_ref, consent=consent, **how)
     return text

@@ -131,7 +131,7 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
 def case_release(app: AppContext, ref: str, hold_id: int, as_of: dt.date, actor: str, yes: bool) -> None:
     """Release hold --hold of case REF: its paper may then be shredded and its records disposed of.
 
-    Runs on the real date and needs the master passphrase (recorded with --by in the audit log)."""
+    Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log."""
     from pipeline import cases
 
     real_date(as_of, "releasing a hold")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    ID, AppContext, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
     view_as_of_option, yes_option,
 )
 
@@ -65,14 +65,15 @@ def shred() -> None:
 
 @shred.command("confirm")
 @click.argument("ids", nargs=-1, required=True, type=ID)
-@click.option("--by", "actor", required=True, metavar="NAME", help="Who shredded the paper.")
+@by_option
 @view_as_of_option  # a destructive command: a later date is refused by real_date, with that reason
 @yes_option
 @pass_app
 def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.date, yes: bool) -> None:
     """Confirm shred-list entries IDS shredded (refused for waiting and blocked entries).
 
-    Runs on the real date and needs the master passphrase (recorded with NAME in the audit log)."""
+    Runs on the real date and needs a login (--user, else the recovery passphrase); the account is
+    recorded in the audit log, and --by, if given, must be that account."""
     from pipeline import shredding
 
     real_date(as_of, "confirming paper shredded")
@@ -97,7 +98,7 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
 def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
     """The annual disposal run: destroy the keys of cases due (crypto-erase), list discs to destroy.
 
-    Without --dry-run it runs on the real date and needs the master passphrase."""
+    Without --dry-run it runs on the real date and needs a manager's login (--user, else the recovery passphrase)."""
     from pipeline import disposal
 
     ws = app.workspace()

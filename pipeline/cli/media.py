@@ -145,7 +145,7 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
 def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: bool) -> None:
     """Record that disc LABEL has been physically destroyed (after a disposal run listed it).
 
-    Runs on the real date and needs the master passphrase (recorded with --by in the audit log)."""
+    Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log."""
     from pipeline import media as m
 
     real_date(as_of, "recording a disc destroyed")
@@ -192,7 +192,7 @@ def keys() -> None:
 def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, actor: str, yes: bool) -> None:
     """Write a backup of the wrapped key store (useless without the passphrase).
 
-    Runs on the real date and needs the master passphrase (recorded with --by in the audit log): the
+    Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log: the
     backup, its expiry included, is authenticated under the master key."""
     from pipeline import keystore
     from pps_archive.atomic import atomic_write_bytes
@@ -235,15 +235,14 @@ def keys_export_case(app: AppContext, ref: str, out: Path, actor: str, yes: bool
     """Write case REF's key as an age identity file: 'age -d -i FILE ITEM.AGE' then decrypts its items."""
     from pipeline import keystore
     from pipeline.cases import get_case
-    from pipeline.cli.admin import passphrase
     from pps_archive.atomic import atomic_write_bytes
 
     ws = app.workspace()
     consent = typed_consent(f"write the secret key of case {ref} to {out}", yes)
-    secret = passphrase()
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
         ref = get_case(s, ref).ref
-        text = keystore.export_case_key(s, keystore.unlock(s, secret), ref, actor=actor, consent=consent)
+        text = keystore.export_case_key(s, auth, ref, consent=consent)
         atomic_write_bytes(out, text.encode("ascii"), 0o600)
     click.echo(f"the key of case {ref} written to {out} (mode 0600): destroy the file when done")
 
