@@ -144,7 +144,7 @@ def require(s: Session, auth: Unlocked | None, what: str, *, role: str | None = 
     if auth.method == STAFF_PASSWORD:
         _ensure_account_active(s, auth, what)
     audit.seal_on_commit(s, auth.master)  # what this action records is sealed when it commits
-    how = {"unlocked_with": auth.method, "role": auth.role}
+    how = {"unlocked_with": auth.method, "actor_role": auth.role}
     if auth.claimed_by is not None:
         how["claimed_by"] = auth.claimed_by
     return how
