@@ -134,4 +134,6 @@ def test_unwritable_output_path_is_a_clean_error(home: Path, tmp_path: Path) -> 
     assert "cannot use" in r.err and "Traceback" not in r.err
     r = run("keys", "export", "--out", str(tmp_path / "missing" / "k"), "--yes", expect=ExitCode.FILE_ACCESS)
     events = run("audit", "verify", "--json").json()["events"]
-    assert events == 4  # init: master, signing, archive keys, pinned; the failed export was not recorded as done
+    # init: master, signing, archive keys, pinned; then the login; the failed export was not recorded as done
+    assert events == 5
+    assert [e["action"] for e in run("audit", "log", "--json").json()][-1] == "auth.login"
