@@ -83,11 +83,20 @@ def _strength_context(cfg: Config) -> list[str]:
     return [cfg.section("service")["name"], "pps", "archive", "pps-archive", "passphrase"]
 
 
-def unlock(session: Session, passphrase: bytes) -> bytes:
+def unlock(session: Session, passphrase) -> bytes:  # noqa: ANN001 - bytes or a pipeline.authority.Unlocked
     """The master key, or :class:`WrongPassphrase`. The session then seals the audit chain when it
-    commits (``audit.seal_on_commit``): every process that holds the master key seals."""
+    commits (``audit.seal_on_commit``): every process that holds the master key seals.
+
+    ``passphrase`` is a keyring (:class:`pipeline.authority.Unlocked`, from one login: no KDF here,
+    checked by ``authority.require``) or, for older callers, the recovery passphrase itself (the
+    KDF then runs inside the caller's transaction)."""
     from archive_media import keys
+    from pipeline import authority
     from pps_archive.errors import NotInitialised
+
+    if isinstance(passphrase, authority.Unlocked):
+        authority.require(session, passphrase, "using the key store")
+        return passphrase.master
 
     row = _master_row(session)
     if row is None:

@@ -40,13 +40,12 @@ def case() -> None:
 @by_option
 @pass_app
 def case_open(app: AppContext, ref: str, anonymous: bool, consent_to_store: bool, as_of: dt.date, actor: str) -> None:
-    """Open case REF and make its key (needs the master passphrase). Without --consent-to-store its
+    """Open case REF and make its key (needs a login: --user, else the recovery passphrase). Without --consent-to-store its
     documents wait in the review queue."""
     from pipeline import cases
-    from pipeline.cli.admin import passphrase
 
     ws = app.workspace()
-    secret = passphrase()
+    secret = unlock(ws, actor)
     with ws.transaction() as s:
         c = cases.open_case(s, ws.config, ref, today=as_of, actor=actor, anonymous=anonymous, consent_to_store=consent_to_store,
                             passphrase=secret)

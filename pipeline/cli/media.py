@@ -65,11 +65,10 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
                 as_json: bool) -> None:
     """Build the planned images (read back before they are registered)."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase
     from pipeline.units import parse_size
 
     ws = app.workspace()
-    built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=passphrase(),
+    built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=unlock(ws, actor),
                     actor=actor, today=as_of, consolidate=consolidate)
     if as_json:
         print_json(built)
@@ -88,10 +87,9 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
 def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: str, as_json: bool) -> None:
     """Read images or mounted discs back; a disc that passes counts as archived."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase
 
     ws = app.workspace()
-    secret = passphrase() if full else None
+    secret = unlock(ws, actor) if full else None
     reports = [m.verify(ws, src, full=full, passphrase=secret, actor=actor) for src in sources]
     if as_json:
         print_json(reports)
@@ -168,10 +166,9 @@ def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: 
 def restore(app: AppContext, source: Path, document: int, out: Path, original: bool, actor: str) -> None:
     """Decrypt one document from a disc (the decryption is recorded in the audit log)."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase
 
     ws = app.workspace()
-    r = m.restore(ws, source, document, out, passphrase=passphrase(), actor=actor, original=original)
+    r = m.restore(ws, source, document, out, passphrase=unlock(ws, actor), actor=actor, original=original)
     what = "the original file of document" if r["original"] else "document"
     click.echo(f"{what} {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
 
