@@ -17,6 +17,12 @@ manager; it returns what the audit event records: how the action was authorised.
 review, print cover sheets, confirm shred entries and read documents; a manager may also lift
 holds, approve disposal, export keys and case exports, record discs destroyed and manage accounts.
 
+A front-end (the web app's request handler, say) calls the library like this::
+
+    auth = staff.login(ws, "alice", password)      # once per login: the KDF runs here, in no transaction
+    with ws.transaction() as s:                    # then any number of calls with the same keyring
+        shredding.confirm(s, ws.config, [12], auth=auth, today=dt.date.today(), consent="typed")
+
 The policy's dates are injected (``today``) so that tests can run the clock forward below the
 front-ends; a front-end calls :func:`ensure_real_date` with the date a person gave, so that a
 destructive command never runs as if it were a later day.

@@ -119,3 +119,25 @@ def test_without_user_the_recovery_passphrase_is_used_and_recorded_as_such(offic
     release = [e for e in _log(office) if e["action"] == "hold.release"][0]
     assert (release["actor"], release["details"]["unlocked_with"], release["details"]["claimed_by"]) == (
         "recovery", "recovery passphrase", "carol")
+
+
+def test_a_destructive_command_runs_the_kdf_outside_any_transaction(database_url: str, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI's unlock used to open a write transaction around the passphrase KDF (half a second
+    of a held write lock on SQLite at the production cost)."""
+    from archive_media._kdf import KdfParams
+    from pipeline import workspace
+
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    run("init")
+    open_during_kdf = []
+    real = KdfParams.derive
+
+    def spy(self: KdfParams, secret: bytes) -> bytes:
+        open_during_kdf.append(len(workspace._OPEN.get({})))  # noqa: SLF001 - the workspace's record of open sessions
+        return real(self, secret)
+
+    monkeypatch.setattr(KdfParams, "derive", spy)
+    run("keys", "export", "--out", str(tmp_path / "k.backup"), "--yes")
+    assert open_during_kdf == [0]
