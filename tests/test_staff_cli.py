@@ -104,7 +104,7 @@ def test_passwd_reset_and_disable(office: Path, tmp_path: Path) -> None:
     run("staff", "disable", "carol", "--yes", env=_as(tmp_path, "alice", "saffron tugboat equinox 61"),
         expect=ExitCode.MANAGER_REQUIRED)
     run("staff", "disable", "alice", "--yes", env=_as(tmp_path, "carol"))
-    run("case", "touch", REF, env=_as(tmp_path, "alice", "saffron tugboat equinox 61"))  # needs no key: no login
+    run("case", "touch", REF, env=_as(tmp_path, "alice", "saffron tugboat equinox 61"), expect=ExitCode.LOGIN_FAILED)
     run("shred", "confirm", "1", "--yes", env=_as(tmp_path, "alice", "saffron tugboat equinox 61"), expect=ExitCode.LOGIN_FAILED)
     r = run("staff", "disable", "carol", "--yes", expect=ExitCode.NO_MANAGER_ACCOUNT)  # with the recovery passphrase
     assert "only the recovery passphrase" in r.err

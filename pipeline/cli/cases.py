@@ -12,6 +12,7 @@ from pipeline.cli._common import (
     as_of_option,
     by_option,
     json_option,
+    login_actor,
     parse_day,
     pass_app,
     print_json,
@@ -72,6 +73,7 @@ def case_consent(app: AppContext, ref: str, store: str | None, party: str | None
     if party is None and allow is not None:
         raise click.UsageError("--allow/--withdraw go with --third-party NAME")
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         if store is not None:
             c = cases.set_store_consent(s, ref, store == "yes", today=as_of, actor=actor)
@@ -94,6 +96,7 @@ def case_touch(app: AppContext, ref: str, on: str | None, as_of: dt.date, actor:
 
     day = as_of if on is None else parse_day(on, "--on")
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         c = cases.touch(s, ref, day, actor=actor)
         dates = cases.case_dates(ws.config, c.last_activity)
@@ -114,6 +117,7 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
     from pipeline import cases
 
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         h = cases.place_hold(s, ref, reason, note, today=as_of, actor=actor)
         hold_id, ref = h.id, h.case.ref
