@@ -141,3 +141,8 @@ def test_a_destructive_command_runs_the_kdf_outside_any_transaction(database_url
     monkeypatch.setattr(KdfParams, "derive", spy)
     run("keys", "export", "--out", str(tmp_path / "k.backup"), "--yes")
     assert open_during_kdf == [0]
+
+
+def test_a_staff_login_checks_the_audit_seals(office: Path, tmp_path: Path) -> None:
+    r = run("audit", "verify", "--json", env=_as(tmp_path, "alice") | {"PPS_ARCHIVE_PASSPHRASE": None})
+    assert r.json()["ok"] and r.json()["keyed"]
