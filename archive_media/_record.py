@@ -4,7 +4,10 @@ A record is one line of compact JSON (sorted keys, ASCII)::
 
     {"alg":"AES-256-GCM","archive":"<archive id>","case":"PPS-2024-0137"|null,
      "ct":"<base64 ciphertext+tag>","kdf":{...}|null,"magic":"pps-archive/wrapped-key",
-     "nonce":"<base64, 12 bytes>","purpose":"master-key"|"case-key"|"signing-key","version":1}
+     "nonce":"<base64, 12 bytes>","purpose":"master-key"|"case-key"|"signing-key"|"key-slot","version":1}
+
+A key slot (a staff account's copy of the master key) also carries
+``"slot":{"account":NAME,"role":"staff"|"manager","slot_version":N}``.
 
 The AEAD associated data is the same JSON without ``ct``, built from the identity the *caller*
 expects (archive, purpose, case), so a record moved to another case or archive fails to open even
@@ -40,9 +43,14 @@ class Identity:
     archive: str
     purpose: str
     case: str | None = None
+    #: a key slot's identity (account, role, slot version); only key slots carry it, and only then
+    #: is it in the header, so older records keep their exact bytes and associated data
+    slot: dict[str, object] | None = None
 
     def describe(self) -> str:
         kind = self.purpose.replace("-", " ")
+        if self.slot is not None:
+            return f"the {kind} of account {self.slot.get('account')}"
         return f"the wrapped {kind}" + (f" of case {self.case}" if self.case else "")
 
 
@@ -72,6 +80,8 @@ def seal(key: bytes, plaintext: bytes, ident: Identity, kdf: dict[str, object] |
         "case": ident.case,
         "nonce": base64.b64encode(nonce).decode("ascii"),
     }
+    if ident.slot is not None:
+        header["slot"] = ident.slot
     ct = _aead(alg, key).encrypt(nonce, plaintext, _aad(header))
     return _aad({**header, "ct": base64.b64encode(ct).decode("ascii")})
 
@@ -95,6 +105,8 @@ def parse(blob: bytes, expected: Identity) -> dict[str, object]:
         raise IntegrityError(what=what, problem=f"it holds a {record.get('purpose')}, not a {expected.purpose}")
     if record.get("case") != expected.case:
         raise IntegrityError(what=what, problem=f"it belongs to case {record.get('case')}, not to {expected.case}")
+    if record.get("slot") != expected.slot:
+        raise IntegrityError(what=what, problem="it belongs to another account, role or slot version")
     try:
         nonce = base64.b64decode(str(record["nonce"]), validate=True)
         base64.b64decode(str(record["ct"]), validate=True)
@@ -111,6 +123,8 @@ def open_sealed(key: bytes, record: dict[str, object], expected: Identity) -> by
 
     header = {k: v for k, v in record.items() if k != "ct"}
     header.update(archive=expected.archive, purpose=expected.purpose, case=expected.case)
+    if expected.slot is not None or "slot" in header:
+        header["slot"] = expected.slot
     nonce = base64.b64decode(str(record["nonce"]))
     ct = base64.b64decode(str(record["ct"]))
     try:

@@ -46,9 +46,11 @@ __all__ = [
     "unwrap_case_key",
     "unwrap_master_key",
     "unwrap_signing_key",
+    "unwrap_slot",
     "verify",
     "verify_public_key",
     "wrap_case_key",
+    "wrap_slot",
 ]
 
 MASTER_KEY_BYTES = 32
@@ -90,6 +92,40 @@ def unwrap_master_key(wrapped: bytes, passphrase: bytes, archive_id: str) -> byt
 def rewrap_master_key(wrapped: bytes, old: bytes, new: bytes, archive_id: str, kdf: KdfParams) -> bytes:
     """The same master key wrapped under a new passphrase (and fresh KDF salt): nothing is re-encrypted."""
     return _wrap_master(unwrap_master_key(wrapped, old, archive_id), new, archive_id, kdf)
+
+
+# --- key slots: one copy of the master key per staff account (as LUKS and borg key files) ----
+
+
+def _slot_ident(archive_id: str, account: str, role: str, slot_version: int) -> _record.Identity:
+    return _record.Identity(archive=archive_id, purpose="key-slot",
+                            slot={"account": account, "role": role, "slot_version": slot_version})
+
+
+def wrap_slot(master_key: bytes, password: bytes, archive_id: str, account: str, role: str, slot_version: int,
+              kdf: KdfParams) -> bytes:
+    """The master key wrapped under an account's password. The account, its role and the slot's
+    version are in the associated data: a slot moved to another account, or whose role is edited,
+    does not open."""
+    if len(master_key) != MASTER_KEY_BYTES:
+        raise ValueError("the master key is 32 bytes")
+    ident = _slot_ident(archive_id, account, role, slot_version)
+    return _record.seal(kdf.derive(password), master_key, ident, kdf.to_record())
+
+
+def unwrap_slot(wrapped: bytes, password: bytes, archive_id: str, account: str, role: str, slot_version: int) -> bytes:
+    """The master key from an account's slot; :class:`WrongPassphrase` if the password (or the
+    slot's identity: account, role, version) does not open it."""
+    ident = _slot_ident(archive_id, account, role, slot_version)
+    record = _record.parse(wrapped, ident)
+    kdf = KdfParams.from_record(record.get("kdf"))
+    try:
+        master_key = _record.open_sealed(kdf.derive(password), record, ident)
+    except _record.OpenFailed:
+        raise WrongPassphrase() from None
+    if len(master_key) != MASTER_KEY_BYTES:
+        raise IntegrityError(what=ident.describe(), problem="it does not hold a 32-byte key")
+    return master_key
 
 
 def _subkey(master_key: bytes, info: bytes) -> bytes:

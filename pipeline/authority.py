@@ -1,11 +1,27 @@
-"""Destructive actions need more than shell access: an unlocked key store, the real date, an intact log.
+"""Destructive actions need more than shell access: a keyring, the real date, an intact log.
 
-Disposal, confirming paper shredded, lifting a hold, recording a disc destroyed and exporting the
-key store each take an :class:`Unlocked`, made only by :func:`unlock` from the master passphrase
-(until staff accounts exist; then a staff login makes it). :func:`require` checks, without the
-passphrase, that the key it carries really is this archive's master key, and returns what the
-audit event records: who did it and what unlocked it. A wrong passphrase fails in :func:`unlock`,
-before anything is done.
+**One unlock, one keyring.** A front-end unlocks once per login and passes the resulting
+:class:`Unlocked` (alias :class:`Keyring`) to every library call of that session. It carries the
+actor (the staff account that logged in, or ``"recovery"`` for the recovery passphrase of ``init``),
+the role (``staff`` or ``manager``; the recovery passphrase counts as a manager), the method
+(``"staff password"`` / ``"recovery passphrase"``), the archive id and the master key, held only in
+memory. Keyrings are made only by :func:`recover` (the recovery passphrase) and
+:func:`pipeline.staff.login` (a staff key slot): both read what they need in a short read
+transaction, run the KDF outside any transaction, and record the login in a write transaction
+after. :func:`unlock` does the same inside a caller's session (for tests and old callers; it runs
+the KDF inside that transaction, so a front-end should not use it).
+
+:func:`require` checks, without the passphrase, that the key a keyring carries really is this
+archive's master key and, for a manager's action (``role="manager"``), that the account is a
+manager; it returns what the audit event records: how the action was authorised. Staff may file,
+review, print cover sheets, confirm shred entries and read documents; a manager may also lift
+holds, approve disposal, export keys and case exports, record discs destroyed and manage accounts.
+
+A front-end (the web app's request handler, say) calls the library like this::
+
+    auth = staff.login(ws, "alice", password)      # once per login: the KDF runs here, in no transaction
+    with ws.transaction() as s:                    # then any number of calls with the same keyring
+        shredding.confirm(s, ws.config, [12], auth=auth, today=dt.date.today(), consent="typed")
 
 The policy's dates are injected (``today``) so that tests can run the clock forward below the
 front-ends; a front-end calls :func:`ensure_real_date` with the date a person gave, so that a
@@ -16,46 +32,113 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from pps_archive.errors import FutureDate, NotAuthorised
+from pps_archive.errors import FutureDate, ManagerRequired, NotAuthorised, PasswordChangeRequired
 
-PASSPHRASE = "master passphrase"
-_TOKEN = object()  # only unlock() makes an Unlocked
+if TYPE_CHECKING:
+    from pipeline.workspace import Workspace
+
+RECOVERY = "recovery passphrase"
+STAFF_PASSWORD = "staff password"
+#: the old name of the recovery method (before staff accounts)
+PASSPHRASE = RECOVERY
+#: the actor of a keyring opened with the recovery passphrase
+RECOVERY_ACTOR = "recovery"
+MANAGER = "manager"
+STAFF = "staff"
+_TOKEN = object()  # only this module's functions (and pipeline.staff.login, through keyring()) make one
 
 
 @dataclass(frozen=True)
 class Unlocked:
-    """Proof that the key store was unlocked by ``actor`` (with ``method``) in this process."""
+    """The keyring of one login: who (``actor``, ``role``), how (``method``), for which archive,
+    and the master key (never in a repr, never on disk)."""
 
     actor: str
     method: str
     archive_id: str
     master: bytes = field(repr=False)
     _token: object = field(default=None, repr=False, compare=False)
+    role: str = MANAGER
+    #: a one-time password from a manager's reset: it opens only a password change
+    must_change: bool = False
+    #: with the recovery passphrase (no one's own), the name the person gave, recorded beside it
+    claimed_by: str | None = None
 
     def __post_init__(self) -> None:
         if self._token is not _TOKEN:
             raise NotAuthorised(what="an authorisation", problem="it can only be made by unlocking the key store")
 
+    @property
+    def is_manager(self) -> bool:
+        return self.role == MANAGER
 
-def unlock(s: Session, passphrase: bytes, *, actor: str) -> Unlocked:
-    """Open the master key with the passphrase (:class:`WrongPassphrase` if it does not)."""
+
+#: the keyring under its new name; ``Unlocked`` stays for existing callers
+Keyring = Unlocked
+
+
+def keyring(*, actor: str, method: str, archive_id: str, master: bytes, role: str, must_change: bool = False) -> Unlocked:
+    """Make a keyring from a master key just unwrapped (for :func:`recover` and ``staff.login``)."""
+    if role not in (STAFF, MANAGER):
+        raise ValueError(f"unknown role {role!r}")
+    return Unlocked(actor=actor, method=method, archive_id=archive_id, master=master, _token=_TOKEN, role=role,
+                    must_change=must_change)
+
+
+def unlock(s: Session, passphrase: bytes, *, actor: str = RECOVERY_ACTOR) -> Unlocked:
+    """Open the master key with the recovery passphrase inside the caller's session
+    (:class:`WrongPassphrase` if it does not). Runs the KDF there: a front-end uses :func:`recover`."""
     from pipeline import keystore
 
     master = keystore.unlock(s, passphrase)
-    return Unlocked(actor=actor, method=PASSPHRASE, archive_id=keystore.archive_id(s), master=master, _token=_TOKEN)
+    return keyring(actor=actor, method=RECOVERY, archive_id=keystore.archive_id(s), master=master, role=MANAGER)
 
 
-def require(s: Session, auth: Unlocked | None, what: str) -> dict:
-    """Check ``auth`` before ``what``; returns the audit details that say how it was authorised."""
+def recover(ws: Workspace, passphrase: bytes) -> Unlocked:
+    """Log in with the recovery passphrase (``init``'s): a manager's keyring whose actor is
+    ``"recovery"``. The wrapped master key is read in a short read transaction, the KDF runs
+    outside any transaction, and the login is recorded after (a failure too)."""
+    from archive_media import keys
+    from pipeline import audit, keystore
+    from pps_archive.errors import NotInitialised, WrongPassphrase
+
+    with ws.reader() as s:
+        row = keystore._master_row(s)  # noqa: SLF001 - the keystore's own row, read-only
+        if row is None:
+            raise NotInitialised(what="the master key", data_dir="this data directory")
+        record, archive = bytes(row.record), keystore.archive_id(s)
+    try:
+        master = keys.unwrap_master_key(record, passphrase, archive)
+    except WrongPassphrase:
+        with ws.transaction() as s:
+            audit.record(s, RECOVERY_ACTOR, "auth.login_failed", method=RECOVERY)
+        raise
+    with ws.transaction() as s:
+        audit.seal_on_commit(s, master)
+        audit.record(s, RECOVERY_ACTOR, "auth.login", method=RECOVERY)
+    return keyring(actor=RECOVERY_ACTOR, method=RECOVERY, archive_id=archive, master=master, role=MANAGER)
+
+
+def require(s: Session, auth: Unlocked | None, what: str, *, role: str | None = None) -> dict:
+    """Check ``auth`` before ``what`` (and, with ``role="manager"``, that it is a manager's);
+    returns the audit details that say how it was authorised. Seals the audit log when the
+    session commits."""
     from archive_media import keys
     from pipeline import keystore
     from pps_archive.errors import IntegrityError
 
     if not isinstance(auth, Unlocked) or auth._token is not _TOKEN:  # noqa: SLF001 - this module made the token
         raise NotAuthorised(what=what, problem="no unlocked key store was given")
+    if auth.must_change:
+        raise PasswordChangeRequired(account=auth.actor)
+    if role == MANAGER and not auth.is_manager:
+        raise ManagerRequired(what=what, actor=auth.actor, role=auth.role)
+    if role not in (None, STAFF, MANAGER):
+        raise ValueError(f"unknown role {role!r}")
     if auth.archive_id != keystore.archive_id(s):
         raise NotAuthorised(what=what, problem="the key store unlocked belongs to another archive")
     try:  # the master key must open a record it wrapped: a key that merely looks right does not
@@ -64,8 +147,41 @@ def require(s: Session, auth: Unlocked | None, what: str) -> dict:
         raise NotAuthorised(what=what, problem="the key given is not this archive's master key") from None
     from pipeline import audit
 
+    if auth.method == STAFF_PASSWORD:
+        _ensure_account_active(s, auth, what)
     audit.seal_on_commit(s, auth.master)  # what this action records is sealed when it commits
-    return {"unlocked_with": auth.method}
+    how = {"unlocked_with": auth.method, "actor_role": auth.role}
+    if auth.claimed_by is not None:
+        how["claimed_by"] = auth.claimed_by
+    return how
+
+
+def _ensure_account_active(s: Session, auth: Unlocked, what: str) -> None:
+    """A keyring outlives nothing: an account disabled (or demoted) since its login is refused."""
+    from sqlalchemy import select
+
+    from pipeline.models import StaffAccount
+
+    acct = s.scalars(select(StaffAccount).where(StaffAccount.name == auth.actor)).one_or_none()
+    if acct is None or acct.disabled_at is not None or acct.locked_at is not None:
+        raise NotAuthorised(what=what, problem=f"account {auth.actor} was disabled or locked since it logged in")
+    if acct.role != auth.role:
+        raise NotAuthorised(what=what, problem=f"account {auth.actor}'s role changed since it logged in: log in again")
+
+
+def check_actor(auth: Unlocked, given: str | None) -> Unlocked:
+    """The name given for the audit log (a front-end's ``--by``) must be the account that logged
+    in: a different one is refused (:class:`ActorMismatch`). The recovery passphrase is no one's
+    own: the audit log records ``recovery`` and, beside it, the name given (``claimed_by``)."""
+    import dataclasses
+
+    from pps_archive.errors import ActorMismatch
+
+    if given is None or given == auth.actor:
+        return auth
+    if auth.method == RECOVERY:
+        return dataclasses.replace(auth, claimed_by=given)
+    raise ActorMismatch(account=auth.actor, given=given)
 
 
 def ensure_real_date(as_of: dt.date, real_today: dt.date, what: str) -> dt.date:

@@ -41,29 +41,18 @@ from pipeline.dates import utcnow
 from pipeline.models import AuditEvent, DisposalPlanRecord
 from pipeline.workspace import Workspace
 from pps_archive.errors import (
-    ApprovalRefused, DisposalNotApproved, DisposalPlanChanged, DisposalPlanUnusable, NotAuthorised,
+    ApprovalRefused, DisposalNotApproved, DisposalPlanChanged, DisposalPlanUnusable,
 )
 
-MANAGER = "manager"
 PREPARED, APPROVED = "disposal.prepared", "disposal.approved"
 
 
-# --- identity: until staff accounts exist -----------------------------------------------------
-
-def _role(auth) -> str:  # noqa: ANN001 - a pipeline.authority.Unlocked
-    # SHIM (staff-accounts): today every unlock is the master passphrase, whose holder may do
-    # anything; once Unlocked carries a role, this reads it. Remove at the merge in favour of
-    # authority.require(s, auth, what, role=...).
-    return getattr(auth, "role", MANAGER)
-
+# --- identity ---------------------------------------------------------------------------------
 
 def _require(s: Session, auth, what: str, *, manager: bool) -> dict:  # noqa: ANN001
     from pipeline import authority
 
-    how = authority.require(s, auth, what)
-    if manager and _role(auth) != MANAGER:  # SHIM (staff-accounts): authority.require(..., role="manager")
-        raise NotAuthorised(what=what, problem=f"{auth.actor} is not a manager")
-    return how
+    return authority.require(s, auth, what, role=authority.MANAGER if manager else None)
 
 
 def same_person(a: str, b: str) -> bool:

@@ -83,11 +83,20 @@ def _strength_context(cfg: Config) -> list[str]:
     return [cfg.section("service")["name"], "pps", "archive", "pps-archive", "passphrase"]
 
 
-def unlock(session: Session, passphrase: bytes) -> bytes:
+def unlock(session: Session, passphrase) -> bytes:  # noqa: ANN001 - bytes or a pipeline.authority.Unlocked
     """The master key, or :class:`WrongPassphrase`. The session then seals the audit chain when it
-    commits (``audit.seal_on_commit``): every process that holds the master key seals."""
+    commits (``audit.seal_on_commit``): every process that holds the master key seals.
+
+    ``passphrase`` is a keyring (:class:`pipeline.authority.Unlocked`, from one login: no KDF here,
+    checked by ``authority.require``) or, for older callers, the recovery passphrase itself (the
+    KDF then runs inside the caller's transaction)."""
     from archive_media import keys
+    from pipeline import authority
     from pps_archive.errors import NotInitialised
+
+    if isinstance(passphrase, authority.Unlocked):
+        authority.require(session, passphrase, "using the key store")
+        return passphrase.master
 
     row = _master_row(session)
     if row is None:
@@ -408,7 +417,7 @@ def export_backup(session: Session, *, today: dt.date, valid_days: int, auth, co
     from archive_media.keystore import KeyBackup, dump_backup
     from pipeline import authority
 
-    how = authority.require(session, auth, "exporting the key store")
+    how = authority.require(session, auth, "exporting the key store", role=authority.MANAGER)
     actor = auth.actor
 
     rows = session.scalars(select(WrappedKey)).all()
@@ -488,10 +497,13 @@ def change_passphrase(session: Session, cfg: Config, old: bytes, new: bytes, *, 
     audit.record(session, actor, "keys.passphrase_changed", subject=f"archive:{archive_id(session)}")
 
 
-def export_case_key(session: Session, master: bytes, case_ref: str, *, actor: str, consent: str) -> str:
-    """The case's key in age's own identity-file format, for an independent ``age -d -i``."""
+def export_case_key(session: Session, auth, case_ref: str, *, consent: str) -> str:  # noqa: ANN001 - authority.Unlocked
+    """The case's key in age's own identity-file format, for an independent ``age -d -i``: a
+    manager's action (``auth``, a :class:`pipeline.authority.Unlocked`). Runs in the caller's transaction."""
     from archive_media import keys
+    from pipeline import authority
 
-    text = keys.export_case_identity(case_identity(session, master, case_ref), case_ref)
-    audit.record(session, actor, "keys.case_exported", case_ref=case_ref, consent=consent)
+    how = authority.require(session, auth, f"exporting the key of case {case_ref}", role=authority.MANAGER)
+    text = keys.export_case_identity(case_identity(session, auth.master, case_ref), case_ref)
+    audit.record(session, auth.actor, "keys.case_exported", case_ref=case_ref, consent=consent, **how)
     return text

@@ -340,3 +340,39 @@ class DisposalPlanRecord(Base):
     approved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("disposal_runs.id"))
     executed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+STAFF_ROLES = ("staff", "manager")
+
+
+class StaffAccount(Base):
+    """A staff login: its role and its login state. The secret is its key slot (:class:`KeySlot`);
+    a disabled account keeps this row (for the audit log's names) and loses its slot."""
+
+    __tablename__ = "staff_accounts"
+    __table_args__ = (CheckConstraint("role IN ('staff', 'manager')", name="role"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_by: Mapped[str] = mapped_column(String(64))
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: the password was set by a manager's reset: it opens nothing but a password change
+    must_change: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: failed logins in a row, the earliest next attempt (exponential backoff), and the lock
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    locked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class KeySlot(Base):
+    """An account's own copy of the master key, wrapped under its password (see docs/formats.md).
+    ``slot_version`` counts re-wraps and is bound into the record with the account and its role."""
+
+    __tablename__ = "key_slots"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), unique=True)
+    slot_version: Mapped[int] = mapped_column(Integer)
+    record: Mapped[bytes] = mapped_column(LargeBinary)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime)

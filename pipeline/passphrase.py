@@ -61,13 +61,13 @@ def get_passphrase(environ: Mapping[str, str], prompt: Prompt | None, *, confirm
     return value.encode("utf-8")
 
 
-def _read_file(path: Path) -> str:
+def _read_file(path: Path, env: str = ENV_FILE) -> str:
     try:
         data = path.read_bytes()
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise PassphraseSourceError(
-            f"cannot read the passphrase file named by ${ENV_FILE} ({path}): {exc.strerror}. "
+            f"cannot read the passphrase file named by ${env} ({path}): {exc.strerror}. "
             f"Check the path and its permissions."
         ) from exc
     if mode & (stat.S_IRGRP | stat.S_IROTH):
@@ -77,7 +77,7 @@ def _read_file(path: Path) -> str:
         return data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         raise PassphraseSourceError(
-            f"the passphrase file named by ${ENV_FILE} ({path}) is not UTF-8 text: write the passphrase "
+            f"the passphrase file named by ${env} ({path}) is not UTF-8 text: write the passphrase "
             f"into it again as plain UTF-8 text (one line)."
         ) from None
 
@@ -102,3 +102,24 @@ def check_strength(passphrase: str | bytes, *, context: Iterable[str] = (), what
     if result["score"] < MIN_SCORE:
         hint = (result.get("feedback") or {}).get("warning") or "it would be guessed too quickly"
         raise WeakPassphrase(what=what, problem=hint[0].lower() + hint[1:].rstrip("."))
+
+
+#: a staff account's password for scripts (the login of ``--user``); a prompt otherwise
+ENV_PASSWORD_FILE = "PPS_ARCHIVE_PASSWORD_FILE"
+#: a new staff password for scripts (``staff add``, ``passwd``, ``reset``)
+ENV_NEW_PASSWORD_FILE = "PPS_ARCHIVE_NEW_PASSWORD_FILE"
+
+
+def get_password(environ: Mapping[str, str], prompt: Prompt | None, *, text: str, env: str = ENV_PASSWORD_FILE,
+                 confirm: bool = False) -> bytes:
+    """A staff password from the file named by ``env``, else ``prompt(text, confirm)``."""
+    if environ.get(env) is not None:
+        path = Path(environ[env])
+        value, source = _read_file(path, env), str(path)
+    elif prompt is not None:
+        value, source = prompt(text, confirm), "the prompt"
+    else:
+        raise PassphraseSourceError(f"this needs a password: set ${env} to a file holding it, or run it in a terminal to be asked for it.")
+    if not value:
+        raise PassphraseSourceError(f"the password from {source} is empty.")
+    return value.encode("utf-8")

@@ -68,12 +68,20 @@ class ExitCode(enum.IntEnum):
     APPROVAL_REFUSED = 67
     DISPOSAL_PLAN_CHANGED = 68
     DISPOSAL_PLAN_UNUSABLE = 69
+    # staff-accounts helper: 60-65
+    LOGIN_FAILED = 60
+    ACCOUNT_LOCKED = 61
+    MANAGER_REQUIRED = 62
+    ACCOUNT_NOT_FOUND = 63
+    PASSWORD_CHANGE_REQUIRED = 64
+    ACTOR_MISMATCH = 65
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
     QUARANTINED = 102
     INPUTS_REFUSED = 104
     NOT_READ_FROM_DISC = 103
+    NO_MANAGER_ACCOUNT = 107
 
 
 class PPSArchiveError(Exception):
@@ -406,6 +414,56 @@ class DisposalPlanUnusable(PPSArchiveError):
 
     exit_code = ExitCode.DISPOSAL_PLAN_UNUSABLE
     template = "disposal plan {plan} {problem}. Nothing was destroyed. Prepare a new plan."
+class LoginFailed(PPSArchiveError):
+    """A staff login that did not open its key slot (each one is an audit event)."""
+
+    exit_code = ExitCode.LOGIN_FAILED
+    template = (
+        "login as {account} failed: the password is wrong, or there is no enabled account of that name. "
+        "Failed logins are counted; after {limit} in a row the account is locked until a manager unlocks it."
+    )
+
+
+class AccountLocked(PPSArchiveError):
+    """Too many failed logins: wait (backoff), or a manager lifts the lock."""
+
+    exit_code = ExitCode.ACCOUNT_LOCKED
+    template = "account {account} {problem}. Nothing was done."
+
+
+class ManagerRequired(PPSArchiveError):
+    """A manager's action asked of a staff account."""
+
+    exit_code = ExitCode.MANAGER_REQUIRED
+    template = (
+        "{what} needs a manager: {actor} is logged in as {role}. Ask a manager to do it (or use the "
+        "recovery passphrase kept in the office safe). Nothing was done."
+    )
+
+
+class AccountNotFound(PPSArchiveError):
+    exit_code = ExitCode.ACCOUNT_NOT_FOUND
+    template = "there is no staff account {account}{problem}: see the list of staff accounts."
+
+
+class PasswordChangeRequired(PPSArchiveError):
+    """A one-time password (set by a manager's reset) opens nothing but a password change."""
+
+    exit_code = ExitCode.PASSWORD_CHANGE_REQUIRED
+    template = (
+        "account {account} has a one-time password: choose a new password first (the staff password "
+        "change); until then it opens nothing else. Nothing was done."
+    )
+
+
+class ActorMismatch(PPSArchiveError):
+    """The name given for the audit log is not the account that logged in."""
+
+    exit_code = ExitCode.ACTOR_MISMATCH
+    template = (
+        "the action is recorded as done by the account that logged in ({account}), but {given!r} was "
+        "given as the person doing it: log in as {given}, or leave the name out. Nothing was done."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

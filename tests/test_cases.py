@@ -117,7 +117,7 @@ def test_every_change_is_audited_without_free_text(session, cfg) -> None:
     actions = [e.action for e in audit.events_for(session, ref)]
     assert actions == ["case.open", "consent.store", "consent.third_party", "case.touch", "hold.place", "hold.release"]
     release = audit.events_for(session, ref)[-1]
-    assert release.actor == "carol" and json.loads(release.details)["unlocked_with"] == "master passphrase"
+    assert release.actor == "carol" and json.loads(release.details)["unlocked_with"] == "recovery passphrase"
     assert json.loads(release.details)["consent"] == "typed"
     every_text = " ".join(f"{e.actor} {e.subject} {e.details}" for e in session.scalars(select(AuditEvent)))
     assert "Jane" not in every_text and "Invented" not in every_text

@@ -103,9 +103,9 @@ def test_user_errors_are_one_line_with_the_fix(home: Path) -> None:
 
 def test_audit_verify_passes_then_detects_tampering(home: Path, database_url: str) -> None:
     before = run("audit", "verify", "--json").json()["events"]  # init: master, signing, archive keys; pinned
-    run("case", "open", "PPS-2024-0003", "--by", "alice")  # the case, and its key
+    run("case", "open", "PPS-2024-0003", "--by", "alice")  # the login, the case, and its key
     r = run("audit", "verify", "--json").json()
-    assert r["ok"] and r["events"] == before + 2 == 6
+    assert r["ok"] and r["events"] == before + 3 == 7
     from sqlalchemy import text
 
     from pipeline.db import make_engine
@@ -134,4 +134,6 @@ def test_unwritable_output_path_is_a_clean_error(home: Path, tmp_path: Path) -> 
     assert "cannot use" in r.err and "Traceback" not in r.err
     r = run("keys", "export", "--out", str(tmp_path / "missing" / "k"), "--yes", expect=ExitCode.FILE_ACCESS)
     events = run("audit", "verify", "--json").json()["events"]
-    assert events == 4  # init: master, signing, archive keys, pinned; the failed export was not recorded as done
+    # init: master, signing, archive keys, pinned; then the login; the failed export was not recorded as done
+    assert events == 5
+    assert [e["action"] for e in run("audit", "log", "--json").json()][-1] == "auth.login"

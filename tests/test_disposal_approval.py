@@ -208,10 +208,31 @@ def _image(tmp_path: Path) -> Path:
     [built] = run("media", "build", "--out", str(tmp_path / "discs"), "--json").json()
     return Path(built["path"])
 
+PASSWORDS = {"alice": "alice keeps the garden shed key 41", "bob": "bob plays the tuba on tuesdays 17"}
+
+
+def _managers(tmp_path: Path) -> None:
+    """Two manager accounts (added with the recovery passphrase): two people need two logins."""
+    _PWDIR[:] = [tmp_path]
+    for name, password in PASSWORDS.items():
+        path = tmp_path / f"{name}.pw"
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        run("staff", "add", name, "--role", "manager", env={"PPS_ARCHIVE_NEW_PASSWORD_FILE": str(path)})
+
+
+def _run_as(name: str, *args: str, **kw):  # noqa: ANN003, ANN202 - as tests.cli_helpers.run
+    """The CLI as manager ``name``, logged in with their own password."""
+    return run("--user", name, *args, env={"PPS_ARCHIVE_PASSWORD_FILE": str(_PWDIR[0] / f"{name}.pw")}, **kw)
+
+
+_PWDIR: list[Path] = []
+
 
 def test_cli_two_person_flow(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ARG001
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     image = _image(tmp_path)
+    _managers(tmp_path)
     ws = Workspace.load()
     try:
         with ws.transaction() as s:  # time passes: inactive for six years (register and log alike)
@@ -221,22 +242,22 @@ def test_cli_two_person_flow(database_url: str, tmp_path: Path, monkeypatch: pyt
     media = ["--media", str(image)]
     r = run("dispose", *media, "--yes", expect=ExitCode.DISPOSAL_NOT_APPROVED)  # the one-person run: refused
     assert "two people" in r.err and "--prepare" in r.err and "--approve PLAN_ID" in r.err
-    prepared = run("dispose", *media, "--prepare", "--by", "alice", "--json").json()
+    prepared = _run_as("alice", "dispose", *media, "--prepare", "--by", "alice", "--json").json()
     assert [d["case_ref"] for d in prepared["plan"]["dispose"]] == [OLD1]
-    out = run("dispose", *media, "--prepare", "--by", "alice").out
+    out = _run_as("alice", "dispose", *media, "--prepare", "--by", "alice").out
     assert "SHA-256" in out and "--approve" in out
-    r = run("dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "alice", "--yes",
+    r = _run_as("alice", "dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "alice", "--yes",
             expect=ExitCode.APPROVAL_REFUSED)
     assert "alice prepared it" in r.err
-    run("dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", expect=ExitCode.DISPOSAL_NOT_APPROVED)
-    run("dispose", "--approve", str(prepared["id"]), "--by", "bob", expect=ExitCode.CONFIRMATION_REFUSED)  # typed consent
-    out = run("dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "bob", "--yes").out
+    _run_as("bob", "dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", expect=ExitCode.DISPOSAL_NOT_APPROVED)
+    _run_as("bob", "dispose", "--approve", str(prepared["id"]), "--by", "bob", expect=ExitCode.CONFIRMATION_REFUSED)  # typed consent
+    out = _run_as("bob", "dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "bob", "--yes").out
     assert OLD1 in out and "approved by bob" in out
     assert run("case", "list", "--json").json()[0]["status"] != "disposed"
-    cert = run("dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", "--json").json()
+    cert = _run_as("bob", "dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", "--json").json()
     assert [d["case_ref"] for d in cert["destroyed"]] == [OLD1] and cert["approvers"] == ["alice", "bob"]
     assert run("case", "list", "--json").json()[0]["status"] == "disposed"
-    r = run("dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", expect=ExitCode.DISPOSAL_PLAN_UNUSABLE)
+    r = _run_as("bob", "dispose", "--execute", str(prepared["id"]), *media, "--by", "bob", "--yes", expect=ExitCode.DISPOSAL_PLAN_UNUSABLE)
     assert "executed already" in r.err
     run("dispose", "--approve", "1", "--execute", "1", *media, expect=ExitCode.USAGE)
 
@@ -245,21 +266,22 @@ def test_cli_execute_against_another_set_of_discs_is_refused(database_url: str, 
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     first = _image(tmp_path)
+    _managers(tmp_path)
     batch = ScanFactory(seed=6).batch(tmp_path / "in2", "q.pdf", [Cover(OLD1, "retain", "NOTE"), Doc("note", OLD1)],
                                       container="pdf-text", dpi=150)
     run("ingest", str(batch.files[0]))
     [second] = run("media", "build", "--out", str(tmp_path / "discs2"), "--json").json()
     both = ["--media", str(first), "--media", second["path"]]
-    prepared = run("dispose", *both, "--prepare", "--by", "alice", "--json").json()
+    prepared = _run_as("alice", "dispose", *both, "--prepare", "--by", "alice", "--json").json()
     assert len(prepared["plan"]["presented"]) == 2
-    run("dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "bob", "--yes")
-    r = run("dispose", "--execute", str(prepared["id"]), "--media", str(first), "--by", "bob", "--yes",
+    _run_as("bob", "dispose", "--approve", str(prepared["id"]), "--plan-hash", prepared["sha256"], "--by", "bob", "--yes")
+    r = _run_as("bob", "dispose", "--execute", str(prepared["id"]), "--media", str(first), "--by", "bob", "--yes",
             expect=ExitCode.DISPOSAL_PLAN_CHANGED)
     assert f"discs read: {second['label']} no longer" in r.err and "Nothing was destroyed" in r.err
     # the same discs, mounted somewhere else (here: copied), are the same plan
     moved = tmp_path / "elsewhere"
     moved.mkdir()
     copies = [shutil.copy(p, moved) for p in (first, second["path"])]
-    cert = run("dispose", "--execute", str(prepared["id"]), *[a for c in copies for a in ("--media", c)], "--by", "bob",
+    cert = _run_as("bob", "dispose", "--execute", str(prepared["id"]), *[a for c in copies for a in ("--media", c)], "--by", "bob",
                "--yes", "--json").json()
     assert cert["approvers"] == ["alice", "bob"]

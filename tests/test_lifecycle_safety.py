@@ -133,7 +133,7 @@ def test_filing_to_a_disposed_case_goes_to_review(home: Path, tmp_path: Path) ->
             from pipeline.models import AuditEvent
 
             [ev] = s.scalars(select(AuditEvent).where(AuditEvent.action == "disposal.authorised"))
-            assert (ev.actor, json.loads(ev.details)["unlocked_with"]) == ("alice", "master passphrase")
+            assert (ev.actor, json.loads(ev.details)["unlocked_with"]) == ("alice", "recovery passphrase")
     finally:
         ws.close()
     assert [d["case_ref"] for d in cert["destroyed"]] == [OLD]

@@ -69,28 +69,34 @@ def _disk_full(ctx: click.Context, exc: BaseException) -> None:
               help="Data directory. Default: $PPS_ARCHIVE_HOME, else the platform's user data dir.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="User configuration file (TOML). Default: $PPS_ARCHIVE_CONFIG, else config.toml in the data dir.")
+@click.option("--user", "user", metavar="NAME", envvar="PPS_ARCHIVE_USER", default=None,
+              help="Log in as this staff account (default: $PPS_ARCHIVE_USER) for commands that need a key or change "
+                   "the lifecycle; its password from $PPS_ARCHIVE_PASSWORD_FILE or a prompt. Without it, the recovery "
+                   "passphrase is used.")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-vv for debug).")
 @click.version_option(__version__, prog_name="pps-archive")
 @click.pass_context
-def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, verbose: int) -> None:
+def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, user: str | None, verbose: int) -> None:
     """Scan, file, encrypt and archive case documents to CD, and dispose of them on time.
 
-    Start with 'pps-archive init'. The master passphrase comes from exactly one of
-    $PPS_ARCHIVE_PASSPHRASE, $PPS_ARCHIVE_PASSPHRASE_FILE or a prompt.
+    Start with 'pps-archive init'. Commands that need a key or change the lifecycle log in: as
+    --user NAME (or $PPS_ARCHIVE_USER) with that account's password, else with the recovery
+    passphrase from exactly one of $PPS_ARCHIVE_PASSPHRASE, $PPS_ARCHIVE_PASSPHRASE_FILE or a prompt.
+    Listings only read the data directory and need no login.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     logging.getLogger("pps_archive").setLevel(level)
-    ctx.obj = AppContext(data_dir=data_dir, config_file=config_file)
+    ctx.obj = AppContext(data_dir=data_dir, config_file=config_file, user=" ".join(user.split()) if user else None)
     ctx.call_on_close(ctx.obj.close)
 
 
 def _register() -> None:
-    from pipeline.cli import admin, cases, intake, lifecycle, media
+    from pipeline.cli import admin, cases, intake, lifecycle, media, staff
 
     for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
                     intake.review, intake.quarantine, media.media, media.restore, media.keys, lifecycle.archive_due,
-                    lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, lifecycle.stats, admin.audit):
+                    lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, lifecycle.stats, admin.audit, staff.staff):
         cli.add_command(command)
 
 

@@ -21,12 +21,15 @@ if TYPE_CHECKING:
     from pipeline.workspace import Workspace
 
 ENV_STAFF = "PPS_ARCHIVE_STAFF"
+ENV_USER = "PPS_ARCHIVE_USER"
 
 
 @dataclass
 class AppContext:
     data_dir: Path | None
     config_file: Path | None
+    #: the staff account to log in as (--user / $PPS_ARCHIVE_USER); None: the recovery passphrase
+    user: str | None = None
     _workspace: Workspace | None = field(default=None, repr=False)
 
     def workspace(self, *, ready: bool = True) -> Workspace:
@@ -110,8 +113,14 @@ def json_option(fn: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout, nothing else.")(fn)
 
 
-def _staff_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
-    name = value or os.environ.get(ENV_STAFF) or getpass.getuser()
+def _staff_name(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    app = ctx.find_object(AppContext)
+    user = app.user if app is not None else None
+    if user is not None and value is not None and " ".join(value.split()) != user:
+        from pps_archive.errors import ActorMismatch
+
+        raise ActorMismatch(account=user, given=value)
+    name = value or user or os.environ.get(ENV_STAFF) or getpass.getuser()
     name = " ".join(name.split())
     if not name or len(name) > 64 or not name.isprintable():
         raise click.BadParameter("a staff name or login of 1-64 printable characters")
@@ -120,7 +129,8 @@ def _staff_name(_ctx: click.Context, _param: click.Parameter, value: str | None)
 
 def by_option(fn: Callable) -> Callable:
     return click.option("--by", "actor", metavar="NAME", callback=_staff_name, default=None,
-                        help=f"The member of staff doing this, for the audit log (default: ${ENV_STAFF}, else your login).")(fn)
+                        help=f"The member of staff doing this, for the audit log: with --user it must be that account "
+                             f"(default: --user, else ${ENV_STAFF}, else your login).")(fn)
 
 
 def print_json(data: Any) -> None:
@@ -175,11 +185,46 @@ def real_date(as_of: dt.date, what: str) -> dt.date:
     return ensure_real_date(as_of, dt.date.today(), what)
 
 
-def unlock(ws: Workspace, actor: str) -> Unlocked:
-    """Unlock the key store for a destructive action, with the master passphrase from its one source."""
-    from pipeline import authority
-    from pipeline.cli.admin import passphrase
+def prompt_secret(text: str, confirm: bool) -> str:
+    return click.prompt(text, hide_input=True, confirmation_prompt=confirm, err=True)
 
-    secret = passphrase()
-    with ws.transaction() as s:
-        return authority.unlock(s, secret, actor=actor)
+
+def login_user() -> str | None:
+    """The staff account this command logs in as (--user, else $PPS_ARCHIVE_USER), or None."""
+    app = click.get_current_context().find_object(AppContext)
+    return app.user if app is not None else None
+
+
+def unlock(ws: Workspace, actor: str | None = None) -> Unlocked:
+    """Log in once for this command: as --user with its password ($PPS_ARCHIVE_PASSWORD_FILE or a
+    prompt), else with the recovery passphrase from its one source. A --by given on the command
+    line must be the account that logged in (the library refuses another)."""
+    from click.core import ParameterSource
+
+    from pipeline import authority, staff
+    from pipeline.cli.admin import passphrase
+    from pipeline.passphrase import get_password
+
+    ctx = click.get_current_context()
+    given = actor if actor is not None and ctx.get_parameter_source("actor") == ParameterSource.COMMANDLINE else None
+    user = login_user()
+    if user is None:
+        auth = authority.recover(ws, passphrase())
+    else:
+        if given is not None and given != user:  # before the password is asked for
+            from pps_archive.errors import ActorMismatch
+
+            raise ActorMismatch(account=user, given=given)
+        secret = get_password(os.environ, prompt_secret if sys.stdin.isatty() else None, text=f"Password for {user}")
+        auth = staff.login(ws, user, secret)
+    return authority.check_actor(auth, given)
+
+
+def login_actor(ws: Workspace, actor: str | None) -> str:
+    """Log in (as :func:`unlock`) for a command that changes the register but needs no key, and
+    return the name its audit event records: the account that logged in, or, with the recovery
+    passphrase (no one's own), the --by name as before."""
+    from pipeline.authority import STAFF_PASSWORD
+
+    auth = unlock(ws, actor)
+    return auth.actor if auth.method == STAFF_PASSWORD else (auth.claimed_by or actor or auth.actor)

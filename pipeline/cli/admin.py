@@ -84,13 +84,20 @@ def audit_verify(app: AppContext, structure_only: bool, sources: tuple[Path, ...
     Edited, deleted or reordered events are reported; with the passphrase (from its usual source)
     so are events rewritten with recomputed hashes and removed seals. Events written since the last
     seal (by the intake daemon, which has no passphrase) are counted: the next command that uses
-    the passphrase seals them. With --media, the audit head each disc carries must still be in the
+    the passphrase seals them. With --user, that account's login opens the seals instead. With --media, the audit head each disc carries must still be in the
     log: that catches a log rolled back to an earlier state."""
     from pipeline import audit as audit_log
     from pipeline import keystore
 
+    from pipeline.cli._common import login_user, unlock
+
     ws = app.workspace()
-    secret = None if structure_only else passphrase_if_available()
+    if structure_only:
+        secret = None
+    elif login_user() is not None:  # a staff login opens the seals too
+        secret = unlock(ws)
+    else:
+        secret = passphrase_if_available()
     with ws.reader() as s:
         master = keystore.unlock(s, secret) if secret is not None else None
         report = audit_log.verify(s, master)

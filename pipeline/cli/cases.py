@@ -12,6 +12,7 @@ from pipeline.cli._common import (
     as_of_option,
     by_option,
     json_option,
+    login_actor,
     parse_day,
     pass_app,
     print_json,
@@ -40,13 +41,12 @@ def case() -> None:
 @by_option
 @pass_app
 def case_open(app: AppContext, ref: str, anonymous: bool, consent_to_store: bool, as_of: dt.date, actor: str) -> None:
-    """Open case REF and make its key (needs the master passphrase). Without --consent-to-store its
+    """Open case REF and make its key (needs a login: --user, else the recovery passphrase). Without --consent-to-store its
     documents wait in the review queue."""
     from pipeline import cases
-    from pipeline.cli.admin import passphrase
 
     ws = app.workspace()
-    secret = passphrase()
+    secret = unlock(ws, actor)
     with ws.transaction() as s:
         c = cases.open_case(s, ws.config, ref, today=as_of, actor=actor, anonymous=anonymous, consent_to_store=consent_to_store,
                             passphrase=secret)
@@ -73,6 +73,7 @@ def case_consent(app: AppContext, ref: str, store: str | None, party: str | None
     if party is None and allow is not None:
         raise click.UsageError("--allow/--withdraw go with --third-party NAME")
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         if store is not None:
             c = cases.set_store_consent(s, ref, store == "yes", today=as_of, actor=actor)
@@ -95,6 +96,7 @@ def case_touch(app: AppContext, ref: str, on: str | None, as_of: dt.date, actor:
 
     day = as_of if on is None else parse_day(on, "--on")
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         c = cases.touch(s, ref, day, actor=actor)
         dates = cases.case_dates(ws.config, c.last_activity)
@@ -115,6 +117,7 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
     from pipeline import cases
 
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         h = cases.place_hold(s, ref, reason, note, today=as_of, actor=actor)
         hold_id, ref = h.id, h.case.ref
@@ -131,7 +134,7 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
 def case_release(app: AppContext, ref: str, hold_id: int, as_of: dt.date, actor: str, yes: bool) -> None:
     """Release hold --hold of case REF: its paper may then be shredded and its records disposed of.
 
-    Runs on the real date and needs the master passphrase (recorded with --by in the audit log)."""
+    Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log."""
     from pipeline import cases
 
     real_date(as_of, "releasing a hold")

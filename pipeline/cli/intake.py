@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli._common import ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table
+from pipeline.cli._common import ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, unlock
 
 DOC_COLUMNS = ["id", "case_ref", "class", "decision", "pages", "state", "source", "reason"]
 
@@ -125,12 +125,11 @@ def review_assign(app: AppContext, doc: int, case_ref: str, retain: bool | None,
     A document filed SHRED keeps its encrypted review copy until its paper is confirmed shredded,
     so that 'review undo' can take the decision back.
     """
-    from pipeline.cli.admin import passphrase
     from pipeline.review import assign
 
     ws = app.workspace()
     decision = None if retain is None else ("retain" if retain else "shred")
-    row = assign(ws, doc, case_ref, decision, doc_class, actor=actor, passphrase=passphrase, today=as_of)
+    row = assign(ws, doc, case_ref, decision, doc_class, actor=actor, passphrase=unlock(ws, actor), today=as_of)
     how = " (as its cover sheet said)" if row["decision_from"] == "cover sheet" else ""
     click.echo(f"document {row['id']}: {row['decision']} {row['class']} for {row['case_ref']}{how}")
 
@@ -144,13 +143,12 @@ def review_undo(app: AppContext, doc: int, as_of: dt.date, actor: str) -> None:
     """Take back the review decision on DOC: it returns to the review queue.
 
     Its shred-list entry is withdrawn and a kept scan is encrypted to the archive key again
-    (needs the passphrase). Refused once its paper is confirmed shredded or its scan is on a disc.
+    (needs a login). Refused once its paper is confirmed shredded or its scan is on a disc.
     """
-    from pipeline.cli.admin import passphrase
     from pipeline.review import undo
 
     ws = app.workspace()
-    row = undo(ws, doc, actor=actor, passphrase=passphrase, today=as_of)
+    row = undo(ws, doc, actor=actor, passphrase=unlock(ws, actor), today=as_of)
     click.echo(f"document {row['id']}: back in the review queue (suggested case {row['suggested_case_ref']})")
 
 
@@ -171,13 +169,12 @@ def review_split(app: AppContext, doc: int, pages: str, drop: str | None, as_of:
     refused, so nothing is lost by a typing mistake. The first part keeps DOC's id. Needs the
     passphrase (the review copy is cut in memory and encrypted again).
     """
-    from pipeline.cli.admin import passphrase
     from pipeline.review import parse_ranges, split
 
     parts = parse_ranges(pages, "--pages")
     dropped = tuple(n for r in parse_ranges(drop, "--drop") for n in r) if drop else ()
     ws = app.workspace()
-    rows = split(ws, doc, parts, dropped, actor=actor, passphrase=passphrase, today=as_of)
+    rows = split(ws, doc, parts, dropped, actor=actor, passphrase=unlock(ws, actor), today=as_of)
     for row in rows:
         click.echo(f"document {row['id']}: {row['pages']} page(s), in review ({', '.join(row['source_pages'])})")
 
@@ -206,12 +203,11 @@ def quarantine_list(app: AppContext, as_json: bool) -> None:
 @by_option
 @pass_app
 def quarantine_export(app: AppContext, entry: int, out: Path, actor: str) -> None:
-    """Decrypt quarantined file ENTRY so a person can look at it (needs the passphrase)."""
-    from pipeline.cli.admin import passphrase
+    """Decrypt quarantined file ENTRY so a person can look at it (needs a login: --user, else the recovery passphrase)."""
     from pipeline.quarantine import export
 
     ws = app.workspace()
-    secret = passphrase()
+    secret = unlock(ws, actor)
     with ws.transaction() as s:
         written = export(ws, s, entry, out, secret, actor=actor)
     for path in written:

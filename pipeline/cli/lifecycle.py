@@ -66,14 +66,15 @@ def shred() -> None:
 
 @shred.command("confirm")
 @click.argument("ids", nargs=-1, required=True, type=ID)
-@click.option("--by", "actor", required=True, metavar="NAME", help="Who shredded the paper.")
+@by_option
 @view_as_of_option  # a destructive command: a later date is refused by real_date, with that reason
 @yes_option
 @pass_app
 def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.date, yes: bool) -> None:
     """Confirm shred-list entries IDS shredded (refused for waiting and blocked entries).
 
-    Runs on the real date and needs the master passphrase (recorded with NAME in the audit log)."""
+    Runs on the real date and needs a login (--user, else the recovery passphrase); the account is
+    recorded in the audit log, and --by, if given, must be that account."""
     from pipeline import shredding
 
     real_date(as_of, "confirming paper shredded")
@@ -116,8 +117,8 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: 
     (an office of one) "dispose --media DISC... --yes" prepares and executes at once, and the
     certificate says "single approver by configuration".
 
-    --dry-run shows the plan for any date. Every other step runs on the real date and needs the
-    master passphrase (recorded with NAME in the audit log)."""
+    --dry-run shows the plan for any date. Every other step runs on the real date and needs a
+    login (--user, else the recovery passphrase); approving and executing need a manager."""
     from pipeline import disposal, disposal_plans
 
     modes = [m for m, on in (("--dry-run", dry_run), ("--prepare", prepare), ("--approve", approve_id is not None),

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    ID, AppContext, as_of_option, by_option, json_option, login_actor, pass_app, print_json, print_table, real_date, typed_consent, unlock,
     view_as_of_option, yes_option,
 )
 
@@ -65,11 +65,10 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
                 as_json: bool) -> None:
     """Build the planned images (read back before they are registered)."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase
     from pipeline.units import parse_size
 
     ws = app.workspace()
-    built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=passphrase(),
+    built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=unlock(ws, actor),
                     actor=actor, today=as_of, consolidate=consolidate)
     if as_json:
         print_json(built)
@@ -88,10 +87,11 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
 def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: str, as_json: bool) -> None:
     """Read images or mounted discs back; a disc that passes counts as archived."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase, passphrase_if_available
+    from pipeline.cli.admin import passphrase_if_available
 
     ws = app.workspace()
-    secret = passphrase() if full else passphrase_if_available()  # a read from the disc counts only with it
+    # a read from the disc counts only with the key (its mark is MACed): a login, else the passphrase if given
+    secret = unlock(ws, actor) if full or app.user else passphrase_if_available()
     reports = [m.verify(ws, src, full=full, passphrase=secret, actor=actor) for src in sources]
     if as_json:
         print_json(reports)
@@ -139,6 +139,7 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
     from pipeline import media as m
 
     ws = app.workspace()
+    actor = login_actor(ws, actor)
     with ws.transaction() as s:
         m.store(s, label, location, actor=actor)
     click.echo(f"disc {label}: in the cupboard at {location}")
@@ -153,7 +154,7 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
 def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: bool) -> None:
     """Record that disc LABEL has been physically destroyed (after a disposal run listed it).
 
-    Runs on the real date and needs the master passphrase (recorded with --by in the audit log)."""
+    Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log."""
     from pipeline import media as m
 
     real_date(as_of, "recording a disc destroyed")
@@ -176,10 +177,9 @@ def media_destroy(app: AppContext, label: str, as_of: dt.date, actor: str, yes: 
 def restore(app: AppContext, source: Path, document: int, out: Path, original: bool, actor: str) -> None:
     """Decrypt one document from a disc (the decryption is recorded in the audit log)."""
     from pipeline import media as m
-    from pipeline.cli.admin import passphrase
 
     ws = app.workspace()
-    r = m.restore(ws, source, document, out, passphrase=passphrase(), actor=actor, original=original)
+    r = m.restore(ws, source, document, out, passphrase=unlock(ws, actor), actor=actor, original=original)
     what = "the original file of document" if r["original"] else "document"
     click.echo(f"{what} {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
 
@@ -200,7 +200,7 @@ def keys() -> None:
 def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, actor: str, yes: bool) -> None:
     """Write a backup of the wrapped key store (useless without the passphrase).
 
-    Runs on the real date and needs the master passphrase (recorded with --by in the audit log): the
+    Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log: the
     backup, its expiry included, is authenticated under the master key."""
     from pipeline import keystore
     from pps_archive.atomic import atomic_write_bytes
@@ -243,15 +243,14 @@ def keys_export_case(app: AppContext, ref: str, out: Path, actor: str, yes: bool
     """Write case REF's key as an age identity file: 'age -d -i FILE ITEM.AGE' then decrypts its items."""
     from pipeline import keystore
     from pipeline.cases import get_case
-    from pipeline.cli.admin import passphrase
     from pps_archive.atomic import atomic_write_bytes
 
     ws = app.workspace()
     consent = typed_consent(f"write the secret key of case {ref} to {out}", yes)
-    secret = passphrase()
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
         ref = get_case(s, ref).ref
-        text = keystore.export_case_key(s, keystore.unlock(s, secret), ref, actor=actor, consent=consent)
+        text = keystore.export_case_key(s, auth, ref, consent=consent)
         atomic_write_bytes(out, text.encode("ascii"), 0o600)
     click.echo(f"the key of case {ref} written to {out} (mode 0600): destroy the file when done")
 
