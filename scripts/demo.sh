@@ -17,7 +17,16 @@ step "1. set up the data directory, database and master key (safe to run again)"
 pa init
 pa init
 
-step "2. the case register: consent, third parties, holds"
+step "2. staff accounts (day one, with the recovery passphrase): each login opens its own key slot"
+printf '%s\n' "alice keeps the garden shed key 41" > "$out/alice.pw"
+printf '%s\n' "bob plays the tuba on tuesdays 17" > "$out/bob.pw"
+chmod 600 "$out/alice.pw" "$out/bob.pw"
+PPS_ARCHIVE_NEW_PASSWORD_FILE="$out/alice.pw" pa staff add alice --role manager
+PPS_ARCHIVE_NEW_PASSWORD_FILE="$out/bob.pw" pa staff add bob --role manager
+pa staff list
+as() { local who=$1; shift; PPS_ARCHIVE_PASSWORD_FILE="$out/$who.pw" pa --user "$who" "$@"; }
+
+step "2b. the case register: consent, third parties, holds"
 pa case open PPS-2024-0137 --consent-to-store --as-of 2024-01-15
 pa case consent PPS-2024-0137 --third-party "SEN Team" --allow --as-of 2024-01-15
 pa case open PPS-2024-0138 --anonymous --consent-to-store --as-of 2024-02-01
@@ -61,12 +70,12 @@ pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --dry-run
 pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --yes || [ $? -eq 31 ]   # 31: refused, a later date
 pa dispose --media "$out"/discs/*.iso --yes || [ $? -eq 66 ]   # 66: refused, one person alone (lifecycle.disposal_approvers = 2)
 # alice prepares the plan (saved with its hash); bob, a different manager, approves that exact plan; then it runs
-plan=$(pa dispose --media "$out"/discs/*.iso --prepare --by alice --json)
+plan=$(as alice dispose --media "$out"/discs/*.iso --prepare --json)
 plan_id=$(echo "$plan" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 plan_hash=$(echo "$plan" | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["sha256"])')
-pa dispose --approve "$plan_id" --by alice --plan-hash "$plan_hash" --yes || [ $? -eq 67 ]   # 67: not by the one who prepared it
-pa dispose --approve "$plan_id" --by bob --plan-hash "$plan_hash" --yes
-pa dispose --execute "$plan_id" --media "$out"/discs/*.iso --by bob --yes
+as alice dispose --approve "$plan_id" --plan-hash "$plan_hash" --yes || [ $? -eq 67 ]   # 67: not by the one who prepared it
+as bob dispose --approve "$plan_id" --plan-hash "$plan_hash" --yes
+as bob dispose --execute "$plan_id" --media "$out"/discs/*.iso --yes
 
 step "9. anonymous statistics and the audit chain"
 pa stats --as-of 2031-01-01
