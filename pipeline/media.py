@@ -27,7 +27,7 @@ from pipeline.config import Config
 from pipeline.dates import utcnow
 from pipeline.models import Case, Disc, DiscItemRow, Document
 from pipeline.workspace import Workspace
-from pps_archive.errors import DocumentNotFound, InvalidValue, MediaError, NotArchived
+from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, InvalidValue, MediaError, NotArchived, NotFound
 
 LIVE_DISC = ("built", "verified", "in-cupboard")
 
@@ -96,7 +96,7 @@ def plan(s: Session, cfg: Config, capacity: int, consolidate: tuple[str, ...] = 
 
     known = set(s.scalars(select(Disc.label).where(Disc.label.in_(consolidate))))
     if set(consolidate) - known:
-        raise MediaError(media=", ".join(sorted(set(consolidate) - known)), problem="no such disc in the register")
+        raise DiscNotFound(label=", ".join(sorted(set(consolidate) - known)))
     by_year: dict[int, list[PlannedItem]] = {}
     for item in _candidates(s, cfg, consolidate):
         by_year.setdefault(item.dispose_after.year, []).append(item)
@@ -386,9 +386,10 @@ def register(s: Session) -> list[dict]:
 def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
     disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one_or_none()
     if disc is None:
-        raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
+        raise DiscNotFound(label=label)
     if disc.status not in ("verified", "in-cupboard"):
-        raise NotArchived(what=f"disc {label}", hint="verify it with 'pps-archive media verify' before it goes in the cupboard")
+        raise NotArchived(what=f"disc {label}", hint="verify it before it goes in the cupboard",
+                          cli_hint="Verify it with 'pps-archive media verify'.")
     disc.status, disc.location = "in-cupboard", location
     audit.record(s, actor, "media.stored", subject=f"disc:{label}", location=location)
     return disc
@@ -403,9 +404,9 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
     how = authority.require(s, auth, f"recording disc {label} destroyed")
     disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one_or_none()
     if disc is None:
-        raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
+        raise DiscNotFound(label=label)
     if disc.status == "destroyed":
-        raise InvalidValue(f"disc {label} was already recorded as destroyed on {disc.destroyed_on}")
+        raise Conflict(f"disc {label} was already recorded as destroyed on {disc.destroyed_on}")
     disposed = set(s.scalars(select(Case.ref).where(Case.disposed_on.is_not(None))))
     live = [i for i in disc.items if i.case_ref not in disposed]
     if live:
@@ -413,7 +414,8 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
         missing = [i for i in live if i.document_id not in elsewhere]
         if missing:
             raise NotArchived(what=f"{len(missing)} live item(s) of disc {label}",
-                              hint=f"re-burn them first with 'pps-archive media build --consolidate {label}', verify the new disc, then destroy this one")
+                              hint="re-burn them first onto a new disc, verify the new disc, then destroy this one",
+                              cli_hint=f"To re-burn them: 'pps-archive media build --consolidate {label}'.")
     disc.status, disc.destroyed_on = "destroyed", today
     audit.record(s, auth.actor, "media.destroyed", subject=f"disc:{label}", items=len(disc.items), consent=consent, **how)
     return disc
@@ -432,14 +434,14 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
         if doc is None:
             raise DocumentNotFound(document=document_id)
         if doc.case is None or doc.vault_item is None or doc.decision != "retain":
-            raise InvalidValue(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
+            raise Conflict(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
         master = keystore.unlock(s, passphrase)
         identity = keystore.case_identity(s, master, doc.case.ref)
         pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
         item, expected, ref = doc.vault_item, doc.plaintext_sha256, doc.case.ref
         if original:
             if doc.original_item is None:
-                raise InvalidValue(f"document {document_id} has no original file kept (only born-digital or signed PDFs have one)")
+                raise NotFound(f"document {document_id} has no original file kept (only born-digital or signed PDFs have one)")
             item, expected = doc.original_item, doc.original_sha256
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
         if item not in {e.item_id for e in reader.index.entries}:

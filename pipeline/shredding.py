@@ -23,7 +23,7 @@ from pipeline import audit, authority
 from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.models import HOLD_REASON_WORDS, Case, Disc, DiscItemRow, Document, Hold, ShredEntry
-from pps_archive.errors import InvalidValue, ShredBlocked, ShredNotDue
+from pps_archive.errors import Conflict, NotFound, ShredBlocked, ShredNotDue
 
 ARCHIVED_STATUSES = ("verified", "in-cupboard")
 #: what a verification may be read from for it to count, per ``media.archive_medium``
@@ -162,14 +162,15 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
     entries = _entries(s, ids, for_update=True)
     missing = sorted(set(ids) - {e.id for e in entries})
     if missing:
-        raise InvalidValue(f"no shred-list entry {', '.join(map(str, missing))}: see 'pps-archive shred-list'")
+        raise NotFound(f"no shred-list entry {', '.join(map(str, missing))}: check the entries' ids.",
+                       cli_hint="See them with 'pps-archive shred-list'.")
     for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
         if st.state == "waiting":
             raise ShredNotDue(entry=e.id, ref=e.document.case.ref, due_on=st.due_on.isoformat())
         if st.state == "blocked":
             raise ShredBlocked(entry=e.id, reason=st.blocked_reason)
         if st.state == "confirmed":
-            raise InvalidValue(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
+            raise Conflict(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
     for e in entries:
         e.confirmed_by, e.confirmed_on = auth.actor, today
         _drop_review_copy(e.document)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    ID, AppContext, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
     view_as_of_option, yes_option,
 )
 
