@@ -26,6 +26,7 @@ from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.dates import utcnow
 from pipeline.models import Case, Disc, DiscItemRow, Document
+from pipeline.progress import ProgressCallback, report
 from pipeline.workspace import Workspace
 from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, InvalidValue, MediaError, NotArchived, NotFound
 
@@ -89,9 +90,18 @@ def _next_labels(s: Session, year: int):  # noqa: ANN202 - a generator of labels
         n += 1
 
 
-def plan(s: Session, cfg: Config, capacity: int, consolidate: tuple[str, ...] = ()) -> list[PlannedDisc]:
+def default_capacity(cfg: Config) -> int:
+    """The data per disc when a front-end gives none: ``media.capacity``, in bytes."""
+    from pipeline.units import parse_size
+
+    return parse_size(cfg.section("media")["capacity"])
+
+
+def plan(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = ()) -> list[PlannedDisc]:
     """Pack the candidates into discs by disposal year, keeping a case's items together.
-    ``consolidate``: labels of discs whose live items are to be re-burnt (so they can be destroyed)."""
+    ``capacity``: bytes per disc (default :func:`default_capacity`). ``consolidate``: labels of
+    discs whose live items are to be re-burnt (so they can be destroyed)."""
+    capacity = default_capacity(cfg) if capacity is None else capacity
     from archive_media.iso import estimate_size
 
     known = set(s.scalars(select(Disc.label).where(Disc.label.in_(consolidate))))
@@ -128,9 +138,10 @@ def public_key(s: Session, data_dir: Path) -> bytes:
     return keystore.trusted_signing_key(s, data_dir)
 
 
-def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date,
-          consolidate: tuple[str, ...] = ()) -> list[dict]:
-    """Build, read back and register an image for every planned disc.
+def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphrase: bytes, actor: str, today: dt.date,
+          consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None) -> list[dict]:
+    """Build, read back and register an image for every planned disc (``capacity``: see
+    :func:`plan`); ``progress`` counts the discs registered (stage ``"build"``).
 
     Each image is written as ``.LABEL.iso.part`` and renamed to ``LABEL.iso`` only once it is in
     the register, so ``out_dir`` never shows an image the register does not know; what a killed
@@ -150,10 +161,12 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
                 from pps_archive.errors import SigningKeyUntrusted
 
                 raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
-                                          todo="Run 'pps-archive init' with the master passphrase: it re-pins the right key.")
+                                          todo="Setting the archive up again with the master passphrase re-pins the right key.",
+                                          cli_hint="Run 'pps-archive init' with the master passphrase.")
             planned = plan(s, ws.config, capacity, consolidate)
         ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
-        for disc in planned:
+        report(progress, "build", 0, len(planned))
+        for n, disc in enumerate(planned, 1):
             with ws.transaction() as s:
                 head = audit.head(s).head
             content = DiscContent(
@@ -184,6 +197,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
             _publish(pending, path)
             results.append({"label": disc.label, "path": str(path), "iso_sha256": built.sha256, "items": len(disc.items),
                             "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc)})
+            report(progress, "build", n, len(planned))
     return results
 
 
@@ -289,8 +303,10 @@ def _label_of_failed(s: Session, source: Path) -> str | None:
     return None
 
 
-def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str) -> dict:
+def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str,
+           progress: ProgressCallback | None = None) -> dict:
     """Read an image, a mounted disc or the optical drive back and record the result in the register.
+    With ``full``, ``progress`` counts the disc's items decrypted and re-hashed (stage ``"verify"``).
 
     A failure of any kind of check (signature, structure, hashes, decryption) marks the disc
     ``failed``. A pass records what it was read from (``verified_from``: ``drive``, ``disc``,
@@ -342,9 +358,10 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
                     plaintext[doc.original_item] = doc.original_sha256
     try:
         if full:
-            report = verify_full(source, identities, plaintext, public_key=pub, archive_id=archive, image_sha256=expected)
-            quick, extra = report.quick, {"decrypted": report.decrypted, "checked": report.checked,
-                                          "without_key": len(report.without_key)}
+            full_report = verify_full(source, identities, plaintext, public_key=pub, archive_id=archive, image_sha256=expected,
+                                      on_item=None if progress is None else lambda d, t: report(progress, "verify", d, t))
+            quick, extra = full_report.quick, {"decrypted": full_report.decrypted, "checked": full_report.checked,
+                                               "without_key": len(full_report.without_key)}
         else:
             quick, extra = verify_quick(source, public_key=pub, archive_id=archive, image_sha256=expected), {}
     except PPSArchiveError as exc:

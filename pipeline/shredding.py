@@ -23,7 +23,7 @@ from pipeline import audit, authority
 from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.models import HOLD_REASON_WORDS, Case, Disc, DiscItemRow, Document, Hold, ShredEntry
-from pps_archive.errors import Conflict, NotFound, ShredBlocked, ShredNotDue
+from pps_archive.errors import Conflict, InvalidValue, NotFound, ShredBlocked, ShredNotDue
 
 ARCHIVED_STATUSES = ("verified", "in-cupboard")
 #: what a verification may be read from for it to count, per ``media.archive_medium``
@@ -128,12 +128,32 @@ def _states(s: Session, cfg: Config, entries: list[ShredEntry], today: dt.date) 
     return out
 
 
-def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bool = True) -> list[dict]:
+#: every state of a shred-list entry, and those still to do (what a printed list and a default listing show)
+STATES = ("waiting", "pending", "blocked", "confirmed")
+OPEN_STATES = ("waiting", "pending", "blocked")
+
+
+def check_states(states: Iterable[str] | None) -> tuple[str, ...]:
+    """The states a listing is filtered to (``None``: every state), or :class:`InvalidValue`."""
+    if states is None:
+        return STATES
+    chosen = tuple(dict.fromkeys(s.strip().lower() for s in states))
+    unknown = [s for s in chosen if s not in STATES]
+    if unknown or not chosen:
+        raise InvalidValue(f"{', '.join(map(repr, unknown)) or 'no state'} is not a shred-list state: use one of {', '.join(STATES)}")
+    return chosen
+
+
+def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bool = True,
+               states: Iterable[str] | None = None) -> list[dict]:
+    """The shred list on ``today``, filtered to ``states`` (default: every state, or the open ones
+    without ``include_confirmed``). Read-only; runs in the caller's session."""
+    wanted = check_states(states) if states is not None else (STATES if include_confirmed else OPEN_STATES)
     entries = _entries(s)
     rows = []
     for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
         doc = e.document
-        if st.state == "confirmed" and not include_confirmed:
+        if st.state not in wanted:
             continue
         cls = cfg.classes.get(doc.doc_class or "")
         rows.append({
@@ -188,7 +208,9 @@ def _drop_review_copy(doc: Document) -> None:
 
 
 def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001 - a path or a binary file, as reportlab takes it
-    """A printable shred list for the office: no names, only references, classes and pages."""
+    """A printable shred list for the office: no names, only references, classes and pages. Only
+    entries still to do are printed (a confirmed entry in ``rows`` is left out)."""
+    rows = [r for r in rows if r["state"] in OPEN_STATES]
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet

@@ -111,11 +111,13 @@ def json_option(fn: Callable) -> Callable:
 
 
 def _staff_name(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
-    name = value or os.environ.get(ENV_STAFF) or getpass.getuser()
-    name = " ".join(name.split())
-    if not name or len(name) > 64 or not name.isprintable():
-        raise click.BadParameter("a staff name or login of 1-64 printable characters")
-    return name
+    from pipeline.actors import staff_name
+    from pps_archive.errors import InvalidValue
+
+    try:
+        return staff_name(value or os.environ.get(ENV_STAFF) or getpass.getuser())
+    except InvalidValue as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def by_option(fn: Callable) -> Callable:
