@@ -53,6 +53,7 @@ from pipeline.dates import utcnow
 from pipeline.models import (
     HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
 )
+from pipeline.progress import ProgressCallback
 from pipeline.workspace import Workspace
 from pps_archive.errors import DisposalRunning, ErasureUnverified
 
@@ -268,13 +269,14 @@ def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
         return plan(s, ws.config, as_of, presented, disc_dates).as_dict()
 
 
-def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str) -> dict:  # noqa: ANN001
+def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str,  # noqa: ANN001
+            progress: ProgressCallback | None = None) -> dict:
     """Carry the plan out, as ``auth.actor``: needs the key store unlocked (``auth``, a
     :class:`pipeline.authority.Unlocked`) and an audit log that verifies. Its own transactions
     (one per case). Run again after any interruption: it deletes what an earlier attempt left
     behind, finishes an open run (also one of another day), and writes missing certificates.
     Raises ``ErasureUnverified`` (no certificate) while another process keeps the destroyed keys'
-    old bytes in the database files."""
+    old bytes in the database files. ``progress`` counts the cases disposed of (stage ``"dispose"``)."""
     from pipeline import authority
 
     with ws.transaction() as s:
@@ -284,7 +286,7 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
     actor = auth.actor
     presented, disc_dates = read_presented(ws, sources)
     with _one_run_at_a_time(ws):
-        return _execute(ws, presented, disc_dates, as_of, actor=actor, consent=consent, how=how)
+        return _execute(ws, presented, disc_dates, as_of, actor=actor, consent=consent, how=how, progress=progress)
 
 
 @contextlib.contextmanager
@@ -310,7 +312,9 @@ def _one_run_at_a_time(ws: Workspace) -> Iterator[None]:
 
 
 def _execute(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], as_of: dt.date, *,
-             actor: str, consent: str, how: dict) -> dict:
+             actor: str, consent: str, how: dict, progress: ProgressCallback | None = None) -> dict:
+    from pipeline.progress import report
+
     sweep_disposed(ws)
     restore_certificates(ws)
     with ws.transaction() as s:
@@ -322,13 +326,15 @@ def _execute(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str
         p = plan(s, ws.config, as_of, presented, disc_dates)
         run = _open_run(s, as_of, actor)
         run_id = run.id
-    for item in p.dispose:
+    report(progress, "dispose", 0, len(p.dispose))
+    for n, item in enumerate(p.dispose, 1):
         with ws.transaction() as s:  # one case at a time: an interruption loses nothing
             run = s.get(DisposalRun, run_id)
             done = dispose_case(ws, s, item["case_ref"], run, actor=actor)
             if "skipped" in done:
                 log.warning("case %s not disposed of: %s", item["case_ref"], done["skipped"])
         sweep_disposed(ws)  # its blobs, now that the erase is committed
+        report(progress, "dispose", n, len(p.dispose))
     with ws.transaction() as s:
         run = s.get(DisposalRun, run_id)
         purge_unfiled(ws, s, run, actor=actor)
