@@ -16,7 +16,7 @@ from tests.conftest import PASSPHRASE
 
 
 def test_cover_sheet_rules(cfg) -> None:  # noqa: ANN001
-    from pipeline.coversheets import cover_sheet, write_cover_sheet
+    from pipeline.coversheets import cover_sheet
     from scanners.coversheet import format_payload
 
     sheet = cover_sheet(cfg, " pps-2024-0137 ", "EHCP", "retain")
