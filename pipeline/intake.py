@@ -264,6 +264,9 @@ def _wait_for(ws: Workspace, procs: list[multiprocessing.Process], total: int, h
                 break
     if done != total:
         report(progress, "ingest", total, total)
+    for p in procs:
+        if p.exitcode:
+            log.warning("worker %s exited with %s; what it had not finished stays queued", p.name, p.exitcode)
 
 
 def _refused(unit: Unit, why: dict[str, str]) -> list[dict]:
