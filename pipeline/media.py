@@ -283,8 +283,8 @@ def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: s
         audit.record(s, actor, "media.verify_failed", subject=f"disc:{label}", level=level, problem=type(exc).__name__)
     return MediaError(media=str(source), problem=(
         f"disc {label} failed verification: {exc}. It is marked failed and its items no longer count as archived "
-        f"(their paper may not be shredded). Build a new disc from the vault with 'pps-archive media build' "
-        f"(or 'media build --consolidate {label}'), verify it from the drive, then destroy this one"))
+        f"(their paper may not be shredded). Build a new disc from the vault, verify it from the drive, then destroy "
+        f"this one"), cli_hint=f"To build it: 'pps-archive media build' (or 'pps-archive media build --consolidate {label}').")
 
 
 def _label_of_failed(s: Session, source: Path) -> str | None:

@@ -30,6 +30,18 @@ ARCHIVED_STATUSES = ("verified", "in-cupboard")
 COUNTING_READS = {"optical": ("drive", "disc"), "image-files": ("drive", "disc", "image", "folder")}
 
 
+class Reason(str):
+    """Why an entry is blocked, in words for any front-end; ``cli_hint`` is the command-line
+    wording of what to do about it (the CLI shows it, a web app its own)."""
+
+    cli_hint: str = ""
+
+    def __new__(cls, text: str, cli_hint: str = "") -> Reason:
+        self = super().__new__(cls, text)
+        self.cli_hint = cli_hint
+        return self
+
+
 def _disc_counts(disc_status: str, medium_verified_at: object, verified_from: str | None, medium: str) -> bool:
     if disc_status not in ARCHIVED_STATUSES:
         return False
@@ -52,18 +64,19 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
     best: dict[int, tuple[int, str | None]] = {}
     for doc_id, checked_at, label, status, medium_at, read_from in s.execute(stmt):
         if _disc_counts(status, medium_at, read_from, medium):
-            rank, why = (4, None) if checked_at is not None else (3, (
-                f"its scan on disc {label} has never been decrypted and re-hashed: run 'pps-archive media verify --full' "
-                f"on the disc (or its image) first"))
+            rank, why = (4, None) if checked_at is not None else (3, Reason(
+                f"its scan on disc {label} has never been decrypted and re-hashed: verify the disc (or its image) in full first",
+                "Run 'pps-archive media verify --full' on it."))
         elif status in ARCHIVED_STATUSES:
-            rank, why = 2, (f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, not "
-                            f"from the disc: burn it to a CD and verify it from the drive ('pps-archive media verify /dev/sr0' "
-                            f"or the mounted disc)")
+            rank, why = 2, Reason(f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, "
+                                  f"not from the disc: burn it to a CD and verify it from the drive or the mounted disc",
+                                  "For example 'pps-archive media verify /dev/sr0'.")
         elif status == "built":
-            rank, why = 1, f"disc {label} is built but not verified: burn it and run 'pps-archive media verify' on the disc"
+            rank, why = 1, Reason(f"disc {label} is built but not verified: burn it and verify the disc",
+                                  "Run 'pps-archive media verify' on the disc.")
         else:  # failed
-            rank, why = 0, (f"disc {label} failed verification: build a new disc from the vault with 'pps-archive media build' "
-                            f"and verify it")
+            rank, why = 0, Reason(f"disc {label} failed verification: build a new disc from the vault and verify it",
+                                  "Build it with 'pps-archive media build'.")
         if doc_id not in best or rank > best[doc_id][0]:
             best[doc_id] = (rank, why)
     return {doc_id: why for doc_id, (_rank, why) in best.items()}
@@ -75,7 +88,8 @@ def archived_document_ids(s: Session, cfg: Config, document_ids: Iterable[int] |
     return {doc_id for doc_id, why in archive_state(s, cfg, document_ids, exclude_disc=exclude_disc).items() if why is None}
 
 
-NOT_ON_DISC = "its scan is not yet on a verified disc: run 'pps-archive media build' and 'media verify' first"
+NOT_ON_DISC = Reason("its scan is not yet on a verified disc: build a disc and verify it first",
+                     "Run 'pps-archive media build', then 'pps-archive media verify'.")
 
 
 @dataclass(frozen=True)
@@ -163,7 +177,8 @@ def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bo
             "class": doc.doc_class,
             "pages": doc.pages,
             "state": st.state,
-            "blocked_reason": st.blocked_reason,
+            "blocked_reason": str(st.blocked_reason) if st.blocked_reason is not None else None,
+            "blocked_hint": getattr(st.blocked_reason, "cli_hint", "") or None,  # the CLI's wording of what to do
             "due_on": st.due_on.isoformat() if st.due_on else None,
             "decision": doc.decision,
             "holder": cls.holder if cls else None,
@@ -188,7 +203,7 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
         if st.state == "waiting":
             raise ShredNotDue(entry=e.id, ref=e.document.case.ref, due_on=st.due_on.isoformat())
         if st.state == "blocked":
-            raise ShredBlocked(entry=e.id, reason=st.blocked_reason)
+            raise ShredBlocked(entry=e.id, reason=st.blocked_reason, cli_hint=getattr(st.blocked_reason, "cli_hint", ""))
         if st.state == "confirmed":
             raise Conflict(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
     for e in entries:

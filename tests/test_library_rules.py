@@ -129,3 +129,10 @@ def test_errors_a_web_layer_maps_come_through_the_cli(database_url: str, monkeyp
     r = run("media", "store", "PPS-2031-001", "--location", "cupboard", expect=ExitCode.DISC_NOT_FOUND)
     assert "no disc PPS-2031-001 in the disc register" in r.err and "'pps-archive media list'" in r.err
     assert issubclass(NotFound, Exception) and Conflict.http_status == 409
+
+
+def test_blocked_reasons_are_neutral_and_carry_the_cli_hint() -> None:
+    from pipeline.shredding import NOT_ON_DISC, Reason
+
+    assert "pps-archive" not in NOT_ON_DISC and "'pps-archive media build'" in NOT_ON_DISC.cli_hint
+    assert isinstance(NOT_ON_DISC, str) and Reason("x").cli_hint == ""  # a plain string in JSON

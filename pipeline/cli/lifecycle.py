@@ -56,8 +56,11 @@ def shred_list(app: AppContext, pdf: Path | None, show_all: bool, states: tuple[
         shredding.write_pdf(rows, pdf, ws.config.section("service")["name"], as_of)
     if as_json:
         print_json(rows)
-    else:
-        print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "due_on", "blocked_reason"], empty="nothing to shred")
+        return
+    for r in rows:
+        if r["blocked_hint"]:
+            r["blocked_reason"] = f"{r['blocked_reason']}. {r['blocked_hint']}"
+    print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "due_on", "blocked_reason"], empty="nothing to shred")
 
 
 @click.group()
