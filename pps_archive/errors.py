@@ -147,11 +147,14 @@ class ConfigInvalid(PPSArchiveError):
 
 class NotInitialised(PPSArchiveError):
     exit_code = ExitCode.NOT_INITIALISED
-    template = "{what} is not set up in {data_dir}: run 'pps-archive init' first."
+    template = "{what} is not set up in {data_dir}: set the archive up first."
+    cli_hint_template = "Run 'pps-archive init' first."
+    http_status = 503
 
 
 class DatabaseUnavailable(PPSArchiveError):
     exit_code = ExitCode.DATABASE_UNAVAILABLE
+    http_status = 503
     template = "cannot use the database ({url}): {problem}. {hint}"
 
 

@@ -50,7 +50,7 @@ def test_two_passphrase_sources_rejected(home: Path, tmp_path: Path, monkeypatch
 def test_commands_before_init_say_run_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "fresh"))
     r = run("case", "list", expect=ExitCode.NOT_INITIALISED)
-    assert "run 'pps-archive init' first" in r.err
+    assert "set the archive up first. Run 'pps-archive init' first." in r.err
     assert not (tmp_path / "fresh" / "pps-archive.sqlite3").exists()
 
 
