@@ -312,6 +312,7 @@ class NotArchived(PolicyRefusal):
 
 class DiskFull(PPSArchiveError):
     exit_code = ExitCode.DISK_FULL
+    http_status = 507
     template = "no space left while writing {path}: free some space and run the command again; nothing was registered."
 
 

@@ -20,6 +20,7 @@ def test_every_error_class_has_a_unique_code_in_the_error_range() -> None:
     for cls in classes:
         assert isinstance(cls.exit_code, ExitCode)
         assert 3 <= cls.exit_code <= 99, cls
+        assert cls.http_status in (400, 401, 403, 404, 409, 410, 422, 500, 503, 507), cls
 
 
 def test_enum_values_are_unique() -> None:
