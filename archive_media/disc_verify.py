@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -162,10 +162,12 @@ def verify_full(
     public_key: bytes | None = None,
     archive_id: str | None = None,
     image_sha256: str | None = None,
+    on_item: Callable[[int, int], None] | None = None,
 ) -> FullReport:
     """Quick, then decrypt every item whose case (``identities``: case ref -> age identity) has a key.
 
     ``expected_plaintext`` maps item id -> plaintext SHA-256 as the database recorded it.
+    ``on_item(done, total)`` is called with 0 once the index is read, then after every item.
     """
     from archive_media.envelope import check_plaintext, decrypt_stream
 
@@ -175,10 +177,15 @@ def verify_full(
         quick = _quick(reader)
         decrypted = checked = 0
         without_key = []
-        for entry in reader.index.entries:
+        entries = reader.index.entries
+        if on_item is not None:
+            on_item(0, len(entries))
+        for n, entry in enumerate(entries, 1):
             identity = identities.get(entry.case_ref)
             if identity is None:
                 without_key.append(entry.item_id)
+                if on_item is not None:
+                    on_item(n, len(entries))
                 continue
             what = f"item {entry.item_id} ({entry.file}) on disc {quick.label}"
             with reader.open(entry.file) as fh:
@@ -188,5 +195,7 @@ def verify_full(
             if expected is not None:
                 check_plaintext(digest, expected, what)
                 checked += 1
+            if on_item is not None:
+                on_item(n, len(entries))
     return FullReport(quick=quick, decrypted=decrypted, checked=checked, without_key=tuple(without_key))
 

@@ -20,6 +20,7 @@ from pipeline.config import Config
 from pipeline.dates import add_months, add_years, in_calendar
 from pipeline.models import HOLD_REASON_WORDS, HOLD_REASONS, Case, Hold, ThirdPartyConsent
 from pps_archive.errors import (
+    Conflict,
     CaseExists,
     CaseNotFound,
     ConsentRequired,
@@ -52,7 +53,7 @@ def get_case(session: Session, ref: str, *, for_update: bool = False) -> Case:
 def _live_case(session: Session, ref: str) -> Case:
     case = get_case(session, ref, for_update=True)
     if case.disposed_on is not None:
-        raise InvalidValue(f"case {case.ref} was disposed of on {case.disposed_on}: its records no longer exist.")
+        raise Conflict(f"case {case.ref} was disposed of on {case.disposed_on}: its records no longer exist.")
     return case
 
 

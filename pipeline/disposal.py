@@ -53,6 +53,7 @@ from pipeline.dates import utcnow
 from pipeline.models import (
     HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
 )
+from pipeline.progress import ProgressCallback
 from pipeline.workspace import Workspace
 from pps_archive.errors import DisposalRunning, ErasureUnverified
 
@@ -301,7 +302,8 @@ def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
         return plan(s, ws.config, as_of, presented, disc_dates, include_run=unfinished_run_id(s, as_of)).as_dict()
 
 
-def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str) -> dict:  # noqa: ANN001
+def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str,  # noqa: ANN001
+            progress: ProgressCallback | None = None) -> dict:
     """One person's run, allowed only with ``lifecycle.disposal_approvers = 1`` (else
     ``DisposalNotApproved``): prepare the plan as ``auth.actor`` and execute it at once (see
     :mod:`pipeline.disposal_plans`; with two approvers, prepare, approve and execute there).
@@ -310,12 +312,13 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
     an audit log that verifies. Its own transactions (one per case). Run again after any
     interruption: it deletes what an earlier attempt left behind, finishes an open run (also one
     of another day), and writes missing certificates. Raises ``ErasureUnverified`` (no
-    certificate) while another process keeps the destroyed keys' old bytes in the database files."""
+    certificate) while another process keeps the destroyed keys' old bytes in the database files.
+    ``progress`` counts the cases disposed of (stage ``"dispose"``)."""
     from pipeline import disposal_plans
 
     disposal_plans.ensure_one_person_allowed(ws.config)
     prepared = disposal_plans.prepare(ws, sources, as_of, auth=auth)
-    return disposal_plans.execute(ws, prepared["id"], sources, auth=auth, consent=consent)
+    return disposal_plans.execute(ws, prepared["id"], sources, auth=auth, consent=consent, progress=progress)
 
 
 @contextlib.contextmanager
@@ -341,9 +344,12 @@ def one_run_at_a_time(ws: Workspace) -> Iterator[None]:
 
 
 def run_plan(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str, dt.date], as_of: dt.date, *,
-             actor: str, consent: str, how: dict, expected) -> dict:  # noqa: ANN001 - a disposal_plans.Expected
+             actor: str, consent: str, how: dict, expected,  # noqa: ANN001 - a disposal_plans.Expected
+             progress: ProgressCallback | None = None) -> dict:
     """The run itself, under :func:`one_run_at_a_time`, once ``expected`` (the approved plan) was
     checked to be executable: the plan is computed again and must be the one approved."""
+    from pipeline.progress import report
+
     sweep_disposed(ws)
     restore_certificates(ws)
     with ws.transaction() as s:
@@ -360,13 +366,15 @@ def run_plan(ws: Workspace, presented: list[PresentedDisc], disc_dates: dict[str
         run = _open_run(s, as_of, actor)
         run_id = run.id
         disposal_plans.link_run(s, expected.plan_id, run_id)
-    for item in p.dispose:
+    report(progress, "dispose", 0, len(p.dispose))
+    for n, item in enumerate(p.dispose, 1):
         with ws.transaction() as s:  # one case at a time: an interruption loses nothing
             run = s.get(DisposalRun, run_id)
             done = dispose_case(ws, s, item["case_ref"], run, actor=actor)
             if "skipped" in done:
                 log.warning("case %s not disposed of: %s", item["case_ref"], done["skipped"])
         sweep_disposed(ws)  # its blobs, now that the erase is committed
+        report(progress, "dispose", n, len(p.dispose))
     with ws.transaction() as s:
         run = s.get(DisposalRun, run_id)
         purge_unfiled(ws, s, run, actor=actor)

@@ -214,7 +214,8 @@ def approve(ws: Workspace, plan_id: int, sha256: str, *, auth, consent: str) -> 
         return describe(row)
 
 
-def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: str) -> dict:  # noqa: ANN001
+def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: str,  # noqa: ANN001
+            progress=None) -> dict:  # noqa: ANN001 - a pipeline.progress.ProgressCallback
     """Execute approved plan ``plan_id`` against the discs ``sources``, as ``auth.actor`` (a
     manager), on the plan's date; returns the certificate. Refused before anything is destroyed:
     :class:`DisposalPlanUnusable` (missing, expired, executed), :class:`DisposalNotApproved`
@@ -240,7 +241,8 @@ def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: 
         expected = Expected(plan_id, row.sha256, decisive(json.loads(row.plan)), resumed=row.run_id is not None)
     presented, disc_dates = disposal.read_presented(ws, sources)
     with disposal.one_run_at_a_time(ws):
-        return disposal.run_plan(ws, presented, disc_dates, as_of, actor=auth.actor, consent=consent, how=how, expected=expected)
+        return disposal.run_plan(ws, presented, disc_dates, as_of, actor=auth.actor, consent=consent, how=how, expected=expected,
+                                progress=progress)
 
 
 class Expected:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pipeline import hostlock, queue, spool
 from pipeline.jobcontext import sweep
+from pipeline.progress import ProgressCallback, report
 from pipeline.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -186,22 +187,31 @@ def run_workers(ws: Workspace, config_file: Path | None, *, count: int, only: li
 
 
 def ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str = "ingest",
-           keep: bool = False, workers: int | None = None) -> list[dict]:
-    """Take ``paths`` in and process them (and anything already queued) in the foreground."""
+           keep: bool = False, workers: int | None = None, progress: ProgressCallback | None = None) -> list[dict]:
+    """Take ``paths`` in and process them (and anything already queued), waiting until done.
+
+    The jobs run only in worker processes, never in the calling one: a worker changes its own
+    environment and temp dir (:func:`pipeline.worker.prepare_process`, ``private_temp``), so a
+    threaded server may call this from any thread. ``progress`` counts the inputs finished
+    (stage ``"ingest"``), polled from the queue while the workers run."""
     from pipeline.diskspace import disk_full, is_disk_full
     from pipeline.hostlock import active
 
     try:
         with active(ws.data_dir, lambda: recover(ws)):
-            return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers)
+            return _ingest(ws, config_file, paths, profile=profile, keep=keep, workers=workers, progress=progress)
     except Exception as exc:
         if is_disk_full(exc):  # inputs not taken stay where they were, those taken stay queued
             raise disk_full(ws.data_dir) from exc
         raise
 
 
+#: how often ``ingest`` looks at the queue for its progress while the workers run, in seconds
+PROGRESS_POLL_SECONDS = 0.5
+
+
 def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, profile: str, keep: bool,
-            workers: int | None) -> list[dict]:
+            workers: int | None, progress: ProgressCallback | None) -> list[dict]:
     from pps_archive.errors import InputRefused
 
     group_pattern = next(iter(ws.config.scanner_profiles(ws.data_dir)), None)
@@ -223,26 +233,40 @@ def _ingest(ws: Workspace, config_file: Path | None, paths: Sequence[Path], *, p
         waiting = queue.pending(s, host=here)
     count = min(workers or ws.config.section("intake")["workers"], max(1, waiting))
     if waiting:
-        if count == 1:
-            from pipeline.worker import prepare_process, restore_environment, work
+        procs = run_workers(ws, config_file, count=count)
+        _wait_for(ws, procs, waiting, here, progress)
+        _untrusted_key_stop(ws, [p.exitcode for p in procs])
+        from pps_archive.errors import ExitCode
 
-            saved = prepare_process(ws.config.section("ocr")["tesseract_threads"])
-            try:
-                work(ws, hostlock.worker_name(ws.data_dir, "fg"), idle_exit=True)
-            finally:
-                restore_environment(saved)
-        else:
-            procs = run_workers(ws, config_file, count=count)
-            for p in procs:
-                p.join()
-            _untrusted_key_stop(ws, [p.exitcode for p in procs])
-            from pps_archive.errors import ExitCode
+        if any(p.exitcode == ExitCode.DISK_FULL for p in procs):
+            from pipeline.diskspace import disk_full
 
-            if any(p.exitcode == ExitCode.DISK_FULL for p in procs):
-                from pipeline.diskspace import disk_full
-
-                raise disk_full(ws.data_dir)
+            raise disk_full(ws.data_dir)
     return [*refused, *(_report(ws, unit, t) for unit, t in taken)]
+
+
+def _wait_for(ws: Workspace, procs: list[multiprocessing.Process], total: int, here: str,
+              progress: ProgressCallback | None) -> None:
+    """Join the workers; meanwhile report how many of the ``total`` queued inputs are finished
+    (never fewer than last time, never more than ``total``)."""
+    done = 0
+    report(progress, "ingest", 0, total)
+    for p in procs:
+        while True:
+            p.join(PROGRESS_POLL_SECONDS if progress is not None else None)
+            if progress is not None:
+                with ws.reader() as s:
+                    now = min(total, max(done, total - queue.pending(s, host=here)))
+                if now != done:
+                    done = now
+                    report(progress, "ingest", done, total)
+            if not p.is_alive():
+                break
+    if done != total:
+        report(progress, "ingest", total, total)
+    for p in procs:
+        if p.exitcode:
+            log.warning("worker %s exited with %s; what it had not finished stays queued", p.name, p.exitcode)
 
 
 def _refused(unit: Unit, why: dict[str, str]) -> list[dict]:

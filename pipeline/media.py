@@ -27,8 +27,9 @@ from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.dates import utcnow
 from pipeline.models import Case, Disc, DiscItemRow, Document
+from pipeline.progress import ProgressCallback, report
 from pipeline.workspace import Workspace
-from pps_archive.errors import DocumentNotFound, InvalidValue, MediaError, NotArchived
+from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, InvalidValue, MediaError, NotArchived, NotFound
 
 LIVE_DISC = ("built", "verified", "in-cupboard")
 
@@ -90,14 +91,23 @@ def _next_labels(s: Session, year: int):  # noqa: ANN202 - a generator of labels
         n += 1
 
 
-def plan(s: Session, cfg: Config, capacity: int, consolidate: tuple[str, ...] = ()) -> list[PlannedDisc]:
+def default_capacity(cfg: Config) -> int:
+    """The data per disc when a front-end gives none: ``media.capacity``, in bytes."""
+    from pipeline.units import parse_size
+
+    return parse_size(cfg.section("media")["capacity"])
+
+
+def plan(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = ()) -> list[PlannedDisc]:
     """Pack the candidates into discs by disposal year, keeping a case's items together.
-    ``consolidate``: labels of discs whose live items are to be re-burnt (so they can be destroyed)."""
+    ``capacity``: bytes per disc (default :func:`default_capacity`). ``consolidate``: labels of
+    discs whose live items are to be re-burnt (so they can be destroyed)."""
+    capacity = default_capacity(cfg) if capacity is None else capacity
     from archive_media.iso import estimate_size
 
     known = set(s.scalars(select(Disc.label).where(Disc.label.in_(consolidate))))
     if set(consolidate) - known:
-        raise MediaError(media=", ".join(sorted(set(consolidate) - known)), problem="no such disc in the register")
+        raise DiscNotFound(label=", ".join(sorted(set(consolidate) - known)))
     by_year: dict[int, list[PlannedItem]] = {}
     for item in _candidates(s, cfg, consolidate):
         by_year.setdefault(item.dispose_after.year, []).append(item)
@@ -129,9 +139,10 @@ def public_key(s: Session, data_dir: Path) -> bytes:
     return keystore.trusted_signing_key(s, data_dir)
 
 
-def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, actor: str, today: dt.date,
-          consolidate: tuple[str, ...] = ()) -> list[dict]:
-    """Build, read back and register an image for every planned disc.
+def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphrase: bytes, actor: str, today: dt.date,
+          consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None) -> list[dict]:
+    """Build, read back and register an image for every planned disc (``capacity``: see
+    :func:`plan`); ``progress`` counts the discs registered (stage ``"build"``).
 
     Each image is written as ``.LABEL.iso.part`` and renamed to ``LABEL.iso`` only once it is in
     the register, so ``out_dir`` never shows an image the register does not know; what a killed
@@ -151,10 +162,12 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
                 from pps_archive.errors import SigningKeyUntrusted
 
                 raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
-                                          todo="Run 'pps-archive init' with the master passphrase: it re-pins the right key.")
+                                          todo="Setting the archive up again with the master passphrase re-pins the right key.",
+                                          cli_hint="Run 'pps-archive init' with the master passphrase.")
             planned = plan(s, ws.config, capacity, consolidate)
         ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
-        for disc in planned:
+        report(progress, "build", 0, len(planned))
+        for n, disc in enumerate(planned, 1):
             with ws.transaction() as s:
                 head = audit.head(s).head
             content = DiscContent(
@@ -185,6 +198,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int, *, passphrase: bytes, act
             _publish(pending, path)
             results.append({"label": disc.label, "path": str(path), "iso_sha256": built.sha256, "items": len(disc.items),
                             "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc)})
+            report(progress, "build", n, len(planned))
     return results
 
 
@@ -270,8 +284,8 @@ def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: s
         audit.record(s, actor, "media.verify_failed", subject=f"disc:{label}", level=level, problem=type(exc).__name__)
     return MediaError(media=str(source), problem=(
         f"disc {label} failed verification: {exc}. It is marked failed and its items no longer count as archived "
-        f"(their paper may not be shredded). Build a new disc from the vault with 'pps-archive media build' "
-        f"(or 'media build --consolidate {label}'), verify it from the drive, then destroy this one"))
+        f"(their paper may not be shredded). Build a new disc from the vault, verify it from the drive, then destroy "
+        f"this one"), cli_hint=f"To build it: 'pps-archive media build' (or 'pps-archive media build --consolidate {label}').")
 
 
 def _label_of_failed(s: Session, source: Path) -> str | None:
@@ -290,8 +304,10 @@ def _label_of_failed(s: Session, source: Path) -> str | None:
     return None
 
 
-def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str) -> dict:
+def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str,
+           progress: ProgressCallback | None = None) -> dict:
     """Read an image, a mounted disc or the optical drive back and record the result in the register.
+    With ``full``, ``progress`` counts the disc's items decrypted and re-hashed (stage ``"verify"``).
 
     A failure of any kind of check (signature, structure, hashes, decryption) marks the disc
     ``failed``. A pass records what it was read from (``verified_from``: ``drive``, ``disc``,
@@ -346,9 +362,10 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
                     plaintext[doc.original_item] = doc.original_sha256
     try:
         if full:
-            report = verify_full(source, identities, plaintext, public_key=pub, archive_id=archive, image_sha256=expected)
-            quick, extra = report.quick, {"decrypted": report.decrypted, "checked": report.checked,
-                                          "without_key": len(report.without_key)}
+            full_report = verify_full(source, identities, plaintext, public_key=pub, archive_id=archive, image_sha256=expected,
+                                      on_item=None if progress is None else lambda d, t: report(progress, "verify", d, t))
+            quick, extra = full_report.quick, {"decrypted": full_report.decrypted, "checked": full_report.checked,
+                                               "without_key": len(full_report.without_key)}
         else:
             quick, extra = verify_quick(source, public_key=pub, archive_id=archive, image_sha256=expected), {}
     except PPSArchiveError as exc:
@@ -397,9 +414,10 @@ def register(s: Session) -> list[dict]:
 def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
     disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one_or_none()
     if disc is None:
-        raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
+        raise DiscNotFound(label=label)
     if disc.status not in ("verified", "in-cupboard"):
-        raise NotArchived(what=f"disc {label}", hint="verify it with 'pps-archive media verify' before it goes in the cupboard")
+        raise NotArchived(what=f"disc {label}", hint="verify it before it goes in the cupboard",
+                          cli_hint="Verify it with 'pps-archive media verify'.")
     disc.status, disc.location = "in-cupboard", location
     audit.record(s, actor, "media.stored", subject=f"disc:{label}", location=location)
     return disc
@@ -414,9 +432,9 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
     how = authority.require(s, auth, f"recording disc {label} destroyed", role=authority.MANAGER)
     disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one_or_none()
     if disc is None:
-        raise MediaError(media=label, problem="no such disc in the register (see 'pps-archive media list')")
+        raise DiscNotFound(label=label)
     if disc.status == "destroyed":
-        raise InvalidValue(f"disc {label} was already recorded as destroyed on {disc.destroyed_on}")
+        raise Conflict(f"disc {label} was already recorded as destroyed on {disc.destroyed_on}")
     disposed = set(s.scalars(select(Case.ref).where(Case.disposed_on.is_not(None))))
     live = [i for i in disc.items if i.case_ref not in disposed]
     if live:
@@ -425,7 +443,8 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
         missing = [i for i in live if i.document_id not in elsewhere]
         if missing:
             raise NotArchived(what=f"{len(missing)} live item(s) of disc {label}",
-                              hint=f"re-burn them first with 'pps-archive media build --consolidate {label}', verify the new disc, then destroy this one")
+                              hint="re-burn them first onto a new disc, verify the new disc, then destroy this one",
+                              cli_hint=f"To re-burn them: 'pps-archive media build --consolidate {label}'.")
     disc.status, disc.destroyed_on = "destroyed", today
     audit.record(s, auth.actor, "media.destroyed", subject=f"disc:{label}", items=len(disc.items), consent=consent, **how)
     return disc
@@ -444,14 +463,14 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
         if doc is None:
             raise DocumentNotFound(document=document_id)
         if doc.case is None or doc.vault_item is None or doc.decision != "retain":
-            raise InvalidValue(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
+            raise Conflict(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
         master = keystore.unlock(s, passphrase)
         identity = keystore.case_identity(s, master, doc.case.ref)
         pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
         item, expected, ref = doc.vault_item, doc.plaintext_sha256, doc.case.ref
         if original:
             if doc.original_item is None:
-                raise InvalidValue(f"document {document_id} has no original file kept (only born-digital or signed PDFs have one)")
+                raise NotFound(f"document {document_id} has no original file kept (only born-digital or signed PDFs have one)")
             item, expected = doc.original_item, doc.original_sha256
     with read_disc(source, public_key=pub, archive_id=archive) as reader:
         if item not in {e.item_id for e in reader.index.entries}:

@@ -28,6 +28,7 @@ MIN_SCORE = 4
 
 ENV_VALUE = "PPS_ARCHIVE_PASSPHRASE"
 ENV_FILE = "PPS_ARCHIVE_PASSPHRASE_FILE"
+ENV_NEW_VALUE = "PPS_ARCHIVE_NEW_PASSPHRASE"
 
 Prompt = Callable[[str, bool], str]
 
@@ -61,13 +62,40 @@ def get_passphrase(environ: Mapping[str, str], prompt: Prompt | None, *, confirm
     return value.encode("utf-8")
 
 
-def _read_file(path: Path, env: str = ENV_FILE) -> str:
+def get_new_passphrase(environ: Mapping[str, str], prompt: Prompt | None, *, env_value: str = ENV_NEW_VALUE,
+                       env_file: str | None = None, label: str = "New master passphrase",
+                       what: str = "the new passphrase", context: Iterable[str] = ()) -> bytes:
+    """A new secret (a new master passphrase, or a staff password), checked before any key is
+    touched: from exactly one of ``$env_value`` and ``$env_file`` (if given), else typed twice at
+    ``prompt(label, True)``; then :func:`check_strength`. No prompt and no variable is
+    :class:`PassphraseSourceError`."""
+    has_value = environ.get(env_value) is not None
+    has_file = env_file is not None and environ.get(env_file) is not None
+    if has_value and has_file:
+        raise PassphraseSourceError(f"both ${env_value} and ${env_file} are set: {what} must come from exactly one source. "
+                                    f"Unset one of them.")
+    if has_value:
+        value, source = environ[env_value], f"${env_value}"
+    elif has_file:
+        value, source = _read_file(Path(environ[env_file]), env_file), str(environ[env_file])
+    elif prompt is not None:
+        value, source = prompt(label, True), "the prompt"
+    else:
+        names = f"${env_value}" + (f" or ${env_file}" if env_file else "")
+        raise PassphraseSourceError(f"{what} is needed: set {names}, or run this in a terminal to be asked for it twice.")
+    if not value:
+        raise PassphraseSourceError(f"{what} from {source} is empty.")
+    check_strength(value, context=context, what=what)
+    return value.encode("utf-8")
+
+
+def _read_file(path: Path, env_file: str = ENV_FILE) -> str:
     try:
         data = path.read_bytes()
         mode = os.stat(path).st_mode
     except OSError as exc:
         raise PassphraseSourceError(
-            f"cannot read the passphrase file named by ${env} ({path}): {exc.strerror}. "
+            f"cannot read the passphrase file named by ${env_file} ({path}): {exc.strerror}. "
             f"Check the path and its permissions."
         ) from exc
     if mode & (stat.S_IRGRP | stat.S_IROTH):
@@ -77,7 +105,7 @@ def _read_file(path: Path, env: str = ENV_FILE) -> str:
         return data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:
         raise PassphraseSourceError(
-            f"the passphrase file named by ${env} ({path}) is not UTF-8 text: write the passphrase "
+            f"the passphrase file named by ${env_file} ({path}) is not UTF-8 text: write the passphrase "
             f"into it again as plain UTF-8 text (one line)."
         ) from None
 

@@ -72,16 +72,17 @@ def resolve_for_retry(ws: Workspace, s: Session, row: Input, *, now: dt.datetime
 def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: bytes, *, actor: str) -> list[Path]:
     """Decrypt a quarantined file for a person to look at (the export is an audit event)."""
     from archive_media import envelope
-    from pps_archive.errors import InvalidValue
     from pipeline.jobcontext import sweep_stale
+    from pps_archive.errors import NotFound
 
     sweep_stale(ws)  # plaintext a killed command left (rule 2)
     entry = s.get(QuarantineEntry, entry_id)
     if entry is None or not entry.path:
-        raise InvalidValue(f"quarantine entry {entry_id} has no kept file (see 'pps-archive quarantine list')")
+        raise NotFound(f"quarantine entry {entry_id} has no kept file: check the entry's id.",
+                       cli_hint="See the entries with 'pps-archive quarantine list'.")
     members = sorted((ws.data_dir / entry.path).glob("*.age"))
     if not members:
-        raise InvalidValue(f"the file of quarantine entry {entry_id} is missing from {entry.path}")
+        raise NotFound(f"the file of quarantine entry {entry_id} is missing from {entry.path}")
     identity = keystore.archive_identity(s, keystore.unlock(s, passphrase))
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []

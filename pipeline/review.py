@@ -32,7 +32,7 @@ from pipeline.documents import as_row, get_document
 from pipeline.jobcontext import sweep_stale
 from pipeline.models import AuditEvent, Disc, DiscItemRow, Document, ShredEntry
 from pipeline.workspace import Workspace
-from pps_archive.errors import DecisionRequired, InvalidValue, NotInReview, UndoRefused
+from pps_archive.errors import Conflict, DecisionRequired, InvalidValue, NotInReview, PolicyRefusal, UndoRefused
 
 Passphrase = bytes | Callable[[], bytes] | None
 _WAS = " (was in review: "
@@ -46,9 +46,9 @@ def _secret(passphrase: Passphrase, what: str) -> bytes:
     return passphrase
 
 
-def _in_review(doc: Document, hint: str) -> None:
+def _in_review(doc: Document, hint: str, cli_hint: str | None = None) -> None:
     if doc.decision != "review" or doc.state != "review":
-        raise NotInReview(document=doc.id, state=f"{doc.decision}, {doc.state}", hint=hint)
+        raise NotInReview(document=doc.id, state=f"{doc.decision}, {doc.state}", hint=hint, cli_hint=cli_hint)
 
 
 def _vault(ws: Workspace):  # noqa: ANN202 - archive_media.vault.Vault
@@ -113,22 +113,22 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
 
     def change(s: Session, made: list, old: list[str]) -> dict:
         doc = get_document(s, doc_id, for_update=True)
-        _in_review(doc, "see 'pps-archive review list'; a decision already taken can be undone first")
+        _in_review(doc, "a decision already taken can be undone first", cli_hint="See 'pps-archive review list'.")
         chosen, source = (decision, "staff") if decision is not None else (doc.sheet_decision, "cover sheet")
         if chosen is None:
             raise DecisionRequired(document=doc.id)
         case = cases.get_case(s, case_ref)
         cases.ensure_can_file(case)
         if chosen == "retain" and cases.case_dates(ws.config, case.last_activity).dispose_after <= today:
-            raise InvalidValue(f"case {case.ref} is due for disposal, so a scan kept now would be destroyed in the next "
-                               f"disposal run: if the case was reactivated, record the activity on it first "
-                               f"('pps-archive case touch {case.ref}'), then assign this document")
+            raise PolicyRefusal(f"case {case.ref} is due for disposal, so a scan kept now would be destroyed in the next "
+                                f"disposal run: if the case was reactivated, record the activity on it first, then "
+                                f"assign this document", cli_hint=f"To record it: 'pps-archive case touch {case.ref}'.")
         new_class = doc_class or doc.doc_class
         if new_class not in ws.config.classes:
             raise InvalidValue(f"give the document's class: one of {', '.join(ws.config.classes)}")
         if chosen == "retain":
             if doc.vault_item is None:
-                raise InvalidValue(
+                raise Conflict(
                     f"no scan of document {doc_id} was kept (its cover sheet said SHRED): scan the paper again "
                     f"with a RETAIN cover sheet for {case.ref}")
             master = keystore.unlock(s, _secret(passphrase, "filing a review item as RETAIN"))

@@ -23,11 +23,23 @@ from pipeline import audit, authority
 from pipeline.cases import case_dates, check_against_log
 from pipeline.config import Config
 from pipeline.models import HOLD_REASON_WORDS, Case, Disc, DiscItemRow, Document, Hold, ShredEntry
-from pps_archive.errors import InvalidValue, ShredBlocked, ShredNotDue
+from pps_archive.errors import Conflict, InvalidValue, NotFound, ShredBlocked, ShredNotDue
 
 ARCHIVED_STATUSES = ("verified", "in-cupboard")
 #: what a verification may be read from for it to count, per ``media.archive_medium``
 COUNTING_READS = {"optical": ("drive", "disc"), "image-files": ("drive", "disc", "image", "folder")}
+
+
+class Reason(str):
+    """Why an entry is blocked, in words for any front-end; ``cli_hint`` is the command-line
+    wording of what to do about it (the CLI shows it, a web app its own)."""
+
+    cli_hint: str = ""
+
+    def __new__(cls, text: str, cli_hint: str = "") -> Reason:
+        self = super().__new__(cls, text)
+        self.cli_hint = cli_hint
+        return self
 
 
 def _disc_counts(disc_status: str, medium_verified_at: object, verified_from: str | None, medium: str,
@@ -39,10 +51,10 @@ def _disc_counts(disc_status: str, medium_verified_at: object, verified_from: st
 
 
 UNMARKED_READ = ("disc {label}'s read from the disc is not vouched for by the master key (it was read without the "
-                 "passphrase, or its record was changed in the database): verify the disc from the drive again with "
-                 "the passphrase, e.g. 'pps-archive media verify --full /dev/sr0'")
+                 "passphrase, or its record was changed in the database): verify the disc from the drive again with the key")
 UNMARKED_ITEM = ("its scan on disc {label} has no re-hash vouched for by the master key (its record was changed in the "
-                 "database?): run 'pps-archive media verify --full' on the disc again")
+                 "database?): verify the disc in full again")
+UNMARKED_HINT = "Run 'pps-archive media verify --full /dev/sr0' (with the disc in the drive)."
 
 
 def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
@@ -73,21 +85,23 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
             item_marked = marks.item_ok(mark_key, archive, label, iso, doc_id, item, checked_at, c_mac)
         if _disc_counts(status, medium_at, read_from, medium, medium_marked):
             if checked_at is None:
-                rank, why = 3, (f"its scan on disc {label} has never been decrypted and re-hashed: run 'pps-archive media "
-                                f"verify --full' on the disc (or its image) first")
+                rank, why = 3, Reason(
+                    f"its scan on disc {label} has never been decrypted and re-hashed: verify the disc (or its image) in full first",
+                    "Run 'pps-archive media verify --full' on it.")
             else:
-                rank, why = (4, None) if item_marked else (3, UNMARKED_ITEM.format(label=label))
+                rank, why = (4, None) if item_marked else (3, Reason(UNMARKED_ITEM.format(label=label), UNMARKED_HINT))
         elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
-            rank, why = 2, UNMARKED_READ.format(label=label)
+            rank, why = 2, Reason(UNMARKED_READ.format(label=label), UNMARKED_HINT)
         elif status in ARCHIVED_STATUSES:
-            rank, why = 2, (f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, not "
-                            f"from the disc: burn it to a CD and verify it from the drive ('pps-archive media verify /dev/sr0' "
-                            f"or the mounted disc)")
+            rank, why = 2, Reason(f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, "
+                                  f"not from the disc: burn it to a CD and verify it from the drive or the mounted disc",
+                                  "For example 'pps-archive media verify /dev/sr0'.")
         elif status == "built":
-            rank, why = 1, f"disc {label} is built but not verified: burn it and run 'pps-archive media verify' on the disc"
+            rank, why = 1, Reason(f"disc {label} is built but not verified: burn it and verify the disc",
+                                  "Run 'pps-archive media verify' on the disc.")
         else:  # failed
-            rank, why = 0, (f"disc {label} failed verification: build a new disc from the vault with 'pps-archive media build' "
-                            f"and verify it")
+            rank, why = 0, Reason(f"disc {label} failed verification: build a new disc from the vault and verify it",
+                                  "Build it with 'pps-archive media build'.")
         if doc_id not in best or rank > best[doc_id][0]:
             best[doc_id] = (rank, why)
     return {doc_id: why for doc_id, (_rank, why) in best.items()}
@@ -100,7 +114,8 @@ def archived_document_ids(s: Session, cfg: Config, document_ids: Iterable[int] |
     return {doc_id for doc_id, why in states.items() if why is None}
 
 
-NOT_ON_DISC = "its scan is not yet on a verified disc: run 'pps-archive media build' and 'media verify' first"
+NOT_ON_DISC = Reason("its scan is not yet on a verified disc: build a disc and verify it first",
+                     "Run 'pps-archive media build', then 'pps-archive media verify'.")
 
 
 @dataclass(frozen=True)
@@ -154,12 +169,32 @@ def _states(s: Session, cfg: Config, entries: list[ShredEntry], today: dt.date, 
     return out
 
 
-def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bool = True) -> list[dict]:
+#: every state of a shred-list entry, and those still to do (what a printed list and a default listing show)
+STATES = ("waiting", "pending", "blocked", "confirmed")
+OPEN_STATES = ("waiting", "pending", "blocked")
+
+
+def check_states(states: Iterable[str] | None) -> tuple[str, ...]:
+    """The states a listing is filtered to (``None``: every state), or :class:`InvalidValue`."""
+    if states is None:
+        return STATES
+    chosen = tuple(dict.fromkeys(s.strip().lower() for s in states))
+    unknown = [s for s in chosen if s not in STATES]
+    if unknown or not chosen:
+        raise InvalidValue(f"{', '.join(map(repr, unknown)) or 'no state'} is not a shred-list state: use one of {', '.join(STATES)}")
+    return chosen
+
+
+def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bool = True,
+               states: Iterable[str] | None = None) -> list[dict]:
+    """The shred list on ``today``, filtered to ``states`` (default: every state, or the open ones
+    without ``include_confirmed``). Read-only; runs in the caller's session."""
+    wanted = check_states(states) if states is not None else (STATES if include_confirmed else OPEN_STATES)
     entries = _entries(s)
     rows = []
     for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
         doc = e.document
-        if st.state == "confirmed" and not include_confirmed:
+        if st.state not in wanted:
             continue
         cls = cfg.classes.get(doc.doc_class or "")
         rows.append({
@@ -169,7 +204,8 @@ def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bo
             "class": doc.doc_class,
             "pages": doc.pages,
             "state": st.state,
-            "blocked_reason": st.blocked_reason,
+            "blocked_reason": str(st.blocked_reason) if st.blocked_reason is not None else None,
+            "blocked_hint": getattr(st.blocked_reason, "cli_hint", "") or None,  # the CLI's wording of what to do
             "due_on": st.due_on.isoformat() if st.due_on else None,
             "decision": doc.decision,
             "holder": cls.holder if cls else None,
@@ -188,7 +224,8 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
     entries = _entries(s, ids, for_update=True)
     missing = sorted(set(ids) - {e.id for e in entries})
     if missing:
-        raise InvalidValue(f"no shred-list entry {', '.join(map(str, missing))}: see 'pps-archive shred-list'")
+        raise NotFound(f"no shred-list entry {', '.join(map(str, missing))}: check the entries' ids.",
+                       cli_hint="See them with 'pps-archive shred-list'.")
     from pipeline.verify_marks import mark_key
 
     check_against_log(s, auth, {e.document.case.ref for e in entries if e.document.case})  # dates and holds
@@ -196,9 +233,9 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
         if st.state == "waiting":
             raise ShredNotDue(entry=e.id, ref=e.document.case.ref, due_on=st.due_on.isoformat())
         if st.state == "blocked":
-            raise ShredBlocked(entry=e.id, reason=st.blocked_reason)
+            raise ShredBlocked(entry=e.id, reason=st.blocked_reason, cli_hint=getattr(st.blocked_reason, "cli_hint", ""))
         if st.state == "confirmed":
-            raise InvalidValue(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
+            raise Conflict(f"shred-list entry {e.id} was already confirmed by {e.confirmed_by} on {e.confirmed_on}")
     for e in entries:
         e.confirmed_by, e.confirmed_on = auth.actor, today
         _drop_review_copy(e.document)
@@ -216,7 +253,9 @@ def _drop_review_copy(doc: Document) -> None:
 
 
 def write_pdf(rows: list[dict], out, service_name: str, today: dt.date) -> None:  # noqa: ANN001 - a path or a binary file, as reportlab takes it
-    """A printable shred list for the office: no names, only references, classes and pages."""
+    """A printable shred list for the office: no names, only references, classes and pages. Only
+    entries still to do are printed (a confirmed entry in ``rows`` is left out)."""
+    rows = [r for r in rows if r["state"] in OPEN_STATES]
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import getSampleStyleSheet

@@ -109,7 +109,8 @@ def prepare_process(threads: int) -> dict[str, str | None]:
 
 
 def restore_environment(saved: dict[str, str | None]) -> None:
-    """After a foreground worker (``ingest`` in-process): put back what :func:`prepare_process` changed."""
+    """Put back what :func:`prepare_process` changed (for a test that runs a stage in its own process;
+    ``ingest`` never runs a job in the calling process)."""
     for name, value in saved.items():
         if value is None:
             os.environ.pop(name, None)

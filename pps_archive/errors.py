@@ -75,6 +75,11 @@ class ExitCode(enum.IntEnum):
     ACCOUNT_NOT_FOUND = 63
     PASSWORD_CHANGE_REQUIRED = 64
     ACTOR_MISMATCH = 65
+    # library-rules helper: 70-75
+    NOT_FOUND = 70
+    CONFLICT = 71
+    POLICY_REFUSAL = 72
+    DISC_NOT_FOUND = 73
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -89,12 +94,20 @@ class PPSArchiveError(Exception):
 
     Subclasses set ``exit_code`` and ``template``; the template is formatted with the keyword
     arguments given to the constructor, so ``CaseNotFound(ref="PPS-2024-0001")`` reads well.
+
+    For a front-end: ``http_status`` is the HTTP status a web layer answers with (404 not found,
+    409 conflict with the present state, 403 refused by policy, 422 a bad value, 500 otherwise);
+    the message is front-end neutral, and ``cli_hint`` (formatted from ``cli_hint_template`` or
+    given as ``cli_hint=`` when raised) is the command-line wording of what to do next, which the
+    CLI prints after the message and a web app replaces with its own.
     """
 
     exit_code: ExitCode = ExitCode.UNEXPECTED
     template: str = "{message}"
+    http_status: int = 500
+    cli_hint_template: str = ""
 
-    def __init__(self, message: str | None = None, /, **fields: object) -> None:
+    def __init__(self, message: str | None = None, /, *, cli_hint: str | None = None, **fields: object) -> None:
         self.fields = dict(fields)
         if message is not None:
             self.fields.setdefault("message", message)
@@ -102,11 +115,43 @@ class PPSArchiveError(Exception):
             text = self.template.format(**self.fields)
         except (KeyError, IndexError):
             text = message or self.template
+        if cli_hint is None:
+            try:
+                cli_hint = self.cli_hint_template.format(**self.fields)
+            except (KeyError, IndexError):
+                cli_hint = ""
+        self.cli_hint = cli_hint
         super().__init__(text)
 
     @property
     def message(self) -> str:
         return str(self)
+
+    def cli_text(self) -> str:
+        """The message with the command-line hint after it, as the CLI prints it."""
+        return f"{self}{' ' + self.cli_hint if self.cli_hint else ''}"
+
+
+class NotFound(PPSArchiveError):
+    """Something named by a reference or an id does not exist (a web layer answers 404)."""
+
+    exit_code = ExitCode.NOT_FOUND
+    http_status = 404
+
+
+class Conflict(PPSArchiveError):
+    """The request clashes with the present state: already done, already destroyed, changed
+    meanwhile (a web layer answers 409)."""
+
+    exit_code = ExitCode.CONFLICT
+    http_status = 409
+
+
+class PolicyRefusal(PPSArchiveError):
+    """A well-formed request the confidentiality policy does not allow now (a web layer answers 403)."""
+
+    exit_code = ExitCode.POLICY_REFUSAL
+    http_status = 403
 
 
 class ConfigInvalid(PPSArchiveError):
@@ -116,11 +161,14 @@ class ConfigInvalid(PPSArchiveError):
 
 class NotInitialised(PPSArchiveError):
     exit_code = ExitCode.NOT_INITIALISED
-    template = "{what} is not set up in {data_dir}: run 'pps-archive init' first."
+    template = "{what} is not set up in {data_dir}: set the archive up first."
+    cli_hint_template = "Run 'pps-archive init' first."
+    http_status = 503
 
 
 class DatabaseUnavailable(PPSArchiveError):
     exit_code = ExitCode.DATABASE_UNAVAILABLE
+    http_status = 503
     template = "cannot use the database ({url}): {problem}. {hint}"
 
 
@@ -130,51 +178,63 @@ class PassphraseSourceError(PPSArchiveError):
 
 class WrongPassphrase(PPSArchiveError):
     exit_code = ExitCode.WRONG_PASSPHRASE
+    http_status = 401
     template = (
         "the passphrase does not open this archive's master key. Check which passphrase source is "
         "set ($PPS_ARCHIVE_PASSPHRASE, $PPS_ARCHIVE_PASSPHRASE_FILE or the prompt) and try again."
     )
 
 
-class CaseNotFound(PPSArchiveError):
+class CaseNotFound(NotFound):
     exit_code = ExitCode.CASE_NOT_FOUND
-    template = "no case {ref} in the register: check the reference, or open it with 'pps-archive case open {ref}'."
+    template = "no case {ref} in the register: check the reference, or open the case first."
+    cli_hint_template = "To open it: 'pps-archive case open {ref}'."
 
 
-class CaseExists(PPSArchiveError):
+class CaseExists(Conflict):
     exit_code = ExitCode.CASE_EXISTS
-    template = "case {ref} is already open: use 'pps-archive case list' to see it."
+    template = "case {ref} is already open."
+    cli_hint_template = "Use 'pps-archive case list' to see it."
 
 
 class InvalidCaseRef(PPSArchiveError):
     exit_code = ExitCode.INVALID_CASE_REF
+    http_status = 422
     template = (
         "{ref!r} is not a case reference: it must match {pattern} (set cases.reference_pattern in "
         "the configuration to change that)."
     )
 
 
-class ConsentRequired(PPSArchiveError):
+class ConsentRequired(PolicyRefusal):
     exit_code = ExitCode.CONSENT_REQUIRED
     template = (
-        "case {ref} has no recorded consent to store information: record it with "
-        "'pps-archive case consent {ref} --store yes' once the parent/carer has given it."
+        "case {ref} has no recorded consent to store information: record it once the parent/carer has given it."
     )
+    cli_hint_template = "Record it with 'pps-archive case consent {ref} --store yes'."
 
 
-class HoldNotFound(PPSArchiveError):
+class HoldNotFound(NotFound):
     exit_code = ExitCode.HOLD_NOT_FOUND
-    template = "case {ref} has no active hold {hold}: see the holds with 'pps-archive case list'."
+    template = "case {ref} has no active hold {hold}: check the case's holds."
+    cli_hint_template = "See them with 'pps-archive case list'."
 
 
-class OnHold(PPSArchiveError):
+class OnHold(PolicyRefusal):
     exit_code = ExitCode.ON_HOLD
     template = "case {ref} is under a {reason} hold (hold {hold}): {what} is blocked until the hold is released."
 
 
 class InvalidValue(PPSArchiveError):
+    """A value that is not one the library accepts (a web layer answers 422)."""
+
     exit_code = ExitCode.INVALID_VALUE
     template = "{message}"
+    http_status = 422
+
+
+#: the name a front-end reads; ``InvalidValue`` (exit 14) stays for compatibility
+BadValue = InvalidValue
 
 
 class AuditChainBroken(PPSArchiveError):
@@ -187,6 +247,7 @@ class AuditChainBroken(PPSArchiveError):
 
 class ConfirmationRefused(PPSArchiveError):
     exit_code = ExitCode.CONFIRMATION_REFUSED
+    http_status = 400
     template = "not confirmed, nothing was done ({what}). Type {word} at the prompt, or pass --yes in a script."
 
 
@@ -207,9 +268,10 @@ class BadInput(PPSArchiveError):
     template = "{file}: {reason}"
 
 
-class DocumentNotFound(PPSArchiveError):
+class DocumentNotFound(NotFound):
     exit_code = ExitCode.DOCUMENT_NOT_FOUND
-    template = "no document {document}: list them with 'pps-archive documents'."
+    template = "no document {document}: check the document's id."
+    cli_hint_template = "List them with 'pps-archive documents'."
 
 
 class UnsupportedFormat(PPSArchiveError):
@@ -232,10 +294,11 @@ class ForeignArchive(PPSArchiveError):
 
 class KeyDestroyed(PPSArchiveError):
     exit_code = ExitCode.KEY_DESTROYED
+    http_status = 410
     template = "the key of case {ref} was destroyed on {when} (disposal): its records cannot be decrypted any more."
 
 
-class KeyNotFound(PPSArchiveError):
+class KeyNotFound(NotFound):
     exit_code = ExitCode.KEY_NOT_FOUND
     template = "no key for case {ref} in this archive's key store."
 
@@ -245,18 +308,25 @@ class MediaError(PPSArchiveError):
     template = "{media}: {problem}"
 
 
-class ShredBlocked(PPSArchiveError):
+class DiscNotFound(NotFound):
+    exit_code = ExitCode.DISC_NOT_FOUND
+    template = "no disc {label} in the disc register: check the label."
+    cli_hint_template = "See the register with 'pps-archive media list'."
+
+
+class ShredBlocked(PolicyRefusal):
     exit_code = ExitCode.SHRED_BLOCKED
     template = "shred-list entry {entry} cannot be confirmed: {reason}."
 
 
-class NotArchived(PPSArchiveError):
+class NotArchived(PolicyRefusal):
     exit_code = ExitCode.NOT_ARCHIVED
     template = "{what} is not on a verified disc yet: {hint}"
 
 
 class DiskFull(PPSArchiveError):
     exit_code = ExitCode.DISK_FULL
+    http_status = 507
     template = "no space left while writing {path}: free some space and run the command again; nothing was registered."
 
 
@@ -289,24 +359,28 @@ class SigningKeyUntrusted(PPSArchiveError):
 
 class WeakPassphrase(PPSArchiveError):
     exit_code = ExitCode.WEAK_PASSPHRASE
+    http_status = 422
     template = (
         "{what} is too weak: {problem}. Choose a longer one, e.g. four or five unrelated words "
         "(a copy of the database can be attacked offline; only the passphrase protects it)."
     )
+
+
 class DecisionRequired(PPSArchiveError):
     exit_code = ExitCode.DECISION_REQUIRED
+    http_status = 422
     template = (
         "document {document} came without a cover-sheet decision: say whether a scan is kept (retain) "
         "or the paper is only shredded (shred)."
     )
 
 
-class UndoRefused(PPSArchiveError):
+class UndoRefused(Conflict):
     exit_code = ExitCode.UNDO_REFUSED
     template = "the review decision on document {document} cannot be undone: {reason}."
 
 
-class NotInReview(PPSArchiveError):
+class NotInReview(Conflict):
     exit_code = ExitCode.NOT_IN_REVIEW
     template = "document {document} is not in the review queue (it is {state}): {hint}"
 
@@ -332,6 +406,7 @@ class FutureDate(PPSArchiveError):
     """A destructive action asked to run on a date later than today."""
 
     exit_code = ExitCode.FUTURE_DATE
+    http_status = 422
     template = (
         "{what} runs on the real date: {as_of} is later than today ({today}). A later date is only "
         "for dry runs and listings; run it again without the date."
@@ -342,10 +417,11 @@ class NotAuthorised(PPSArchiveError):
     """A destructive action without proof that the key store was unlocked for it."""
 
     exit_code = ExitCode.NOT_AUTHORISED
+    http_status = 401
     template = "{what} needs the key store unlocked first (the master passphrase): {problem}. Nothing was done."
 
 
-class ShredNotDue(PPSArchiveError):
+class ShredNotDue(PolicyRefusal):
     """Paper of a case that is not yet archive-due: it is still a live case file."""
 
     exit_code = ExitCode.SHRED_NOT_DUE
@@ -363,6 +439,8 @@ class TransactionNesting(PPSArchiveError):
         "a write transaction was opened inside a read-only one: open the write transaction first and "
         "read inside it (see pipeline/workspace.py). Nothing was changed."
     )
+
+
 class ErasureUnverified(PPSArchiveError):
     """Destroyed key records are still readable in the database files: no certificate is written."""
 
@@ -374,7 +452,7 @@ class ErasureUnverified(PPSArchiveError):
     )
 
 
-class DisposalRunning(PPSArchiveError):
+class DisposalRunning(Conflict):
     exit_code = ExitCode.DISPOSAL_RUNNING
     template = "another disposal run is going on in this data directory ({lock}): wait for it to end, then run this one again."
 

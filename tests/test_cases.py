@@ -32,8 +32,9 @@ def test_open_normalises_and_rejects_bad_or_duplicate_refs(session, cfg) -> None
 
 def test_consent_gates_filing(session, cfg) -> None:
     case = cases.open_case(session, cfg, "PPS-2025-0002", today=D, actor="alice")
-    with pytest.raises(ConsentRequired, match="--store yes"):
+    with pytest.raises(ConsentRequired, match="no recorded consent") as caught:
         cases.ensure_can_file(case)
+    assert "--store yes" in caught.value.cli_hint  # the CLI's wording, kept apart from the message
     cases.set_store_consent(session, case.ref, True, today=D, actor="alice")
     cases.ensure_can_file(case)  # no error once consent is recorded
     cases.set_store_consent(session, case.ref, False, today=D + dt.timedelta(days=3), actor="bob")

@@ -50,7 +50,7 @@ def test_two_passphrase_sources_rejected(home: Path, tmp_path: Path, monkeypatch
 def test_commands_before_init_say_run_init(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "fresh"))
     r = run("case", "list", expect=ExitCode.NOT_INITIALISED)
-    assert "run 'pps-archive init' first" in r.err
+    assert "set the archive up first. Run 'pps-archive init' first." in r.err
     assert not (tmp_path / "fresh" / "pps-archive.sqlite3").exists()
 
 
@@ -91,8 +91,8 @@ def test_consent_commands(home: Path) -> None:
 def test_user_errors_are_one_line_with_the_fix(home: Path) -> None:
     r = run("case", "touch", "PPS-2024-9999", expect=ExitCode.CASE_NOT_FOUND)
     assert r.err.strip() == (
-        "pps-archive: error: no case PPS-2024-9999 in the register: check the reference, or open it "
-        "with 'pps-archive case open PPS-2024-9999'."
+        "pps-archive: error: no case PPS-2024-9999 in the register: check the reference, or open the case "
+        "first. To open it: 'pps-archive case open PPS-2024-9999'."
     )
     run("case", "open", "PPS-2024-0002")
     r = run("case", "release", "PPS-2024-0002", "--hold", "42", "--yes", expect=ExitCode.HOLD_NOT_FOUND)

@@ -90,7 +90,7 @@ def test_filing_to_a_case_due_for_disposal_goes_to_review(home: Path, tmp_path: 
     assert plan["dispose"] == [] and [(k["case_ref"], k["documents"]) for k in plan["kept_in_review"]] == [
         (OLD, [old["id"], text_doc["id"]])]
     # staff decide: keeping a scan for it is refused until the activity is recorded
-    r = run("review", "assign", str(old["id"]), "--case", OLD, "--retain", expect=ExitCode.INVALID_VALUE)
+    r = run("review", "assign", str(old["id"]), "--case", OLD, "--retain", expect=ExitCode.POLICY_REFUSAL)
     assert f"case {OLD} is due for disposal" in r.err and "case touch" in r.err
     run("case", "touch", OLD)
     run("review", "assign", str(old["id"]), "--case", OLD, "--retain")

@@ -101,4 +101,4 @@ def test_a_config_py_in_the_working_directory_does_not_shadow_the_defaults(insta
     r = _run([sys.executable, "-m", "pipeline.cli", "case", "list"], cwd, installed)
     assert "not a package" not in r.stderr and "instead of the program" not in r.stderr, r.stderr
     assert r.returncode == 4, r.stderr  # not initialised: the configuration loaded
-    assert "run 'pps-archive init' first" in r.stderr
+    assert "Run 'pps-archive init' first" in r.stderr

@@ -1,7 +1,8 @@
 """The ``pps-archive`` command line. Commands parse arguments, call one library function, print.
 
 Library code raises :class:`pps_archive.errors.PPSArchiveError`; this is the only place that turns
-errors into messages on stderr and exit codes. Heavy modules are imported inside the commands so
+errors into messages on stderr and exit codes, adding each error's ``cli_hint`` (the command that
+puts it right) after the library's front-end-neutral message. Heavy modules are imported inside the commands so
 that ``pps-archive --help`` stays instant.
 """
 
@@ -31,7 +32,7 @@ class PPSGroup(click.Group):
         try:
             return super().invoke(ctx)
         except PPSArchiveError as exc:
-            click.echo(f"pps-archive: error: {exc}", err=True)
+            click.echo(f"pps-archive: error: {exc.cli_text()}", err=True)
             ctx.exit(int(exc.exit_code))
         except OSError as exc:
             if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):

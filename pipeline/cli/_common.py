@@ -114,17 +114,19 @@ def json_option(fn: Callable) -> Callable:
 
 
 def _staff_name(ctx: click.Context, _param: click.Parameter, value: str | None) -> str:
+    from pipeline.actors import staff_name
+    from pps_archive.errors import InvalidValue
+
     app = ctx.find_object(AppContext)
     user = app.user if app is not None else None
     if user is not None and value is not None and " ".join(value.split()) != user:
         from pps_archive.errors import ActorMismatch
 
         raise ActorMismatch(account=user, given=value)
-    name = value or user or os.environ.get(ENV_STAFF) or getpass.getuser()
-    name = " ".join(name.split())
-    if not name or len(name) > 64 or not name.isprintable():
-        raise click.BadParameter("a staff name or login of 1-64 printable characters")
-    return name
+    try:
+        return staff_name(value or user or os.environ.get(ENV_STAFF) or getpass.getuser())
+    except InvalidValue as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def by_option(fn: Callable) -> Callable:

@@ -28,6 +28,9 @@ def render() -> str:
     return "\n".join(parts)
 
 
+_KINDS = {"NotFound", "Conflict", "PolicyRefusal", "InvalidValue"}
+
+
 def render_errors() -> str:
     import archive_media  # noqa: F401 - every package's error classes
     import scanners  # noqa: F401
@@ -35,13 +38,17 @@ def render_errors() -> str:
 
     by_code = {cls.exit_code: cls for cls in all_error_classes()}
     lines = ["# Exit codes and errors", "", "Generated from `pps_archive/errors.py`; do not edit by hand.", "",
-             "0 is success, 2 a command-line usage error, 3-99 errors (one per class), 100-127 warnings.", "",
-             "| code | error | message |", "| --- | --- | --- |"]
+             "0 is success, 2 a command-line usage error, 3-99 errors (one per class), 100-127 warnings.",
+             "HTTP is the status a web front-end answers with (the class's `http_status`); the kind is the",
+             "class a front-end can catch: NotFound, Conflict, PolicyRefusal or InvalidValue (BadValue).", "",
+             "| code | error | kind | HTTP | message |", "| --- | --- | --- | --- | --- |"]
     for code in ExitCode:
         cls = by_code.get(code)
         name = cls.__name__ if cls else code.name.lower().replace("_", " ")
         text = (cls.template if cls else "").replace("|", "\\|").replace("{", "<").replace("}", ">")
-        lines.append(f"| {int(code)} | {name} | {text} |")
+        kind = next((k.__name__ for k in (cls.__mro__[1:] if cls else ()) if k.__name__ in _KINDS), "")
+        http = str(cls.http_status) if cls else ""
+        lines.append(f"| {int(code)} | {name} | {kind} | {http} | {text} |")
     return "\n".join(lines) + "\n"
 
 

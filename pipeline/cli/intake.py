@@ -27,9 +27,11 @@ def ingest(app: AppContext, paths: tuple[Path, ...], keep: bool, workers: int | 
     104 when a path was refused, 101 when one was a duplicate (warnings: see 'quarantine list').
     """
     from pipeline import intake
+    from pipeline.cli._progress import progress_bar
 
     ws = app.workspace()
-    results = intake.ingest(ws, app.config_file, list(paths), keep=keep, workers=workers)
+    with progress_bar("processing inputs", quiet=as_json) as progress:
+        results = intake.ingest(ws, app.config_file, list(paths), keep=keep, workers=workers, progress=progress)
     if as_json:
         print_json({"inputs": results})
     else:
@@ -222,15 +224,8 @@ def quarantine_export(app: AppContext, entry: int, out: Path, actor: str) -> Non
 @pass_app
 def coversheet(app: AppContext, ref: str, doc_class: str, retain: bool, out: Path) -> None:
     """Write a printable cover sheet for a document of case REF."""
-    from pipeline.cases import check_ref
-    from pps_archive.errors import InvalidValue
-    from scanners.coversheet import CoverSheet, render_coversheet_pdf
+    from pipeline.coversheets import write_cover_sheet
 
     ws = app.workspace(ready=False)
-    cfg = ws.config
-    ref = check_ref(cfg, ref)
-    if doc_class not in cfg.classes:
-        raise InvalidValue(f"{doc_class!r} is not a document class: use one of {', '.join(cfg.classes)}")
-    sheet = CoverSheet(case_ref=ref, decision="retain" if retain else "shred", doc_class=doc_class)
-    render_coversheet_pdf(sheet, out, cfg.section("service")["name"])
-    click.echo(f"cover sheet for {ref} ({'RETAIN' if retain else 'SHRED'} {doc_class}) written to {out}")
+    sheet = write_cover_sheet(ws.config, ref, doc_class, "retain" if retain else "shred", out)
+    click.echo(f"cover sheet for {sheet.case_ref} ({sheet.decision.upper()} {sheet.doc_class}) written to {out}")

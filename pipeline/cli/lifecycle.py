@@ -39,24 +39,29 @@ def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
 
 @click.command("shred-list")
 @click.option("--pdf", "pdf", type=click.Path(dir_okay=False, path_type=Path), help="Also write a printable PDF of the list.")
-@click.option("--all", "show_all", is_flag=True, help="Include entries already confirmed.")
+@click.option("--all", "show_all", is_flag=True, help="Include entries already confirmed (--json always does).")
+@click.option("--state", "states", multiple=True, metavar="STATE",
+              help="Only entries in this state: waiting, pending, blocked or confirmed (repeatable).")
 @view_as_of_option
 @json_option
 @pass_app
-def shred_list(app: AppContext, pdf: Path | None, show_all: bool, as_of: dt.date, as_json: bool) -> None:
+def shred_list(app: AppContext, pdf: Path | None, show_all: bool, states: tuple[str, ...], as_of: dt.date, as_json: bool) -> None:
     """Paper to shred: pending entries may be shredded now; waiting ones (a case still active) from
     their due_on date; blocked ones say why not."""
     from pipeline import shredding
 
     ws = app.workspace()
     with ws.transaction() as s:
-        rows = shredding.shred_list(s, ws.config, today=as_of, include_confirmed=show_all or as_json)
+        rows = shredding.shred_list(s, ws.config, today=as_of, include_confirmed=show_all or as_json, states=states or None)
     if pdf is not None:
-        shredding.write_pdf([r for r in rows if r["state"] != "confirmed"], pdf, ws.config.section("service")["name"], as_of)
+        shredding.write_pdf(rows, pdf, ws.config.section("service")["name"], as_of)
     if as_json:
         print_json(rows)
-    else:
-        print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "due_on", "blocked_reason"], empty="nothing to shred")
+        return
+    for r in rows:
+        if r["blocked_hint"]:
+            r["blocked_reason"] = f"{r['blocked_reason']}. {r['blocked_hint']}"
+    print_table(rows, ["id", "case_ref", "class", "pages", "holder", "state", "due_on", "blocked_reason"], empty="nothing to shred")
 
 
 @click.group()
@@ -76,7 +81,9 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
     Runs on the real date and needs a login (--user, else the recovery passphrase); the account is
     recorded in the audit log, and --by, if given, must be that account."""
     from pipeline import shredding
+    from pipeline.actors import staff_name
 
+    actor = staff_name(actor)
     real_date(as_of, "confirming paper shredded")
     ws = app.workspace()
     consent = typed_consent(f"confirm that {actor} has shredded the paper of shred-list "

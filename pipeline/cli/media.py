@@ -42,11 +42,10 @@ def consolidate_option(fn):  # noqa: ANN001, ANN201
 def media_plan(app: AppContext, capacity: int | None, consolidate: tuple[str, ...], as_json: bool) -> None:
     """What the next 'media build' would put on which disc."""
     from pipeline import media as m
-    from pipeline.units import parse_size
 
     ws = app.workspace()
     with ws.transaction() as s:
-        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity or parse_size(ws.config.section("media")["capacity"]), consolidate)]
+        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity, consolidate)]
     if as_json:
         print_json(discs)
     else:
@@ -65,11 +64,13 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
                 as_json: bool) -> None:
     """Build the planned images (read back before they are registered)."""
     from pipeline import media as m
-    from pipeline.units import parse_size
+    from pipeline.cli._progress import progress_bar
 
     ws = app.workspace()
-    built = m.build(ws, out, capacity or parse_size(ws.config.section("media")["capacity"]), passphrase=unlock(ws, actor),
-                    actor=actor, today=as_of, consolidate=consolidate)
+    secret = unlock(ws, actor)
+    with progress_bar("building discs", quiet=as_json) as progress:
+        built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
+                        progress=progress)
     if as_json:
         print_json(built)
         return
@@ -87,12 +88,16 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
 def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: str, as_json: bool) -> None:
     """Read images or mounted discs back; a disc that passes counts as archived."""
     from pipeline import media as m
+    from pipeline.cli._progress import progress_bar
     from pipeline.cli.admin import passphrase_if_available
 
     ws = app.workspace()
     # a read from the disc counts only with the key (its mark is MACed): a login, else the passphrase if given
     secret = unlock(ws, actor) if full or app.user else passphrase_if_available()
-    reports = [m.verify(ws, src, full=full, passphrase=secret, actor=actor) for src in sources]
+    reports = []
+    for src in sources:
+        with progress_bar(f"verifying {src.name}", quiet=as_json or not full) as progress:
+            reports.append(m.verify(ws, src, full=full, passphrase=secret, actor=actor, progress=progress))
     if as_json:
         print_json(reports)
     else:
@@ -265,18 +270,12 @@ def keys_change_passphrase(app: AppContext, actor: str) -> None:
 
     from pipeline import keystore
     from pipeline.cli.admin import passphrase, prompt_passphrase
-    from pps_archive.errors import PassphraseSourceError
+    from pipeline.passphrase import get_new_passphrase
 
     ws = app.workspace()
     old = passphrase()
-    new = os.environ.get("PPS_ARCHIVE_NEW_PASSPHRASE")
-    if new is None:
-        if not sys.stdin.isatty():
-            raise PassphraseSourceError("set $PPS_ARCHIVE_NEW_PASSPHRASE, or run this in a terminal to be asked for the new passphrase.")
-        new = prompt_passphrase("New master passphrase", True)
-    if not new:
-        raise PassphraseSourceError("the new passphrase is empty.")
+    new = get_new_passphrase(os.environ, prompt_passphrase if sys.stdin.isatty() else None)
     with ws.transaction() as s:
         keystore.unlock(s, old)
-        keystore.change_passphrase(s, ws.config, old, new.encode("utf-8"), actor=actor)
+        keystore.change_passphrase(s, ws.config, old, new, actor=actor)
     click.echo("master key re-wrapped under the new passphrase; nothing else was re-encrypted")
