@@ -445,10 +445,18 @@ def test_a_killed_two_person_run_is_finished_by_executing_the_same_plan(prepared
     home, url = _copy(prepared_sqlite, tmp_path / "two")
     env = _env(home, url) | {"PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS": "2"}
     before = _state(prepared_sqlite.home, prepared_sqlite.db_url)
-    plan = run("dispose", *_media(prepared_sqlite), "--as-of", AS_OF, "--prepare", "--by", "alice", "--json", env=env).json()
-    run("dispose", "--approve", str(plan["id"]), "--plan-hash", plan["sha256"], "--by", "bob", "--yes", env=env)
+    logins = {}
+    for name, password in (("alice", "alice keeps the garden shed key 41"), ("bob", "bob plays the tuba on tuesdays 17")):
+        path = tmp_path / f"{name}.pw"
+        path.write_text(password + "\n")
+        path.chmod(0o600)
+        run("staff", "add", name, "--role", "manager", env=env | {"PPS_ARCHIVE_NEW_PASSWORD_FILE": str(path)})
+        logins[name] = env | {"PPS_ARCHIVE_USER": name, "PPS_ARCHIVE_PASSWORD_FILE": str(path)}
+    plan = run("dispose", *_media(prepared_sqlite), "--as-of", AS_OF, "--prepare", "--json", env=logins["alice"]).json()
+    run("dispose", "--approve", str(plan["id"]), "--plan-hash", plan["sha256"], "--yes", env=logins["bob"])
     argv = [sys.executable, "-m", "pipeline.cli", "dispose", "--execute", str(plan["id"]), *_media(prepared_sqlite),
-            "--by", "bob", "--yes", "--json"]
+            "--yes", "--json"]
+    env = logins["bob"]
     blobs = len(before["blobs"])
     proc = subprocess.Popen(argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _kill_when(proc, lambda: len(list((home / "vault").glob("*/*.age"))) <= blobs - 3, time.monotonic() + 60)
@@ -456,6 +464,6 @@ def test_a_killed_two_person_run_is_finished_by_executing_the_same_plan(prepared
     killed = _state(home, url)
     assert proc.returncode == -signal.SIGKILL and not killed["finished_runs"]
     assert 0 < sum(c["disposed"] for c in killed["cases"].values()) < len(DUE)
-    cert = run("dispose", "--execute", str(plan["id"]), *_media(prepared_sqlite), "--by", "bob", "--yes", "--json", env=env).json()
+    cert = run("dispose", "--execute", str(plan["id"]), *_media(prepared_sqlite), "--yes", "--json", env=env).json()
     assert cert["run"] == 1 and cert["approvers"] == ["alice", "bob"]
     _check_finished(home, url, before)
