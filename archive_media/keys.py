@@ -77,11 +77,16 @@ def create_master_key(passphrase: bytes, archive_id: str, kdf: KdfParams) -> tup
 
 def unwrap_master_key(wrapped: bytes, passphrase: bytes, archive_id: str) -> bytes:
     """The master key; :class:`WrongPassphrase`, :class:`ForeignArchive` or :class:`UnsupportedFormat`."""
-    ident = _master_ident(archive_id)
+    return _open_master(wrapped, passphrase, _master_ident(archive_id))
+
+
+def _open_master(wrapped: bytes, secret: bytes, ident: _record.Identity) -> bytes:
+    """A copy of the master key sealed under a secret through the record's KDF (the recovery record
+    or a staff slot)."""
     record = _record.parse(wrapped, ident)
     kdf = KdfParams.from_record(record.get("kdf"))
     try:
-        master_key = _record.open_sealed(kdf.derive(passphrase), record, ident)
+        master_key = _record.open_sealed(kdf.derive(secret), record, ident)
     except _record.OpenFailed:
         raise WrongPassphrase() from None
     if len(master_key) != MASTER_KEY_BYTES:
@@ -116,16 +121,7 @@ def wrap_slot(master_key: bytes, password: bytes, archive_id: str, account: str,
 def unwrap_slot(wrapped: bytes, password: bytes, archive_id: str, account: str, role: str, slot_version: int) -> bytes:
     """The master key from an account's slot; :class:`WrongPassphrase` if the password (or the
     slot's identity: account, role, version) does not open it."""
-    ident = _slot_ident(archive_id, account, role, slot_version)
-    record = _record.parse(wrapped, ident)
-    kdf = KdfParams.from_record(record.get("kdf"))
-    try:
-        master_key = _record.open_sealed(kdf.derive(password), record, ident)
-    except _record.OpenFailed:
-        raise WrongPassphrase() from None
-    if len(master_key) != MASTER_KEY_BYTES:
-        raise IntegrityError(what=ident.describe(), problem="it does not hold a 32-byte key")
-    return master_key
+    return _open_master(wrapped, password, _slot_ident(archive_id, account, role, slot_version))
 
 
 def _subkey(master_key: bytes, info: bytes) -> bytes:

@@ -11,27 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, select, update
 
-from pipeline import audit
 from pipeline.models import AuditEvent, AuditHead
 from pps_archive.errors import ExitCode
 from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
+from tests.test_audit import _delete_and_recompute  # the same attack, from the CLI's side
 
-
-def _delete_and_recompute(workspace, victim: int) -> None:
-    with workspace.transaction() as s:
-        rows = [r for r in s.scalars(select(AuditEvent).order_by(AuditEvent.seq)) if r.seq != victim]
-        kept = [(r.at, r.actor, r.action, r.case_ref, r.subject, r.details) for r in rows]
-        s.execute(delete(AuditEvent))
-        s.flush()
-        prev = audit.GENESIS
-        for seq, (at, actor, action, case_ref, subject, details) in enumerate(kept, start=1):
-            digest = audit.event_hash(seq, at, actor, action, case_ref, subject, details, prev)
-            s.add(AuditEvent(seq=seq, at=at, actor=actor, action=action, case_ref=case_ref, subject=subject,
-                             details=details, prev_hash=prev, hash=digest))
-            prev = digest
-        s.flush()
-        s.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=len(kept), hash=prev))
 
 
 @pytest.fixture
