@@ -75,6 +75,24 @@ def _pg_exec(admin_url: str, sql: str) -> None:
         engine.dispose()
 
 
+def pg_drop_database(admin_url: str, name: str, attempts: int = 40) -> None:
+    """DROP DATABASE ... WITH (FORCE), tried again for a while: the server refuses it while a
+    backend of another role (autovacuum, say) is still on that database, and such a backend
+    leaves within seconds."""
+    import time
+
+    from sqlalchemy.exc import DBAPIError
+
+    for attempt in range(attempts):
+        try:
+            _pg_exec(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except DBAPIError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
 @pytest.fixture(scope="session")
 def _pg_template() -> Iterator[str]:
     from sqlalchemy.engine import make_url
@@ -84,7 +102,7 @@ def _pg_template() -> Iterator[str]:
     _pg_exec(admin, f'CREATE DATABASE "{name}"')
     _migrate(make_url(admin).set(database=name).render_as_string(hide_password=False))
     yield name
-    _pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_drop_database(admin, name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -108,7 +126,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: py
     url = make_url(admin).set(database=name).render_as_string(hide_password=False)
     monkeypatch.setenv("PPS_ARCHIVE_DATABASE_URL", url)
     yield url
-    _pg_exec(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    pg_drop_database(admin, name)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 from pps_archive.errors import ExitCode
 from tests.cli_helpers import run
-from tests.conftest import FAST_KDF, PASSPHRASE, PG_ENV
+from tests.conftest import FAST_KDF, PASSPHRASE, PG_ENV, pg_drop_database
 from tests.factory import Cover, Doc, ScanFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -257,7 +257,7 @@ def _fault_runs(prep: Prepared, tmp: Path, runs: int, seed: int) -> list[str]:
         _check_finished(home, url, before)
         shutil.rmtree(home)
         if url:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            pg_drop_database(os.environ[PG_ENV], make_url(url).database)
             prep.pg_copies.remove(make_url(url).database)
     return outcomes
 
@@ -298,7 +298,7 @@ def test_dispose_killed_at_random_points_on_postgresql(tmp_path_factory: pytest.
         assert any(o != "finished" and not o.startswith("0/") for o in outcomes), outcomes
     finally:
         for copy in [*(prep.pg_copies if prep else []), name]:
-            _pg_admin(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+            pg_drop_database(os.environ[PG_ENV], copy)
 
 
 # --- a reader holding the database open during the run -------------------------------------------
