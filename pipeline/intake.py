@@ -276,7 +276,7 @@ def _refused(unit: Unit, why: dict[str, str]) -> list[dict]:
         shown = spool.printable_name(name)
         reason = why.get(name) or f"not taken in: another page of its batch ({spool.printable_name(next(iter(why)))}) was refused"
         out.append({"file": shown, "input": None, "outcome": "refused", "documents": [], "reason": reason})
-        log.warning("a path was refused: %s", reason)
+    log.warning("%d path(s) were refused and left as they are (the report names them)", len(out))  # no file names in logs
     return out
 
 

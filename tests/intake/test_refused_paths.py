@@ -53,6 +53,9 @@ def test_unusable_paths_are_refused_and_the_rest_processed(env: dict[str, str], 
     assert "not a regular file" in results["null.pdf"]["reason"]
     assert "does not exist" in results["not-there.pdf"]["reason"]
     assert {results[n]["outcome"] for n in ("link.pdf", "a folder", "scan_pipe.pdf", "null.pdf", "not-there.pdf")} == {"refused"}
+    logged = [line for line in done.err.splitlines() if line.startswith(("WARNING ", "INFO ", "ERROR "))]
+    names = ("link.pdf", "a folder", "scan_pipe", "null.pdf", "not-there")
+    assert logged and not [line for line in logged if any(n in line for n in names)]  # no file names in logs
     # nothing refused was touched; only the file taken in left the drop folder
     assert link.is_symlink() and target.exists() and folder.is_dir()
     assert stat.S_ISFIFO(fifo.lstat().st_mode) and stat.S_ISCHR(device.lstat().st_mode)
