@@ -80,6 +80,9 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 71
     POLICY_REFUSAL = 72
     DISC_NOT_FOUND = 73
+    # policy-rights helper: 90-93
+    ERASURE_REFUSED = 90
+    DOCUMENT_UNAVAILABLE = 91
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -542,6 +545,28 @@ class ActorMismatch(PPSArchiveError):
         "the action is recorded as done by the account that logged in ({account}), but {given!r} was "
         "given as the person doing it: log in as {given}, or leave the name out. Nothing was done."
     )
+
+
+class ErasureRefused(PolicyRefusal):
+    """Erasure on withdrawal asked while the parent/carer's consent to keep information stands."""
+
+    exit_code = ExitCode.ERASURE_REFUSED
+    template = (
+        "case {ref} still has consent to store information recorded: its records are erased only once the "
+        "parent/carer has withdrawn that consent. Record the withdrawal first. Nothing was erased."
+    )
+    cli_hint_template = "Record it with 'pps-archive case consent {ref} --store no'."
+
+
+class DocumentUnavailable(NotFound):
+    """A subject access export must hold every document: one has no copy the export can read."""
+
+    exit_code = ExitCode.DOCUMENT_UNAVAILABLE
+    template = (
+        "{count} document(s) of case {ref} (document {ids}) have no copy in the vault and are not on any disc "
+        "presented: present the discs that hold them (the disc register lists them). Nothing was written."
+    )
+    cli_hint_template = "Give each disc image or mount point with --media."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:
