@@ -62,17 +62,22 @@ def close_request(s: Session, ref: str, *, today: dt.date, auth: authority.Unloc
     """The request is answered: lift its ``sar`` hold (``hold_id``, or the only one open), a
     manager's action with the person's consent recorded. In the caller's transaction."""
     case = cases.get_case(s, ref)
+    hold = cases.release_hold(s, case.ref, _request_to_close(s, case.ref, hold_id), today=today, auth=auth, consent=consent)
+    audit.record(s, auth.actor, "sar.closed", case_ref=case.ref, subject=f"hold:{hold.id}", on=today)
+    return hold
+
+
+def _request_to_close(s: Session, ref: str, hold_id: int | None = None) -> int:
+    """The hold of the open request ``hold_id``, or of the only one open."""
     held = open_requests(s, ref)
     if hold_id is not None:
         held = [h for h in held if h.id == hold_id]
     if not held:
-        raise HoldNotFound(ref=case.ref, hold=hold_id if hold_id is not None else "(subject access request)")
+        raise HoldNotFound(ref=ref.strip().upper(), hold=hold_id if hold_id is not None else "(subject access request)")
     if len(held) > 1:
-        raise Conflict(f"case {case.ref} has {len(held)} open subject access requests (holds "
+        raise Conflict(f"case {ref} has {len(held)} open subject access requests (holds "
                        f"{', '.join(str(h.id) for h in held)}): say which one is answered.")
-    hold = cases.release_hold(s, case.ref, held[0].id, today=today, auth=auth, consent=consent)
-    audit.record(s, auth.actor, "sar.closed", case_ref=case.ref, subject=f"hold:{hold.id}", on=today)
-    return hold
+    return held[0].id
 
 
 @dataclass
@@ -107,6 +112,7 @@ def export_case(ws: Workspace, ref: str, out: Path, passphrase: str | bytes, *, 
             raise Conflict(f"case {case.ref} was disposed of on {case.disposed_on}: nothing is held to export.")
         check_strength(secret, context=[case.ref, ws.config.section("service")["name"], "pps", "export"],
                        what="the export passphrase")
+        closing = _request_to_close(s, case.ref) if close else None  # before anything is written
         bundle = _Bundle()
         docs = _documents(ws, s, case, auth, list(media), bundle)
         records = _records(s, ws, case, today)
@@ -135,7 +141,7 @@ def export_case(ws: Workspace, ref: str, out: Path, passphrase: str | bytes, *, 
         audit.record(s, auth.actor, "sar.exported", case_ref=case.ref, subject=f"case:{case.ref}", documents=len(docs),
                      from_discs=result["from_discs"], bundle_sha256=result["sha256"], on=today, **how)
         if close:
-            result["closed_hold"] = close_request(s, case.ref, today=today, auth=auth, consent=consent).id
+            result["closed_hold"] = close_request(s, case.ref, today=today, auth=auth, consent=consent, hold_id=closing).id
     return result
 
 

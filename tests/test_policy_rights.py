@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from pipeline import cases, disposal, erasure, keystore, safeguarding, staff, subject_access
+from archive_media.vault import Vault
+from pipeline import audit, cases, disposal, erasure, keystore, safeguarding, staff, subject_access
 from pipeline.models import Case, Document, SafeguardingRecord
 from pipeline.workspace import Workspace
 from pps_archive.errors import (
@@ -94,7 +95,7 @@ def test_withdrawn_consent_stops_intake_and_leads_to_erasure(office: Path) -> No
         filed = _docs(ws, A)
         assert [d.state for d in filed] == ["filed", "shred-only"]
         blobs = [d.vault_item for d in filed if d.vault_item]
-        vault = __import__("archive_media.vault", fromlist=["Vault"]).Vault(ws.path("vault"))
+        vault = Vault(ws.path("vault"))
         assert blobs and all(vault.exists(b) for b in blobs)
 
         r = run("case", "consent", A, "--store", "no")
@@ -219,7 +220,7 @@ def test_subject_access_request_holds_then_exports_everything_encrypted(office: 
 
         # the vault copy gone: the export reads it from the disc, or refuses without it
         [built] = run("media", "build", "--out", str(tmp_path / "discs"), "--json").json()
-        vault = __import__("archive_media.vault", fromlist=["Vault"]).Vault(ws.path("vault"))
+        vault = Vault(ws.path("vault"))
         vault.path_of(kept[0].vault_item).unlink()
         out2 = tmp_path / "export" / "b.age"
         r = _as(tmp_path, "mara", "case", "export", A, "--out", str(out2), env=env, expect=ExitCode.DOCUMENT_UNAVAILABLE)
@@ -353,3 +354,16 @@ def test_a_confirmation_refused_erases_nothing(office: Path) -> None:  # noqa: A
             assert keystore.has_case_key(s, B) and cases.get_case(s, B).disposed_on is None
     finally:
         ws.close()
+
+
+def test_closing_an_export_without_a_request_writes_nothing(workspace: Workspace, tmp_path: Path) -> None:
+    """"... conforms to the requirements of the Data Protection Act": an export that was to answer a
+    request that is not open is refused before a file is written (no bundle without its audit event)."""
+    with workspace.transaction() as s:
+        auth = unlocked(s, workspace.config, "mara")
+        cases.open_case(s, workspace.config, A, today=OPENED, actor="mara", consent_to_store=True, passphrase=PASSPHRASE.encode())
+    with pytest.raises(HoldNotFound):
+        subject_access.export_case(workspace, A, tmp_path / "x.age", EXPORT_PASSPHRASE, auth=auth, today=TODAY, close=True)
+    assert not (tmp_path / "x.age").exists()
+    with workspace.reader() as s:
+        assert "sar.exported" not in {e["action"] for e in audit.read_log(s, case_ref=A)}
