@@ -367,3 +367,46 @@ def test_closing_an_export_without_a_request_writes_nothing(workspace: Workspace
     assert not (tmp_path / "x.age").exists()
     with workspace.reader() as s:
         assert "sar.exported" not in {e["action"] for e in audit.read_log(s, case_ref=A)}
+
+
+def test_an_erasure_stopped_after_the_key_went_is_finished_by_running_it_again(
+        database_url: str, workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    """"Data is only entered once parents ... have given permission for information to be kept":
+    once the key is destroyed the erasure is committed; if another program keeps the old bytes in
+    the database files, no certificate claims it, and running the erasure again finishes it."""
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    from pps_archive.errors import ErasureUnverified
+
+    monkeypatch.setenv("PPS_ARCHIVE__DISPOSAL__ERASE_WAIT_SECONDS", "1")
+    ws = Workspace.load(workspace.data_dir)
+    try:
+        with ws.transaction() as s:
+            auth = unlocked(s, ws.config, "mara")
+            cases.open_case(s, ws.config, A, today=OPENED, actor="mara", passphrase=PASSPHRASE.encode())
+        if ws.engine.dialect.name == "sqlite":
+            reader = sqlite3.connect(ws.engine.url.database, isolation_level=None)
+            reader.execute("BEGIN")
+        else:
+            import psycopg
+
+            reader = psycopg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False))
+        reader.execute("SELECT count(*) FROM wrapped_keys").fetchone()  # an old snapshot of the key table, held open
+        try:
+            with pytest.raises(ErasureUnverified):
+                erasure.erase_case(ws, A, auth=auth, today=TODAY, consent="typed")
+        finally:
+            reader.close()
+        with ws.reader() as s:
+            assert not keystore.has_case_key(s, A) and cases.get_case(s, A).disposed_on == TODAY  # the erase is committed
+        assert not list(ws.path("certificates").glob("erasure-*.json"))
+        cert = erasure.erase_case(ws, A, auth=auth, today=TODAY, consent="typed")
+        assert cert["keys_destroyed"] == [A] and cert["run"] == 1
+        assert [p.name for p in ws.path("certificates").glob("erasure-*.json")] == [f"erasure-{TODAY}-run1.json"]
+        with ws.reader() as s:
+            actions = [e["action"] for e in audit.read_log(s, case_ref=A)]
+        assert actions.count("erasure.started") == 1 and actions.count("erasure.finished") == 1
+    finally:
+        ws.close()
