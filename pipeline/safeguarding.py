@@ -7,8 +7,9 @@ under it (:func:`record_disclosure`: who decided, when, to whom, what was shared
 manager reads them (:func:`list_records`; a staff login is refused with ``ManagerRequired``).
 Recording one places a ``safeguarding`` hold on the case if none is in force, so nothing about the
 case is shredded, disposed of or erased while the concern stands. Every write and every read is an
-audit event (``safeguarding.concern``, ``safeguarding.disclosure``, ``safeguarding.read``) naming
-the record ids, never their text.
+audit event (``safeguarding.concern``, ``safeguarding.disclosure``, ``safeguarding.read``, and
+``safeguarding.read_refused`` for a staff login turned away by :func:`read_records`) naming the
+record ids, never their text.
 
 The free text (the concern; to whom, what and why of a disclosure) is sealed: an age file
 encrypted to the case's own key (as its documents are), whose plaintext also names the case and
@@ -22,6 +23,7 @@ import datetime as dt
 import io
 import json
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,6 +32,9 @@ from pipeline import audit, authority, cases, keystore
 from pipeline.dates import utcnow
 from pipeline.models import SafeguardingRecord
 from pps_archive.errors import IntegrityError, InvalidValue
+
+if TYPE_CHECKING:
+    from pipeline.workspace import Workspace
 
 SAFEGUARDING = "safeguarding"
 
@@ -133,6 +138,22 @@ def list_records(s: Session, ref: str, *, auth: authority.Unlocked) -> list[Reco
     audit.record(s, auth.actor, "safeguarding.read", case_ref=case.ref, subject=f"case:{case.ref}",
                  records=[r.id for r in rows], **how)
     return out
+
+
+def read_records(ws: Workspace, ref: str, *, auth: authority.Unlocked) -> list[Record]:
+    """:func:`list_records` in its own transaction; a refusal (a staff login) is recorded too, in
+    a transaction of its own (``safeguarding.read_refused``), before ``ManagerRequired`` is raised."""
+    from pps_archive.errors import ManagerRequired
+
+    try:
+        with ws.transaction() as s:
+            return list_records(s, ref, auth=auth)
+    except ManagerRequired:
+        with ws.transaction() as s:
+            how = authority.require(s, auth, "recording a refused read of safeguarding records")
+            case = cases.get_case(s, ref)
+            audit.record(s, _actor(auth), "safeguarding.read_refused", case_ref=case.ref, subject=f"case:{case.ref}", **how)
+        raise
 
 
 def _open(row: SafeguardingRecord, ref: str, identity: str) -> dict:

@@ -308,7 +308,7 @@ def test_safeguarding_records_are_sealed_held_managers_only_and_audited(office: 
         events = run("audit", "log", "--case", A, "--json").json()
         sg = [(e["actor"], e["action"], e["subject"]) for e in events if e["action"].startswith("safeguarding.")]
         assert sg == [("sid", "safeguarding.concern", "safeguarding:1"), ("sid", "safeguarding.disclosure", "safeguarding:2"),
-                      ("mara", "safeguarding.read", f"case:{A}")]
+                      ("sid", "safeguarding.read_refused", f"case:{A}"), ("mara", "safeguarding.read", f"case:{A}")]
         assert not any("Bruising" in json.dumps(e) or "harm" in json.dumps(e) for e in events)
         with ws.reader() as s:  # the words are sealed to the case's key
             sealed = [bytes(x) for x in s.scalars(select(SafeguardingRecord.sealed))]

@@ -211,8 +211,7 @@ def sg_list(app: AppContext, ref: str, as_json: bool, actor: str) -> None:
 
     ws = app.workspace()
     auth = unlock(ws, actor)
-    with ws.transaction() as s:
-        rows = [r.as_dict() for r in sg.list_records(s, ref, auth=auth)]
+    rows = [r.as_dict() for r in sg.read_records(ws, ref, auth=auth)]
     if as_json:
         print_json(rows)
         return
