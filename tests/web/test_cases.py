@@ -93,9 +93,12 @@ def test_a_hold_is_placed_by_staff_and_lifted_only_by_a_manager_who_types_the_re
     assert manager.post(f"/cases/{NEW}/holds/{hold}/lift", {"confirm": NEW}).status_code == 404  # lifted already
 
 
-def test_a_missing_case_is_404(browser) -> None:  # noqa: ANN001
-    browser.login("alice")
+def test_a_missing_case_is_404_and_an_id_no_column_holds_is_422(browser) -> None:  # noqa: ANN001
+    browser.login("carol")
     assert browser.get("/cases/PPS-2020-9999").status_code == 404
+    browser.get("/cases")
+    assert browser.post(f"/cases/{NEW}/holds/99999999999/lift", {"confirm": NEW}).status_code == 422
+    assert browser.get("/documents/99999999999/pdf").status_code == 422
 
 
 def test_a_document_opens_in_memory_as_a_pdf_and_each_view_is_an_audit_event(browser, office, tmp_path) -> None:  # noqa: ANN001

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from pipeline import authority, cases, documents
+from pipeline.db import check_id
 from pipeline.models import HOLD_REASON_WORDS, HOLD_REASONS
 from pipeline.web.app import call, current, form, render, see_other, workspace
 from pipeline.web.views._common import day, in_transaction, reading, text, today
@@ -96,7 +97,7 @@ async def hold_lift(request: Request) -> Response:
     data = await form(request)
     ws = workspace(request)
     ref = cases.check_ref(ws.config, request.path_params["ref"])
-    hold_id = int(request.path_params["hold"])
+    hold_id = check_id(int(request.path_params["hold"]), "a hold")
     consent = authority.typed_confirmation(text(data, "confirm"), ref, f"lifting hold {hold_id} of case {ref}")
     await call(in_transaction, ws, lambda s: cases.release_hold(s, ref, hold_id, today=today(), auth=sess.auth,
                                                                 consent=consent).id)
@@ -105,7 +106,8 @@ async def hold_lift(request: Request) -> Response:
 
 async def document_pdf(request: Request) -> Response:
     sess = current(request)
-    copy = await call(documents.read_document, workspace(request), int(request.path_params["doc"]), auth=sess.auth)
+    doc_id = check_id(int(request.path_params["doc"]), "a document")
+    copy = await call(documents.read_document, workspace(request), doc_id, auth=sess.auth)
     return Response(copy.pdf, media_type="application/pdf",
                     headers={"content-disposition": f'inline; filename="{copy.filename}"', "cache-control": "no-store"})
 
