@@ -284,7 +284,10 @@ def case_detail(session: Session, cfg: Config, ref: str, as_of: dt.date) -> dict
     documents. Read-only; runs in the caller's session."""
     from pipeline.documents import list_documents
 
+    from pipeline.models import Document
+
     case = get_case(session, ref)
+    readable = set(session.scalars(select(Document.id).where(Document.case_id == case.id, Document.vault_item.is_not(None))))
     dates = case_dates(cfg, case.last_activity)
     recorded = {tp.party: tp for tp in case.third_parties}
     return {
@@ -301,5 +304,5 @@ def case_detail(session: Session, cfg: Config, ref: str, as_of: dt.date) -> dict
                    "placed_on": h.placed_on.isoformat(), "placed_by": h.placed_by, "active": h.active,
                    "released_on": h.released_on.isoformat() if h.released_on else None, "released_by": h.released_by}
                   for h in sorted(case.holds, key=lambda h: h.id)],
-        "documents": list_documents(session, case_ref=case.ref),
+        "documents": [d | {"readable": d["id"] in readable} for d in list_documents(session, case_ref=case.ref)],
     }

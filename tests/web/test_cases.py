@@ -106,6 +106,8 @@ def test_a_document_opens_in_memory_as_a_pdf_and_each_view_is_an_audit_event(bro
     browser.login("bob")
     r = browser.get(f"/cases/{REF}")
     assert f'/documents/{docs["PPS-LETTER"]}/pdf' in r.text and "EHCP" in r.text
+    assert f'/documents/{docs["EHCP"]}/pdf' not in r.text and "no scan kept" in r.text  # a SHRED document keeps no scan
+    assert browser.get(f'/documents/{docs["EHCP"]}/pdf').status_code == 409
     before = {p for p in tmp_path.rglob("*") if p.is_file()}
     r = browser.get(f'/documents/{docs["PPS-LETTER"]}/pdf')
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
