@@ -68,10 +68,13 @@ async def consent_party(request: Request) -> Response:
     data = await form(request)
     ws = workspace(request)
     allowed = text(data, "allowed") == "yes"
-    party = await call(in_transaction, ws, lambda s: cases.set_third_party_consent(
-        s, ws.config, request.path_params["ref"], text(data, "party"), allowed, today=today(), actor=sess.account).party)
-    return see_other(request, _url(request.path_params["ref"].upper()),
-                     flash=f"Contact with {party} {'allowed' if allowed else 'withdrawn'}.")
+    def record(s) -> tuple[str, str]:  # noqa: ANN001 - a Session
+        tp = cases.set_third_party_consent(s, ws.config, request.path_params["ref"], text(data, "party"), allowed,
+                                           today=today(), actor=sess.account)
+        return tp.case.ref, tp.party
+
+    ref, party = await call(in_transaction, ws, record)
+    return see_other(request, _url(ref), flash=f"Contact with {party} {'allowed' if allowed else 'withdrawn'}.")
 
 
 async def touch(request: Request) -> Response:
@@ -87,9 +90,13 @@ async def hold_place(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     ws = workspace(request)
-    hold = await call(in_transaction, ws, lambda s: cases.place_hold(
-        s, request.path_params["ref"], text(data, "reason"), text(data, "note"), today=today(), actor=sess.account).id)
-    return see_other(request, _url(request.path_params["ref"].upper()), flash=f"Hold {hold} placed.")
+    def place(s) -> tuple[str, int]:  # noqa: ANN001 - a Session
+        hold = cases.place_hold(s, request.path_params["ref"], text(data, "reason"), text(data, "note"), today=today(),
+                                actor=sess.account)
+        return hold.case.ref, hold.id
+
+    ref, hold = await call(in_transaction, ws, place)
+    return see_other(request, _url(ref), flash=f"Hold {hold} placed.")
 
 
 async def hold_lift(request: Request) -> Response:
