@@ -18,6 +18,8 @@ PYTEST_ARGS ?=
 DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd ghostscript qpdf unpaper pngquant \
 	libzbar0 libtiff-tools poppler-utils xorriso genisoimage p7zip-full age dvdisaster fonts-dejavu-core \
 	python3-venv time
+# chromium: the real browser the web app's tests drive (through Playwright, pointed at /usr/bin/chromium)
+DEB_PACKAGES += chromium
 
 .PHONY: help deps venv test demo clean
 

@@ -199,3 +199,14 @@ def ensure_audit_chain(s: Session, auth: Unlocked) -> None:
     from pipeline import audit
 
     audit.require_intact(s, auth.master)
+
+
+def typed_confirmation(given: str | None, word: str, what: str) -> str:
+    """A dangerous action goes ahead only when the person typed ``word`` (``YES``, a case
+    reference, a disc label; surrounding spaces are ignored, case is not): else
+    :class:`ConfirmationRefused`, and nothing is done. Returns ``"typed"``, for the audit log."""
+    from pps_archive.errors import ConfirmationRefused
+
+    if given is None or given.strip() != word:
+        raise ConfirmationRefused(what=what, word=word)
+    return "typed"

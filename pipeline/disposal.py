@@ -679,3 +679,34 @@ def _certificate_pdf(cert: dict, out: Path) -> None:
     story += [Spacer(1, 8), Paragraph(f"Audit chain head after the run: {cert.get('audit_head', '(see JSON)')}", st["BodyText"])]
     with atomic_writer(out, 0o600) as fh:
         SimpleDocTemplate(fh, pagesize=A4, title="Certificate of destruction").build(story)
+
+
+def finished_runs(s: Session) -> list[dict]:
+    """The disposal runs that finished, newest first, with what their certificates say in brief.
+    Read-only; runs in the caller's session."""
+    out = []
+    for run in s.scalars(select(DisposalRun).where(DisposalRun.finished_at.is_not(None)).order_by(DisposalRun.id.desc())):
+        cert = json.loads(run.certificate) if run.certificate else {}
+        out.append({"run": run.id, "run_date": run.as_of.isoformat(), "operator": run.operator,
+                    "finished_at": run.finished_at.isoformat(timespec="seconds"),
+                    "cases_destroyed": len(cert.get("destroyed", [])), "approvers": cert.get("approvers", [])})
+    return out
+
+
+def certificate_file(ws: Workspace, run_id: int, kind: str) -> Path:
+    """The certificate of finished run ``run_id`` (``kind`` "pdf" or "json"), written again from
+    the copy kept in the database if its file is missing; :class:`NotFound` for no such run."""
+    from pps_archive.errors import InvalidValue, NotFound
+
+    if kind not in ("pdf", "json"):
+        raise InvalidValue("a certificate is a PDF or JSON file")
+    with ws.reader() as s:
+        text = s.scalars(select(DisposalRun.certificate).where(DisposalRun.id == run_id,
+                                                               DisposalRun.finished_at.is_not(None))).first()
+    if text is None:
+        raise NotFound(f"no finished disposal run {run_id}: its certificate is written when the run finishes")
+    cert = json.loads(text)
+    js, pdf = certificate_paths(ws, cert)
+    if not (js.is_file() and pdf.is_file()):
+        write_certificate(ws, cert)
+    return pdf if kind == "pdf" else js

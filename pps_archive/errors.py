@@ -251,7 +251,8 @@ class AuditChainBroken(PPSArchiveError):
 class ConfirmationRefused(PPSArchiveError):
     exit_code = ExitCode.CONFIRMATION_REFUSED
     http_status = 400
-    template = "not confirmed, nothing was done ({what}). Type {word} at the prompt, or pass --yes in a script."
+    template = "not confirmed, nothing was done ({what}): type {word} exactly to go on."
+    cli_hint_template = "Type it at the prompt, or pass --yes in a script."
 
 
 class MissingDependency(PPSArchiveError):
@@ -472,6 +473,7 @@ class DisposalNotApproved(PPSArchiveError):
     """A disposal run without the approvals the configuration asks for."""
 
     exit_code = ExitCode.DISPOSAL_NOT_APPROVED
+    http_status = 403
     template = "{what}: {problem}. Nothing was destroyed. {next}"
 
 
@@ -479,6 +481,7 @@ class ApprovalRefused(PPSArchiveError):
     """An approval of a disposal plan that cannot count: by its own preparer, of another hash, twice."""
 
     exit_code = ExitCode.APPROVAL_REFUSED
+    http_status = 403
     template = "disposal plan {plan} cannot be approved by {actor}: {problem}. Nothing was approved."
 
 
@@ -516,6 +519,7 @@ class ManagerRequired(PPSArchiveError):
     """A manager's action asked of a staff account."""
 
     exit_code = ExitCode.MANAGER_REQUIRED
+    http_status = 403
     template = (
         "{what} needs a manager: {actor} is logged in as {role}. Ask a manager to do it (or use the "
         "recovery passphrase kept in the office safe). Nothing was done."
