@@ -110,7 +110,7 @@ def test_withdrawn_consent_stops_intake_and_leads_to_erasure(office: Path) -> No
 
         # nothing is erased without typed consent, by a staff login, or under a hold
         r = _as(tmp_path, "mara", "case", "erase", A, expect=ExitCode.CONFIRMATION_REFUSED)
-        assert "Type YES" in r.err
+        assert "type YES exactly" in r.err
         with pytest.raises(ManagerRequired):
             erasure.erase_case(ws, A, auth=_login("sid"), today=TODAY, consent="typed")
         hold_id = int(run("case", "hold", A, "--reason", "complaint", "--note", "complaint open").out.split("hold ")[1].split()[0])
