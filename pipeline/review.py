@@ -320,3 +320,32 @@ def _spans(pages: tuple[int, ...]) -> str:
             out.append(str(start) if start == n else f"{start}-{n}")
             start = None
     return ",".join(out)
+
+
+# --- for a front-end ---------------------------------------------------------------------------
+
+def queue(s: Session) -> list[dict]:
+    """The review queue, oldest first: each item's row (:func:`pipeline.documents.as_row`) with
+    ``file``, the name its input had in the drop folder, and ``received_at``. Caller's session."""
+    from sqlalchemy.orm import selectinload
+
+    docs = s.scalars(select(Document).where(Document.decision == "review", Document.state == "review")
+                     .options(selectinload(Document.input), selectinload(Document.case)).order_by(Document.id))
+    return [{**as_row(d), "file": d.input.display_name, "received_at": d.input.received_at.isoformat(timespec="minutes")}
+            for d in docs]
+
+
+def drop_pages(ws: Workspace, doc_id: int, pages: tuple[int, ...], *, actor: str, passphrase: Passphrase,
+               today: dt.date) -> dict:
+    """Drop ``pages`` (a separator sheet scanned as a page, say) from review item ``doc_id``: the
+    other pages stay one document, with its id (a :func:`split` into one part). Returns its row."""
+    with ws.reader() as s:
+        doc = get_document(s, doc_id)
+        _in_review(doc, "only review items are mended; undo the decision first")
+        count = doc.pages
+    keep = tuple(n for n in range(1, count + 1) if n not in set(pages))
+    if not pages:
+        raise InvalidValue("give the page(s) to drop")
+    if not keep:
+        raise InvalidValue(f"document {doc_id} has {count} page(s): dropping them all would leave nothing to file")
+    return split(ws, doc_id, [keep], tuple(pages), actor=actor, passphrase=passphrase, today=today)[0]

@@ -47,7 +47,7 @@ LOGIN_COOKIE = "pps_login_csrf"
 CSRF_FIELD = "csrf"
 
 #: the view modules, in menu order
-VIEWS = ("auth", "dashboard")
+VIEWS = ("auth", "dashboard", "intake", "review", "quarantine", "coversheets", "audit", "staff", "health")
 
 #: every response; pages that need a little script load it from /static ('self')
 SECURITY_HEADERS = {
@@ -144,6 +144,26 @@ async def form(request: Request) -> FormData:
 async def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """Run a (synchronous) library function in a worker thread."""
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def read(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a library function that reads in the caller's session (``fn(s, *args)``) in a read
+    transaction of its own, in a worker thread."""
+    ws = workspace(request)
+
+    def run() -> T:
+        with ws.reader() as s:
+            return fn(s, *args, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+def attachment(data: bytes, file_name: str, media_type: str, *, inline: bool = False) -> Response:
+    """A download (or, ``inline``, a document the browser shows): never cached (the headers say
+    ``no-store``), its name ASCII letters, digits, dots and dashes only."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in file_name)[:80] or "download"
+    disposition = f'{"inline" if inline else "attachment"}; filename="{safe}"'
+    return Response(data, media_type=media_type, headers={"content-disposition": disposition})
 
 
 def _nav(sess: WebSession | None) -> list[tuple[str, str]]:
