@@ -173,5 +173,5 @@ def _render_pdftoppm(pdf: bytes, index: int, width: int) -> bytes:
     from pps_archive import exec as ext
 
     proc = ext.run(["pdftoppm", "-png", "-f", str(index + 1), "-l", str(index + 1), "-scale-to-x", str(width),
-                    "-scale-to-y", "-1", "-singlefile", "-", "-"], input=pdf, timeout=120)
+                    "-scale-to-y", "-1", "-singlefile", "-"], input=pdf, timeout=120)  # no output root: stdout
     return proc.stdout
