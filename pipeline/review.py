@@ -46,6 +46,15 @@ def _secret(passphrase: Passphrase, what: str) -> bytes:
     return passphrase
 
 
+def _authorise(s: Session, passphrase: Passphrase, what: str) -> None:
+    """A keyring (one login's) is checked even when the change needs no key (a SHRED filing): the
+    account must still be live, and the audit log is sealed when the change commits."""
+    from pipeline.authority import Unlocked, require
+
+    if isinstance(passphrase, Unlocked):
+        require(s, passphrase, what)
+
+
 def _in_review(doc: Document, hint: str, cli_hint: str | None = None) -> None:
     if doc.decision != "review" or doc.state != "review":
         raise NotInReview(document=doc.id, state=f"{doc.decision}, {doc.state}", hint=hint, cli_hint=cli_hint)
@@ -112,6 +121,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
+        _authorise(s, passphrase, f"filing document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         _in_review(doc, "a decision already taken can be undone first", cli_hint="See 'pps-archive review list'.")
         chosen, source = (decision, "staff") if decision is not None else (doc.sheet_decision, "cover sheet")
@@ -185,6 +195,7 @@ def undo(ws: Workspace, doc_id: int, *, actor: str, passphrase: Passphrase, toda
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
+        _authorise(s, passphrase, f"undoing the decision on document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         why = _why_not_undoable(s, doc)
         if why:
@@ -266,6 +277,7 @@ def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tup
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> list[dict]:
+        _authorise(s, passphrase, f"splitting document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         _in_review(doc, "only review items are split; undo the decision first")
         plan = plan_split(doc.pages, parts, dropped)

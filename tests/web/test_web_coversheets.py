@@ -18,7 +18,8 @@ def _pages(pdf: bytes) -> list[str]:
 def test_print_one_sheet(browser) -> None:  # noqa: ANN001
     browser.login("alice")
     html = browser.get("/coversheets").text
-    assert '<option value="PPS-LETTER">' in html and 'name="class_4"' in html  # five rows by default
+    assert '<option value="PPS-LETTER">PPS-LETTER: Letter written by the service (retain)</option>' in html
+    assert 'name="class_4"' in html and 'name="class_5"' not in html  # five rows by default
     assert browser.post("/coversheets/one", {"ref": REF, "class": "EHCP", "decision": "shred"}, csrf=False).status_code == 403
     r = browser.post("/coversheets/one", {"ref": REF, "class": "EHCP", "decision": "shred"})
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
@@ -33,10 +34,11 @@ def test_print_a_batch_for_a_case_file(browser) -> None:  # noqa: ANN001
     html = browser.get(f"/coversheets?ref={REF}&count=4").text
     assert 'name="class_3"' in html and 'name="class_4"' not in html and f'value="{REF}"' in html
     form = {"ref": REF, "class_0": "PPS-LETTER", "decision_0": "retain", "class_1": "", "decision_1": "retain",
-            "class_2": "EHCP", "decision_2": "shred", "class_3": "CONSENT", "decision_3": "retain"}
+            "class_2": "EHCP", "decision_2": "shred", "class_3": "SCHOOL-LETTER", "decision_3": ""}
     r = browser.post("/coversheets/batch", form)
     assert r.status_code == 200 and len(pikepdf.open(io.BytesIO(r.content)).pages) == 3  # the empty row is no sheet
-    assert _pages(r.content) == [f"{REF}|RETAIN|PPS-LETTER", f"{REF}|SHRED|EHCP", f"{REF}|RETAIN|CONSENT"]
+    # the last row's decision is its class's rule (a school letter: the school holds the original)
+    assert _pages(r.content) == [f"{REF}|RETAIN|PPS-LETTER", f"{REF}|SHRED|EHCP", f"{REF}|SHRED|SCHOOL-LETTER"]
 
 
 def test_a_sheet_the_pipeline_would_misread_is_refused(browser) -> None:  # noqa: ANN001

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from tests.web.conftest import HOSTILE_SCAN, REF_B, REF_C, review_items
+from tests.web.conftest import HOSTILE_SCAN, REF_A, REF_B, REF_C, review_items
 
 
 def _events(ws, action: str) -> list[dict]:  # noqa: ANN001
@@ -141,3 +141,19 @@ def _queue(ws) -> list[dict]:  # noqa: ANN001
 
     with ws.reader() as s:
         return review.queue(s)
+
+
+def test_a_disabled_accounts_open_session_cannot_file(intake_browser, intake_office) -> None:  # noqa: ANN001
+    """Even a SHRED filing, which needs no key, checks the keyring: an account disabled since its
+    login (by a manager on another server, say) is refused."""
+    from pipeline import staff
+    from tests.web.conftest import PASSWORDS
+
+    c = review_items(intake_office)[REF_C]
+    intake_browser.login("alice")
+    intake_browser.get(f"/review/{c['id']}")
+    manager = staff.login(intake_office, "carol", PASSWORDS["carol"].encode())
+    staff.disable(intake_office, manager, "alice")  # not through this server: its session lives on
+    r = intake_browser.post(f"/review/{c['id']}/assign", {"case": REF_A, "class": "PPS-LETTER", "decision": "shred"})
+    assert r.status_code in (401, 403) and "disabled" in r.text
+    assert REF_C in review_items(intake_office)  # still in the queue

@@ -19,7 +19,8 @@ async def page(request: Request) -> Response:
         count = max(1, min(int(request.query_params.get("count", "5")), MAX_ROWS))
     except ValueError:
         count = 5
-    return render(request, "coversheets.html", classes=list(workspace(request).config.classes), count=count,
+    classes = [(c.name, c.description, c.rule) for c in workspace(request).config.classes.values()]
+    return render(request, "coversheets.html", classes=classes, count=count,
                   ref=request.query_params.get("ref", "")[:40])
 
 
