@@ -65,3 +65,22 @@ def test_intake_and_dashboard_need_a_login(intake_browser) -> None:  # noqa: ANN
     for url in ("/", "/intake"):
         r = intake_browser.get(url, follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == f"/login?next={url}"
+
+
+def test_the_dashboard_lists_cases_due_for_archiving_and_disposal(intake_browser, intake_office) -> None:  # noqa: ANN001
+    import datetime as dt
+
+    from pipeline import cases
+    from tests.auth_helpers import backdate
+    from tests.web.conftest import REF_B
+
+    today = dt.date.today()
+    with intake_office.transaction() as s:
+        backdate(s, today - dt.timedelta(days=230), [REF_A])  # inactive for 7 months or so: archive due
+        backdate(s, dt.date(today.year - 7, 1, 10), [REF_B])  # 7 years: due for disposal
+        cases.place_hold(s, REF_B, "sar", "subject access request received", today=today, actor="carol")
+    intake_browser.login("alice")
+    html = intake_browser.get("/").text
+    row = html.split("<h2>Cases due for archiving</h2>")[1]
+    assert f"<td>{REF_A}</td>" in row  # its NOTE is on no verified disc, its paper not shredded
+    assert "1 case(s) due" in html and f"Held: {REF_B}" in html
