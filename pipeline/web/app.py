@@ -8,7 +8,8 @@ A view module in :mod:`pipeline.web.views` exposes ``routes`` (a list of Starlet
   to hide a manager's page from staff: the library refuses the action anyway),
 - reads a POST with ``data = await form(request)`` (which checks the CSRF token),
 - calls the library with ``await call(fn, ...)``, passing ``sess.auth`` where it needs a login,
-- answers with ``render(request, "page.html", ...)`` or ``see_other(request, url, flash=...)``.
+- answers with ``render(request, "page.html", ...)`` or ``see_other(request, url, flash=...)``;
+  ``request.state.back = url`` first gives an error page a link back to the form's page.
 The library's typed errors need no handling in a view: they become an error page with the error's
 ``http_status`` (a view may catch one to re-show its form with the message).
 """
@@ -225,7 +226,9 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def _error(request: Request, status: int, message: str, *, kind: str | None = None) -> Response:
-    return render(request, "error.html", status_code=status, status=status, message=message, kind=kind)
+    back = getattr(request.state, "back", None)  # the page the form was on (set by a view)
+    return render(request, "error.html", status_code=status, status=status, message=message, kind=kind,
+                  back=safe_next(back) if back else None)
 
 
 # ---- the app -------------------------------------------------------------------------------------

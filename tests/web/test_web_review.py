@@ -98,6 +98,7 @@ def test_assign_is_refused_without_consent_then_files_as_the_cover_sheet_said(in
     assert intake_browser.post(f"/review/{b['id']}/assign", form, csrf=False).status_code == 403
     r = intake_browser.post(f"/review/{b['id']}/assign", form)
     assert r.status_code == 403 and "no recorded consent to store" in r.text  # the library's rule, its message
+    assert f'<a href="/review/{b["id"]}">Back</a>' in r.text
     with intake_office.transaction() as s:
         cases.set_store_consent(s, REF_B, True, today=dt.date.today(), actor="alice")
     intake_browser.get(f"/review/{b['id']}")

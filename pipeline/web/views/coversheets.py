@@ -26,6 +26,7 @@ async def page(request: Request) -> Response:
 
 async def one(request: Request) -> Response:
     current(request)
+    request.state.back = "/coversheets"
     data = await form(request)
     sheet = (str(data.get("ref", "")), str(data.get("class", "")), str(data.get("decision", "")))
     _sheets, pdf = await call(lib.cover_sheets_pdf, workspace(request).config, [sheet])
@@ -34,6 +35,7 @@ async def one(request: Request) -> Response:
 
 async def batch(request: Request) -> Response:
     current(request)
+    request.state.back = "/coversheets"
     data = await form(request)
     ref = str(data.get("ref", ""))
     rows = []

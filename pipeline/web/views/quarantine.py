@@ -22,6 +22,7 @@ async def entries(request: Request) -> Response:
 
 async def retry(request: Request) -> Response:
     sess = current(request)
+    request.state.back = "/quarantine"
     await form(request)
     done = await call(lib.retry, workspace(request), sess.auth, request.path_params["entry"],
                       now=dt.datetime.now(dt.UTC).replace(tzinfo=None))

@@ -18,7 +18,9 @@ nav = [("/review", "Review", None)]
 def _doc_id(request: Request) -> int:
     from pipeline.db import check_id
 
-    return check_id(request.path_params["doc"], "a document's id")
+    doc = check_id(request.path_params["doc"], "a document's id")
+    request.state.back = f"/review/{doc}"
+    return doc
 
 
 async def queue(request: Request) -> Response:

@@ -24,6 +24,7 @@ def _one_time(request: Request, name: str, password: str, what: str) -> Response
 
 async def add(request: Request) -> Response:
     sess = current(request, role="manager")
+    request.state.back = "/staff"
     data = await form(request)
     password = lib.one_time_password()
     row = await call(lib.add, workspace(request), sess.auth, str(data.get("name", "")), str(data.get("role", "")),
