@@ -38,3 +38,23 @@ def test_verify_the_chain_then_detect_tampering(intake_browser, intake_office) -
 
 def test_the_audit_log_needs_a_login(intake_browser) -> None:  # noqa: ANN001
     assert intake_browser.get("/audit", follow_redirects=False).status_code == 303
+
+
+def test_read_log_with_a_limit_gives_the_newest_oldest_first(intake_office) -> None:  # noqa: ANN001
+    from pipeline import audit
+
+    with intake_office.reader() as s:
+        every = audit.read_log(s)
+        assert audit.read_log(s, limit=3) == every[-3:]
+        assert [e["seq"] for e in audit.read_log(s, case_ref=REF_A, limit=1)] == [
+            [e for e in every if e["case_ref"] == REF_A][-1]["seq"]]
+        assert audit.read_log(s, limit=0) == []
+
+
+def test_the_page_shows_at_most_the_newest_events(intake_browser, monkeypatch) -> None:  # noqa: ANN001
+    from pipeline.web.views import audit as view
+
+    monkeypatch.setattr(view, "SHOWN", 2)
+    intake_browser.login("alice")
+    html = intake_browser.get("/audit").text
+    assert html.count("<tr><td>") == 2 and "auth.login" in html  # the login just now is among the newest
