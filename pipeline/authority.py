@@ -199,3 +199,30 @@ def ensure_audit_chain(s: Session, auth: Unlocked) -> None:
     from pipeline import audit
 
     audit.require_intact(s, auth.master)
+
+
+def typed_confirmation(given: str | None, word: str, what: str) -> str:
+    """A dangerous action goes ahead only when the person typed ``word`` (``YES``, a case
+    reference, a disc label; surrounding spaces are ignored, case is not): else
+    :class:`ConfirmationRefused`, and nothing is done. Returns ``"typed"``, for the audit log."""
+    from pps_archive.errors import ConfirmationRefused
+
+    if given is None or given.strip() != word:
+        raise ConfirmationRefused(what=what, word=word)
+    return "typed"
+
+
+def audit_chain_report(ws: Workspace, auth: Unlocked) -> dict:
+    """The keyed check of the audit log for a person looking at it: the chain and every seal
+    under the master key (:func:`pipeline.audit.verify`). Returns the report's dict (``ok`` True,
+    ``events``, ``seals``, ``unsealed``, ...) or ``ok`` False with the ``problem`` found. Its own read
+    transaction; staff may check the log."""
+    from pipeline import audit
+    from pps_archive.errors import AuditChainBroken
+
+    with ws.reader() as s:
+        require(s, auth, "checking the audit log")
+        try:
+            return audit.verify(s, auth.master).as_dict()
+        except AuditChainBroken as exc:
+            return {"ok": False, "keyed": True, "problem": str(exc)}

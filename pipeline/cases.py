@@ -250,10 +250,12 @@ def status(cfg: Config, case: Case, as_of: dt.date) -> str:
     return "active"
 
 
-def list_cases(session: Session, cfg: Config, as_of: dt.date) -> list[dict]:
-    cases = session.scalars(
-        select(Case).options(selectinload(Case.holds), selectinload(Case.third_parties)).order_by(Case.ref)
-    )
+def list_cases(session: Session, cfg: Config, as_of: dt.date, *, ref_contains: str | None = None) -> list[dict]:
+    """Every case (or those whose reference contains ``ref_contains``, any case) with its dates and holds."""
+    stmt = select(Case).options(selectinload(Case.holds), selectinload(Case.third_parties)).order_by(Case.ref)
+    if ref_contains and ref_contains.strip():
+        stmt = stmt.where(Case.ref.contains(ref_contains.strip().upper(), autoescape=True))
+    cases = session.scalars(stmt)
     out = []
     for case in cases:
         dates = case_dates(cfg, case.last_activity)
@@ -274,3 +276,33 @@ def list_cases(session: Session, cfg: Config, as_of: dt.date) -> list[dict]:
             }
         )
     return out
+
+
+def case_detail(session: Session, cfg: Config, ref: str, as_of: dt.date) -> dict:
+    """One case for a front-end's page: its dates, consents (every configured third-party role,
+    ``None`` where nothing was recorded), holds in force and lifted (with their notes) and its
+    documents. Read-only; runs in the caller's session."""
+    from pipeline.documents import list_documents
+
+    from pipeline.models import Document
+
+    case = get_case(session, ref)
+    readable = set(session.scalars(select(Document.id).where(Document.case_id == case.id, Document.vault_item.is_not(None))))
+    dates = case_dates(cfg, case.last_activity)
+    recorded = {tp.party: tp for tp in case.third_parties}
+    return {
+        "ref": case.ref, "status": status(cfg, case, as_of), "anonymous": case.anonymous,
+        "opened_on": case.opened_on.isoformat(), "last_activity": case.last_activity.isoformat(),
+        "archive_due": dates.archive_due.isoformat(), "dispose_after": dates.dispose_after.isoformat(),
+        "disposed_on": case.disposed_on.isoformat() if case.disposed_on else None,
+        "consent_to_store": case.store_consent,
+        "consent_to_store_on": case.store_consent_on.isoformat() if case.store_consent_on else None,
+        "third_parties": [{"party": p, "allowed": recorded[p].allowed if p in recorded else None,
+                           "changed_on": recorded[p].changed_on.isoformat() if p in recorded else None}
+                          for p in list(cfg.third_parties) + sorted(set(recorded) - set(cfg.third_parties))],
+        "holds": [{"id": h.id, "reason": h.reason, "words": HOLD_REASON_WORDS[h.reason], "note": h.note,
+                   "placed_on": h.placed_on.isoformat(), "placed_by": h.placed_by, "active": h.active,
+                   "released_on": h.released_on.isoformat() if h.released_on else None, "released_by": h.released_by}
+                  for h in sorted(case.holds, key=lambda h: h.id)],
+        "documents": [d | {"readable": d["id"] in readable} for d in list_documents(session, case_ref=case.ref)],
+    }

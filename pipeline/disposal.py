@@ -51,7 +51,8 @@ from pipeline.cases import active_holds, case_dates, check_against_log
 from pipeline.config import Config
 from pipeline.dates import utcnow
 from pipeline.models import (
-    HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, ShredEntry, ThirdPartyConsent, WrappedKey,
+    HOLD_REASON_WORDS, Case, Disc, DiscItemRow, DisposalRun, Document, Input, SafeguardingRecord, ShredEntry, ThirdPartyConsent,
+    WrappedKey,
 )
 from pipeline.progress import ProgressCallback
 from pipeline.workspace import Workspace
@@ -186,6 +187,13 @@ def _plan_discs(s: Session, p: DisposalPlan, presented: list[PresentedDisc], due
                                            "live_items": sum(1 for i in d.items if i.case_ref in live)})
 
 
+def discs_after(s: Session, as_of: dt.date, refs: set[str]) -> DisposalPlan:
+    """The discs to destroy (every item erased) and to consolidate once ``refs`` are disposed of."""
+    p = DisposalPlan(as_of=as_of)
+    _plan_discs(s, p, [], refs)
+    return p
+
+
 def _open_run(s: Session, as_of: dt.date, operator: str) -> DisposalRun:
     run = s.scalars(select(DisposalRun).where(DisposalRun.finished_at.is_(None), DisposalRun.as_of == as_of)).first()
     if run is None:
@@ -197,17 +205,19 @@ def _open_run(s: Session, as_of: dt.date, operator: str) -> DisposalRun:
 
 
 
-def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor: str) -> dict:
+def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor: str, scheduled: bool = True) -> dict:
     """Crypto-erase one case and purge its records to a tombstone, in the caller's transaction.
 
     Nothing outside the database is touched: the tombstone keeps its documents' vault ids, and
-    :func:`sweep_disposed` deletes those blobs once this transaction has committed."""
+    :func:`sweep_disposed` deletes those blobs once this transaction has committed. ``scheduled``
+    False is the erasure after consent was withdrawn (:mod:`pipeline.erasure`): the case need not
+    be due; a hold still stops it."""
     case = s.scalars(select(Case).where(Case.ref == ref).with_for_update()).one()
     if case.disposed_on is not None:
         return {"case_ref": ref, "skipped": "already disposed of"}
     if active_holds(case):  # placed while the run was going
         return {"case_ref": ref, "skipped": "a hold was placed during the run"}
-    if case_dates(ws.config, case.last_activity).dispose_after > run.as_of:
+    if scheduled and case_dates(ws.config, case.last_activity).dispose_after > run.as_of:
         return {"case_ref": ref, "skipped": "activity was recorded during the run"}
     docs = list(s.scalars(select(Document).where((Document.case_id == case.id) | (Document.suggested_ref == ref))))
     record = {"case_ref": ref, "opened_on": case.opened_on.isoformat(), "last_activity": case.last_activity.isoformat(),
@@ -226,6 +236,7 @@ def dispose_case(ws: Workspace, s: Session, ref: str, run: DisposalRun, *, actor
         if others is None:
             inp.display_name, inp.member_names = "(disposed)", None
     s.execute(delete(ThirdPartyConsent).where(ThirdPartyConsent.case_id == case.id))
+    s.execute(delete(SafeguardingRecord).where(SafeguardingRecord.case_id == case.id))  # sealed to the key just destroyed
     for h in case.holds:
         h.note = ""
     case.disposed_on, case.disposal_run_id, case.store_consent = run.as_of, run.id, False
@@ -601,7 +612,7 @@ def certificate(ws: Workspace, s: Session, run: DisposalRun, p: DisposalPlan, *,
 
 
 def certificate_paths(ws: Workspace, cert: dict) -> tuple[Path, Path]:
-    stem = ws.path("certificates") / f"disposal-{cert['run_date']}-run{cert['run']}"
+    stem = ws.path("certificates") / f"{cert.get('kind', 'disposal')}-{cert['run_date']}-run{cert['run']}"
     return stem.with_suffix(".json"), stem.with_suffix(".pdf")
 
 
@@ -654,6 +665,12 @@ def _certificate_pdf(cert: dict, out: Path) -> None:
     ):
         if cert[key]:
             story += [Paragraph(title, st["Heading2"])] + [Paragraph(fmt(x), st["BodyText"]) for x in cert[key]]
+    if cert.get("reason"):
+        story += [Paragraph("Why", st["Heading2"]), Paragraph(cert["reason"], st["BodyText"])]
+    if cert.get("paper"):
+        story += [Paragraph("Paper to shred or return to the parent/carer", st["Heading2"])]
+        story += [Paragraph(f"{'Shred-list entry ' + str(p['id']) if p['id'] else 'Review item'}: document {p['document']}, {p['class'] or 'unclassified'}, "
+                            f"{p['pages']} page(s) ({p['state']})", st["BodyText"]) for p in cert["paper"]]
     erasure = cert.get("erasure") or {}
     if erasure:
         story += [Paragraph("Erasure of the destroyed keys from the database", st["Heading2"])]
@@ -662,3 +679,34 @@ def _certificate_pdf(cert: dict, out: Path) -> None:
     story += [Spacer(1, 8), Paragraph(f"Audit chain head after the run: {cert.get('audit_head', '(see JSON)')}", st["BodyText"])]
     with atomic_writer(out, 0o600) as fh:
         SimpleDocTemplate(fh, pagesize=A4, title="Certificate of destruction").build(story)
+
+
+def finished_runs(s: Session) -> list[dict]:
+    """The disposal runs that finished, newest first, with what their certificates say in brief.
+    Read-only; runs in the caller's session."""
+    out = []
+    for run in s.scalars(select(DisposalRun).where(DisposalRun.finished_at.is_not(None)).order_by(DisposalRun.id.desc())):
+        cert = json.loads(run.certificate) if run.certificate else {}
+        out.append({"run": run.id, "run_date": run.as_of.isoformat(), "operator": run.operator,
+                    "finished_at": run.finished_at.isoformat(timespec="seconds"),
+                    "cases_destroyed": len(cert.get("destroyed", [])), "approvers": cert.get("approvers", [])})
+    return out
+
+
+def certificate_file(ws: Workspace, run_id: int, kind: str) -> Path:
+    """The certificate of finished run ``run_id`` (``kind`` "pdf" or "json"), written again from
+    the copy kept in the database if its file is missing; :class:`NotFound` for no such run."""
+    from pps_archive.errors import InvalidValue, NotFound
+
+    if kind not in ("pdf", "json"):
+        raise InvalidValue("a certificate is a PDF or JSON file")
+    with ws.reader() as s:
+        text = s.scalars(select(DisposalRun.certificate).where(DisposalRun.id == run_id,
+                                                               DisposalRun.finished_at.is_not(None))).first()
+    if text is None:
+        raise NotFound(f"no finished disposal run {run_id}: its certificate is written when the run finishes")
+    cert = json.loads(text)
+    js, pdf = certificate_paths(ws, cert)
+    if not (js.is_file() and pdf.is_file()):
+        write_certificate(ws, cert)
+    return pdf if kind == "pdf" else js

@@ -338,3 +338,12 @@ def _usable(s: Session, plan_id: int) -> DisposalPlanRecord:
 
 def _subject(plan_id: int) -> str:
     return f"disposal-plan:{plan_id}"
+
+
+def list_plans(ws: Workspace) -> list[dict]:
+    """Every saved plan, newest first, as :func:`describe` gives it (the plan itself left out).
+    Its own transaction."""
+    with ws.reader() as s:
+        rows = list(s.scalars(select(DisposalPlanRecord).order_by(DisposalPlanRecord.id.desc())))
+        return [{k: v for k, v in describe(r).items() if k != "plan"} | {"cases": len(json.loads(r.plan)["dispose"])}
+                for r in rows]

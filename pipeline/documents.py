@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -47,3 +48,40 @@ def get_document(s: Session, doc_id: int, *, for_update: bool = False) -> Docume
     if doc is None:
         raise DocumentNotFound(document=doc_id)
     return doc
+
+
+@dataclass(frozen=True)
+class DocumentCopy:
+    """A document decrypted into memory for a person to read: never written to disk."""
+
+    document: int
+    case_ref: str | None
+    pdf: bytes = field(repr=False)
+
+    @property
+    def filename(self) -> str:
+        """A name with no person's name in it: the document's number only."""
+        return f"document-{self.document}.pdf"
+
+
+def read_document(ws, doc_id: int, *, auth) -> DocumentCopy:  # noqa: ANN001 - a Workspace, an Unlocked
+    """Decrypt document ``doc_id``'s copy from the vault into memory with ``auth``'s keyring
+    (its case's key, or the archive key for a review copy), checking its plaintext hash; every
+    read is an audit event (``document.viewed``) in the same transaction. Its own transaction."""
+    from archive_media.vault import Vault
+    from pipeline import audit, authority, keystore
+    from pps_archive.errors import Conflict
+
+    with ws.transaction() as s:
+        how = authority.require(s, auth, f"reading document {doc_id}")
+        doc = get_document(s, doc_id)
+        if doc.vault_item is None:
+            raise Conflict(f"document {doc_id} has no scan kept ({doc.decision}, {doc.state}): there is nothing to show")
+        ref = doc.case.ref if doc.case else None
+        if doc.encrypted_to == "case" and ref is not None:
+            identity = keystore.case_identity(s, auth.master, ref)
+        else:
+            identity = keystore.archive_identity(s, auth.master)
+        pdf = Vault(ws.path("vault")).read_bytes(doc.vault_item, identity, doc.plaintext_sha256)
+        audit.record(s, auth.actor, "document.viewed", case_ref=ref, subject=f"document:{doc.id}", **how)
+    return DocumentCopy(document=doc_id, case_ref=ref, pdf=pdf)

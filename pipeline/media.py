@@ -481,3 +481,40 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
         audit.record(s, actor, "document.restored", case_ref=ref, subject=f"document:{document_id}", disc=label,
                      original=original)
     return {"document": document_id, "case_ref": ref, "disc": label, "out": str(out), "original": original}
+
+
+def images_dir(ws: Workspace) -> Path:
+    """Where a front-end without a folder of its own (the web app) builds images: in the data dir
+    (made private if missing)."""
+    from pipeline.workspace import make_private_dir
+
+    make_private_dir(ws.path("media"))
+    return make_private_dir(ws.path("media") / "images")
+
+
+def image_file(ws: Workspace, label: str) -> Path:
+    """The built image of disc ``label`` in :func:`images_dir` (ciphertext only, signed): for a
+    download to burn. :class:`DiscNotFound` if the register has no such disc, :class:`NotFound` if
+    its image is not there (built into another folder, or cleared away)."""
+    with ws.reader() as s:
+        disc = s.scalars(select(Disc).where(Disc.label == label.strip().upper())).one_or_none()
+        if disc is None:
+            raise DiscNotFound(label=label)
+        label = disc.label
+    path = images_dir(ws) / f"{label}.iso"
+    if not path.is_file():
+        raise NotFound(f"the image of disc {label} is not in the data directory's image folder: it was built elsewhere, "
+                       "or removed after burning (build a new disc from the vault if the CD is lost)")
+    return path
+
+
+def retirements(s: Session, as_of: dt.date) -> dict:
+    """From the register alone: discs whose every item belongs to a disposed case (``destroy``:
+    to be destroyed physically), and discs past their disposal year that still hold live cases'
+    items beside disposed ones (``consolidate``: re-burn the live items, then destroy). What the
+    disposal run lists, without reading the discs. Read-only; the caller's session."""
+    from pipeline.disposal import DisposalPlan, _plan_discs
+
+    p = DisposalPlan(as_of=as_of)
+    _plan_discs(s, p, [], set())
+    return {"destroy": p.discs_to_destroy, "consolidate": p.discs_to_consolidate}

@@ -376,3 +376,25 @@ class KeySlot(Base):
     slot_version: Mapped[int] = mapped_column(Integer)
     record: Mapped[bytes] = mapped_column(LargeBinary)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+SAFEGUARDING_KINDS = ("concern", "disclosure")
+
+
+class SafeguardingRecord(Base):
+    """A safeguarding concern, or a disclosure made under the policy's one exception
+    (pipeline.safeguarding). Who decided and when are plain; what the concern is, to whom it was
+    disclosed, what was shared and why are ``sealed``: an age file encrypted to the case's key, so
+    that only the master key reads them and the case's disposal erases them with its key."""
+
+    __tablename__ = "safeguarding_records"
+    __table_args__ = (CheckConstraint("kind IN ('concern', 'disclosure')", name="kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    decided_by: Mapped[str] = mapped_column(String(64))
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"))
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)

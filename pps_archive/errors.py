@@ -80,6 +80,9 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 71
     POLICY_REFUSAL = 72
     DISC_NOT_FOUND = 73
+    # policy-rights helper: 90-93
+    ERASURE_REFUSED = 90
+    DOCUMENT_UNAVAILABLE = 91
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -248,7 +251,8 @@ class AuditChainBroken(PPSArchiveError):
 class ConfirmationRefused(PPSArchiveError):
     exit_code = ExitCode.CONFIRMATION_REFUSED
     http_status = 400
-    template = "not confirmed, nothing was done ({what}). Type {word} at the prompt, or pass --yes in a script."
+    template = "not confirmed, nothing was done ({what}): type {word} exactly to go on."
+    cli_hint_template = "Type it at the prompt, or pass --yes in a script."
 
 
 class MissingDependency(PPSArchiveError):
@@ -469,6 +473,7 @@ class DisposalNotApproved(PPSArchiveError):
     """A disposal run without the approvals the configuration asks for."""
 
     exit_code = ExitCode.DISPOSAL_NOT_APPROVED
+    http_status = 403
     template = "{what}: {problem}. Nothing was destroyed. {next}"
 
 
@@ -476,6 +481,7 @@ class ApprovalRefused(PPSArchiveError):
     """An approval of a disposal plan that cannot count: by its own preparer, of another hash, twice."""
 
     exit_code = ExitCode.APPROVAL_REFUSED
+    http_status = 403
     template = "disposal plan {plan} cannot be approved by {actor}: {problem}. Nothing was approved."
 
 
@@ -513,6 +519,7 @@ class ManagerRequired(PPSArchiveError):
     """A manager's action asked of a staff account."""
 
     exit_code = ExitCode.MANAGER_REQUIRED
+    http_status = 403
     template = (
         "{what} needs a manager: {actor} is logged in as {role}. Ask a manager to do it (or use the "
         "recovery passphrase kept in the office safe). Nothing was done."
@@ -542,6 +549,28 @@ class ActorMismatch(PPSArchiveError):
         "the action is recorded as done by the account that logged in ({account}), but {given!r} was "
         "given as the person doing it: log in as {given}, or leave the name out. Nothing was done."
     )
+
+
+class ErasureRefused(PolicyRefusal):
+    """Erasure on withdrawal asked while the parent/carer's consent to keep information stands."""
+
+    exit_code = ExitCode.ERASURE_REFUSED
+    template = (
+        "case {ref} still has consent to store information recorded: its records are erased only once the "
+        "parent/carer has withdrawn that consent. Record the withdrawal first. Nothing was erased."
+    )
+    cli_hint_template = "Record it with 'pps-archive case consent {ref} --store no'."
+
+
+class DocumentUnavailable(NotFound):
+    """A subject access export must hold every document: one has no copy the export can read."""
+
+    exit_code = ExitCode.DOCUMENT_UNAVAILABLE
+    template = (
+        "{count} document(s) of case {ref} (document {ids}) have no copy in the vault and are not on any disc "
+        "presented: present the discs that hold them (the disc register lists them). Nothing was written."
+    )
+    cli_hint_template = "Give each disc image or mount point with --media."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

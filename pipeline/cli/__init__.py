@@ -99,6 +99,10 @@ def _register() -> None:
                     intake.review, intake.quarantine, media.media, media.restore, media.keys, lifecycle.archive_due,
                     lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, lifecycle.stats, admin.audit, staff.staff, web.serve):
         cli.add_command(command)
+    from pipeline.cli import rights
+
+    for command in rights.register(cases.case):
+        cli.add_command(command)
 
 
 _register()

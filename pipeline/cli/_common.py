@@ -170,10 +170,10 @@ def typed_consent(what: str, yes: bool, word: str = "YES") -> str:
         return "--yes"
     if not sys.stdin.isatty():
         raise ConfirmationRefused(what=what, word=word)
+    from pipeline.authority import typed_confirmation
+
     answer = click.prompt(f"{what}\nType {word} to go on", default="", show_default=False, err=True)
-    if answer.strip() != word:
-        raise ConfirmationRefused(what=what, word=word)
-    return "typed"
+    return typed_confirmation(answer, word, what)
 
 
 def yes_option(fn: Callable) -> Callable:

@@ -78,6 +78,11 @@ def case_consent(app: AppContext, ref: str, store: str | None, party: str | None
         if store is not None:
             c = cases.set_store_consent(s, ref, store == "yes", today=as_of, actor=actor)
             msg = f"case {c.ref}: consent to store {'recorded' if store == 'yes' else 'withdrawn'}"
+            if store == "no":
+                from pipeline import erasure
+                from pipeline.cli.rights import offer_text
+
+                msg += "; " + offer_text(erasure.offer(s, c.ref))
         else:
             tp = cases.set_third_party_consent(s, ws.config, ref, party, bool(allow), today=as_of, actor=actor)
             msg = f"case {tp.case.ref}: contact with {tp.party} {'allowed' if allow else 'withdrawn'}"
