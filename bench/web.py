@@ -82,6 +82,20 @@ def serve(ws: object) -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", server
 
 
+def preview(folder: Path, repeat: int, previews: object) -> None:
+    """One 300 dpi scanned page (the factory's), drawn at thumbnail and preview size by PDFium in
+    memory against pdftoppm through pipes (the fallback, and the obvious alternative)."""
+    from tests.factory import Doc, ScanFactory
+
+    ScanFactory(seed=5).batch(folder, "page.pdf", [Doc("school-letter", "PPS-2024-0001")], container="pdf", dpi=300)
+    pdf = (folder / "page.pdf").read_bytes()
+    print(f"\n{'preview':<14} {'pdfium ms':>9} {'pdftoppm ms':>11} {'ratio':>6}")
+    for name, width in (("thumbnail", previews.SIZES["thumb"]), ("large", previews.SIZES["large"])):
+        ours = _median_ms(lambda w=width: previews.render_page(pdf, 0, w), repeat)
+        alt = _median_ms(lambda w=width: previews._render_pdftoppm(pdf, 0, w), repeat)  # noqa: SLF001 - the fallback, timed
+        print(f"{name + f' {width}px':<14} {ours:>9.1f} {alt:>11.1f} {alt / ours:>6.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=10_000)
@@ -94,7 +108,7 @@ def main() -> None:
 
     import httpx
 
-    from pipeline import dashboard, review, shredding
+    from pipeline import dashboard, previews, review, shredding, staff
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         t0 = time.perf_counter()
@@ -108,22 +122,25 @@ def main() -> None:
             assert r.status_code == 200, r.text[:500]
             today = dt.date.today()
 
-            def library(fn: Callable[..., object], *args: object) -> Callable[[], object]:
+            def library(fn: Callable[..., object], *args: object, **kw: object) -> Callable[[], object]:
                 def call() -> object:
                     with ws.reader() as s:
-                        return fn(s, *args)
+                        return fn(s, *args, **kw)
                 return call
 
+            auth = staff.login(ws, "bench", PASSWORD.encode())
             rows = [
-                ("dashboard", "/", lambda: dashboard.summary(ws, today)),
-                ("review queue", "/review", library(review.list_items)),
-                ("shred list", "/shred-list", library(shredding.shred_list, ws.config, today)),
+                ("dashboard", "/", lambda: dashboard.summary(ws, today, auth=auth)),
+                ("review queue", "/review", library(review.queue)),
+                ("shred list", "/shred", library(shredding.shred_list, ws.config, today=today)),
+                ("intake", "/intake", lambda: dashboard.list_inputs(ws)),
             ]
             print(f"{'page':<14} {'page ms':>9} {'library ms':>11} {'ratio':>6}")
             for name, path, lib in rows:
                 page_ms = _median_ms(lambda p=path: client.get(p).raise_for_status(), a.repeat)
                 lib_ms = _median_ms(lib, a.repeat)
                 print(f"{name:<14} {page_ms:>9.1f} {lib_ms:>11.1f} {page_ms / lib_ms:>6.2f}")
+        preview(Path(tmp), a.repeat, previews)
         server.should_exit = True
         ws.close()
 
