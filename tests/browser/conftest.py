@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import socket
-import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
