@@ -34,6 +34,9 @@ def _isolate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
     for k, v in FAST_KDF.items():
         monkeypatch.setenv(k, v)
+    # tests build discs right after filing: every build burns what is pending (the planning rule
+    # that waits for fuller discs is tested where it is set: tests/test_disc_planning.py)
+    monkeypatch.setenv("PPS_ARCHIVE__MEDIA__PLANNING", "every-build")
 
 
 def _migrate(url: str) -> None:

@@ -34,35 +34,55 @@ def consolidate_option(fn):  # noqa: ANN001, ANN201
                         help="Also re-burn the live items of this disc, so that it can be destroyed (repeatable).")(fn)
 
 
+def now_option(fn):  # noqa: ANN001, ANN201
+    return click.option("--now", "now", is_flag=True,
+                        help="Put everything pending on discs now, even discs the planning rule would fill further first.")(fn)
+
+
 @media.command("plan")
 @click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
 @consolidate_option
+@now_option
+@view_as_of_option
 @json_option
 @pass_app
-def media_plan(app: AppContext, capacity: int | None, consolidate: tuple[str, ...], as_json: bool) -> None:
-    """What the next 'media build' would put on which disc."""
+def media_plan(app: AppContext, capacity: int | None, consolidate: tuple[str, ...], now: bool, as_of: dt.date, as_json: bool) -> None:
+    """What the next 'media build' would put on which disc, and what waits for a fuller disc.
+
+    'bytes' is the exact size of the image the build writes (before error-correction data).
+    Documents wait while their disc would be less than media.fill_percent full, at most
+    media.max_wait_days after they were filed (docs/operations.md, "Fewer, fuller discs")."""
     from pipeline import media as m
 
     ws = app.workspace()
     with ws.transaction() as s:
-        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity, consolidate)]
+        report = m.plan_report(s, ws.config, capacity, consolidate, today=as_of, now=now)
+    discs = [d.as_dict() for d in report.discs]
     if as_json:
         print_json(discs)
-    else:
-        print_table(discs, ["label", "dispose_year", "items", "cases", "bytes"], empty="nothing to archive: every retained document is on a disc")
+        return
+    print_table(discs, ["label", "dispose_year", "items", "cases", "bytes", "fill_percent"],
+                empty="no disc to build now" if report.waiting else "nothing to archive: every retained document is on a disc")
+    if report.waiting:
+        click.echo(f"waiting for a fuller disc: {len(report.waiting)} document(s), {report.waiting_bytes} bytes, the oldest "
+                   f"filed on {report.oldest_since}; built on {report.due_on} at the latest (or now with --now)")
 
 
 @media.command("build")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images.")
 @click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
 @consolidate_option
+@now_option
 @as_of_option
 @by_option
 @json_option
 @pass_app
-def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: tuple[str, ...], as_of: dt.date, actor: str,
-                as_json: bool) -> None:
-    """Build the planned images (read back before they are registered)."""
+def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: tuple[str, ...], now: bool, as_of: dt.date,
+                actor: str, as_json: bool) -> None:
+    """Build the planned images (read back before they are registered).
+
+    Only the discs the planning rule says are due (media.planning): run it as often as you like,
+    e.g. weekly; 'media plan' shows what waits and until when."""
     from pipeline import media as m
     from pipeline.cli._progress import progress_bar
 
@@ -70,13 +90,14 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
     secret = unlock(ws, actor)
     with progress_bar("building discs", quiet=as_json) as progress:
         built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
-                        progress=progress)
+                        progress=progress, now=now)
     if as_json:
         print_json(built)
         return
     for b in built:
         click.echo(f"{b['label']}: {b['items']} items, {b['bytes']} bytes -> {b['path']}")
-    click.echo("nothing to build" if not built else "burn each image to a CD-R, then run 'pps-archive media verify' on the disc")
+    click.echo("nothing to build now (see 'pps-archive media plan')" if not built
+               else "burn each image to a CD-R, then run 'pps-archive media verify' on the disc")
 
 
 @media.command("verify")
