@@ -249,15 +249,6 @@ def _at_least(low: float, high: float | None = None) -> Check:
     return check
 
 
-def _number(low: float, high: float) -> Check:
-    def check(value: Any) -> str | None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number from {low:g} to {high:g}, not {value!r}"
-        return _at_least(low, high)(value)
-
-    return check
-
-
 def _whole(low: int, high: int) -> Check:
     def check(value: Any) -> str | None:
         if isinstance(value, bool) or not isinstance(value, int):
@@ -381,7 +372,7 @@ RULES_BY_KEY: dict[str, Check] = {
     "media.error_correction": _any,
     "media.archive_medium": _one_of(*ARCHIVE_MEDIA),
     "media.planning": _one_of("fill-or-wait", "every-build"),
-    "media.fill_percent": _number(1, 100),
+    "media.fill_percent": _whole(1, 100),
     "media.max_wait_days": _whole(1, 366),
     "crypto.kdf_log2_n": _any,  # with kdf_r and kdf_p: see _validate_kdf (floor and ceiling together)
     "crypto.kdf_r": _any,
