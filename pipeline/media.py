@@ -29,7 +29,7 @@ from pipeline.dates import utcnow
 from pipeline.models import Case, Disc, DiscItemRow, Document
 from pipeline.progress import ProgressCallback, report
 from pipeline.workspace import Workspace
-from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, InvalidValue, MediaError, NotArchived, NotFound
+from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, MediaError, NotArchived, NotFound
 
 LIVE_DISC = ("built", "verified", "in-cupboard")
 
