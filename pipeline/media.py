@@ -1,7 +1,9 @@
 """Archive media: plan discs, build and register images, verify them, restore from them.
 
 Retained documents not yet on a disc are packed onto images no larger than the capacity, grouped
-by the year their case is due for disposal so that a disc expires whole. A disc is ``built`` when
+by the year their case is due for disposal so that a disc expires whole; a disc is burnt when it is
+nearly full or when its oldest document has waited long enough (:mod:`pipeline.disc_planning`),
+and the plan's size of each disc is the exact size of its image. A disc is ``built`` when
 its image is written and read back; ``verified`` once ``media verify`` has read the image (or the
 burnt disc) again and found every file intact; ``failed`` when a verification found it damaged or
 forged. An item counts as archived (its paper may be shredded) only on a verified disc that was
