@@ -100,11 +100,11 @@ def _sha256_file(path: Path) -> str:
 class _Tree:
     """Adds each file under the same upper-case 8.3 name to every tree of a new pycdlib image."""
 
-    def __init__(self, label: str, udf: bool, *, always_consistent: bool = False) -> None:
+    def __init__(self, label: str, udf: bool) -> None:
         import pycdlib
 
         self.udf = udf
-        self.iso = pycdlib.PyCdlib(always_consistent=always_consistent)  # consistent: its size is known after each add
+        self.iso = pycdlib.PyCdlib()
         self.iso.new(
             interchange_level=1,
             sys_ident="LINUX",
@@ -279,9 +279,10 @@ def image_size(content: DiscContent, sizes: list[int], public_key: bytes, *, udf
     so their sizes are exact too. With dvdisaster's data the image fills the medium instead."""
     layout.validate(content)
     small = _small_files(content, sizes, public_key, None)
-    tree = _Tree(content.label, udf, always_consistent=True)
+    tree = _Tree(content.label, udf)
     try:
         _fill(tree, content, small, lambda number, _item, size: tree.placeholder(layout.item_file(number), size), sizes)
+        tree.iso.get_record(iso_path=f"/{layout.README};1")  # a look-up lays the extents out (once, as writing does)
         return tree.iso.pvd.space_size * SECTOR
     finally:
         tree.iso.close()
