@@ -362,6 +362,7 @@ RULES_BY_KEY: dict[str, Check] = {
     "media.capacity": _size,
     "media.error_correction": _any,
     "media.archive_medium": _one_of(*ARCHIVE_MEDIA),
+    "media.reread_months": _at_least(1, 120),
     "crypto.kdf_log2_n": _any,  # with kdf_r and kdf_p: see _validate_kdf (floor and ceiling together)
     "crypto.kdf_r": _any,
     "crypto.kdf_p": _any,

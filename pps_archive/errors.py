@@ -80,6 +80,11 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 71
     POLICY_REFUSAL = 72
     DISC_NOT_FOUND = 73
+    # disc-burn helper: 83-86
+    NO_DRIVE = 83
+    DISC_NOT_BLANK = 84
+    DISC_TOO_SMALL = 85
+    BURN_FAILED = 86
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -87,6 +92,8 @@ class ExitCode(enum.IntEnum):
     INPUTS_REFUSED = 104
     NOT_READ_FROM_DISC = 103
     NO_MANAGER_ACCOUNT = 107
+    # disc-burn helper: 109-110
+    NO_ERROR_CORRECTION = 109
 
 
 class PPSArchiveError(Exception):
@@ -541,6 +548,49 @@ class ActorMismatch(PPSArchiveError):
     template = (
         "the action is recorded as done by the account that logged in ({account}), but {given!r} was "
         "given as the person doing it: log in as {given}, or leave the name out. Nothing was done."
+    )
+
+
+class NoDrive(PPSArchiveError):
+    """No writer at the device named for a burn (or it cannot be opened)."""
+
+    exit_code = ExitCode.NO_DRIVE
+    http_status = 503
+    template = (
+        "no CD writer at {device}: {problem}. Check that the drive is connected and its device name "
+        "(usually /dev/sr0); nothing was written and the register is unchanged."
+    )
+
+
+class DiscNotBlank(PPSArchiveError):
+    """The medium in the drive already holds data (or is closed): a burn needs a blank CD-R."""
+
+    exit_code = ExitCode.DISC_NOT_BLANK
+    http_status = 409
+    template = (
+        "the disc in {device} is not blank ({status}): put a new, blank CD-R in the drive and try again; "
+        "nothing was written and the register is unchanged."
+    )
+
+
+class DiscTooSmall(PPSArchiveError):
+    """The blank medium has fewer free sectors than the image needs."""
+
+    exit_code = ExitCode.DISC_TOO_SMALL
+    http_status = 409
+    template = (
+        "disc {label} needs {needed} sectors of 2,048 bytes but the disc in {device} has only {free} free: "
+        "use a larger blank disc (a 700 MB / 80-minute CD-R holds 360,000); nothing was written."
+    )
+
+
+class BurnFailed(PPSArchiveError):
+    """The writer reported a failure, or the disc read back differs from the image."""
+
+    exit_code = ExitCode.BURN_FAILED
+    template = (
+        "writing disc {label} to {device} failed: {problem}. The disc does not count as archived: "
+        "throw it away (a CD-R cannot be written twice) and burn the image again on a new blank disc."
     )
 
 
