@@ -184,6 +184,7 @@ BAD_VALUES = [
     ("[barcodes]\nreader = 'zxnig'\n", "barcodes.reader", '"zxing" or "zbar"'),
     ("[media]\ncapacity = '0MiB'\n", "media.capacity", "larger than zero"),
     ("[media]\narchive_medium = 'cd'\n", "media.archive_medium", '"optical" or "image-files"'),
+    ("[media]\nreread_months = 0\n", "media.reread_months", "at least 1"),
     ("[disposal]\nerase_wait_seconds = 7200\n", "disposal.erase_wait_seconds", "at most 3600"),
     ("[lifecycle]\ndisposal_approvers = 3\n", "lifecycle.disposal_approvers", "at most 2"),
     ("[lifecycle]\ndisposal_approvers = 0\n", "lifecycle.disposal_approvers", "at least 1"),
