@@ -146,3 +146,48 @@ def test_a_degraded_disc_found_on_re_reading_is_replaced_from_the_vault(archived
     assert _disc(old)["status"] == "destroyed"
     entry = _states()["PPS-LETTER"]["id"]
     run("shred", "confirm", str(entry), "--by", "alice", "--yes")  # archived on the replacement
+
+
+@pytest.fixture
+def archived_with_ecc(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A disc large enough (a 300 dpi letter) for dvdisaster's error-correction data."""
+    if shutil.which("dvdisaster") is None:
+        pytest.skip("dvdisaster is not installed")
+    from tests.conftest import PASSPHRASE
+    from tests.factory import Cover, Doc, ScanFactory
+
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    run("init")
+    run("case", "open", "PPS-2024-0137", "--consent-to-store", "--as-of", "2024-01-10")
+    batch = ScanFactory(seed=11).batch(tmp_path / "in", "scan_0001.pdf", [
+        Cover("PPS-2024-0137", "retain", "PPS-LETTER"), Doc("pps-letter", "PPS-2024-0137", pages=3),
+    ], container="pdf-text", dpi=300)
+    assert run("ingest", str(batch.files[0]), "--json").json()["inputs"][0]["outcome"] == "done"
+    r = run("media", "build", "--out", str(tmp_path / "discs"), "--json")
+    built = r.json()
+    assert len(built) == 1 and built[0]["error_correction"] is True and "WITHOUT error-correction" not in r.err
+    return Path(built[0]["path"])
+
+
+def test_a_degraded_disc_is_repaired_from_its_error_correction_data_and_burnt_again(archived_with_ecc, blank_drive,  # noqa: F811
+                                                                                    tmp_path: Path) -> None:
+    image = archived_with_ecc
+    label = image.stem
+    first = blank_drive(4096)
+    r = run("media", "burn", label, "--device", str(first), "--json").json()  # with ECC data: no warning, exit 0
+    assert (r["status"], r["counts"], r["error_correction"]) == ("verified", True, True)
+    assert _disc(label)["error_correction"] is True and "without error-correction" not in run("media", "list").out
+    flip_byte_on(first, file_offset(image, "ITEMS/00000001.AGE") + 100)
+    run("media", "verify", "--full", str(first), expect=ExitCode.MEDIA_ERROR)
+    assert _disc(label)["status"] == "failed"
+    image.unlink()  # the image file is long gone; the disc's own ECC data brings it back
+    out = run("media", "repair", label, "--device", str(first), "--out", str(tmp_path / "repaired"), "--json").json()
+    assert out["repaired"] is True and Path(out["image"]).name == f"{label}.iso"
+    assert (Path(out["image"]).stat().st_mode & 0o777) == 0o600
+    r = run("media", "burn", label, "--device", str(blank_drive(4096)), "--json").json()  # the repaired image, recorded
+    assert (r["status"], r["counts"], r["image"]) == ("verified", True, out["image"])
+    d = _disc(label)
+    assert d["status"] == "verified" and d["read_from_disc_at"] and d["items_rehashed"] == 1
+    events = [e["action"] for e in run("audit", "log", "--json").json()]
+    assert events.count("media.burnt") == 2 and "media.repaired" in events
