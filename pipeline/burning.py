@@ -88,6 +88,13 @@ def burn(ws: Workspace, label: str, device: Path, *, passphrase, actor: str, ima
     try:
         b.write(source, state, label)
         got_sha, got = b.read_back_sha256(Path(device), size)
+        if got < size and state.kind == "optical":  # Linux often keeps the blank disc's size until a reload
+            _record(ws, actor, "media.burnt", label, device_kind=state.kind, sectors=b.sectors(size), ecc=bool(ecc),
+                    read_back="short")
+            raise MediaError(media=str(device), problem=(
+                f"disc {label} was written, but the drive gave back only {got} of {size} bytes (a drive often needs the "
+                f"disc taken out and put back after a burn): do that, then verify it in full from the drive; until then "
+                f"it does not count as archived"), cli_hint=f"Then: 'pps-archive media verify --full {device}'.")
         if (got_sha, got) != (sha, size):
             raise BurnFailed(label=label, device=str(device), problem=(
                 f"the disc read back differs from the image ({got} of {size} bytes read, SHA-256 "
