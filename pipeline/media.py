@@ -299,8 +299,8 @@ def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: s
     return MediaError(media=str(source), problem=(
         f"disc {label} failed verification: {exc}. It is marked failed and its items no longer count as archived "
         f"(their paper may not be shredded). Build a new disc from the vault, verify it from the drive, then destroy "
-        f"this one"), cli_hint=(f"To build its replacement: 'pps-archive media replace {label} --out DIR', then "
-                              f"'pps-archive media burn' the new disc."))
+        f"this one"), cli_hint=(f"To build its replacement from the vault: 'pps-archive media replace {label} --out DIR' "
+                              f"(or 'pps-archive media build --consolidate {label}'), then 'pps-archive media burn' it."))
 
 
 def _label_of_failed(s: Session, source: Path) -> str | None:
