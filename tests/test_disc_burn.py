@@ -133,7 +133,9 @@ def test_a_degraded_disc_found_on_re_reading_is_replaced_from_the_vault(archived
     # no error-correction data on it: repair is refused with what to do instead
     r = run("media", "repair", old, "--device", str(first), "--out", str(tmp_path / "repaired"), expect=ExitCode.MEDIA_ERROR)
     assert "no error-correction data" in r.err and f"media replace {old}" in r.err
-    out = run("media", "replace", old, "--out", str(tmp / "discs"), "--json").json()
+    r = run("media", "replace", old, "--out", str(tmp / "discs"), "--json")
+    assert "built WITHOUT error-correction data" in r.err  # said on stderr, with --json too
+    out = r.json()
     assert [b["replaces"] for b in out["built"]] == [old] and out["built"][0]["items"] == 2
     new = out["built"][0]["label"]
     assert new != old

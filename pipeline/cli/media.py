@@ -71,13 +71,13 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
     with progress_bar("building discs", quiet=as_json) as progress:
         built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
                         progress=progress)
+    _warn_without_ecc(built)  # on stderr, with --json too
     if as_json:
         print_json(built)
         return
     for b in built:
         click.echo(f"{b['label']}: {b['items']} items, {b['bytes']} bytes -> {b['path']}")
     click.echo("nothing to build" if not built else "burn each image to a CD-R: 'pps-archive media burn LABEL --device /dev/sr0'")
-    _warn_without_ecc(built)
 
 
 def _warn_without_ecc(built: list[dict]) -> None:
@@ -207,6 +207,7 @@ def media_replace(app: AppContext, label: str, out: Path, as_of: dt.date, actor:
     ws = app.workspace()
     auth = unlock(ws, actor)
     r = burning.replace(ws, label, out, passphrase=auth, actor=auth.actor, today=as_of)
+    _warn_without_ecc(r["built"])
     if as_json:
         print_json(r)
         return
@@ -217,7 +218,6 @@ def media_replace(app: AppContext, label: str, out: Path, as_of: dt.date, actor:
     else:
         click.echo(f"burn it: 'pps-archive media burn {r['built'][0]['label']} --device /dev/sr0'; once it is verified, "
                    f"shred disc {label} and record it: 'pps-archive media destroy {label}'")
-    _warn_without_ecc(r["built"])
 
 
 @media.command("repair")
