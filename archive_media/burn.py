@@ -8,8 +8,8 @@ The last is for tests and rehearsals only: what is read back from a file is an i
 (:mod:`archive_media.medium`), and the caller must never count it as one.
 
 ``probe`` asks xorriso for the medium's state (``-outdev ADDR -toc``); ``write`` burns in the
-cdrecord emulation (``xorriso -as cdrecord -v dev=ADDR -dao IMAGE``: one closed session, as a
-CD-R of the archive must be); ``read_back_sha256`` hashes exactly the image's bytes read from
+cdrecord emulation (``xorriso -as cdrecord -v dev=ADDR -dao -pad padsize=300k IMAGE``: one
+closed session, as a CD-R of the archive must be, with 300 KiB of padding); ``read_back_sha256`` hashes exactly the image's bytes read from
 the device. Errors: :class:`NoDrive`, :class:`DiscNotBlank`, :class:`DiscTooSmall`,
 :class:`BurnFailed`, each naming the device and saying what to do.
 """
@@ -26,6 +26,9 @@ from pathlib import Path
 from pps_archive.errors import BurnFailed, DiscNotBlank, DiscTooSmall, IntegrityError, NoDrive
 
 SECTOR = 2048
+#: zeros written after the image (``padsize=300k``): Linux reads ahead past the end of a CD track,
+#: and xorriso refuses an image whose sectors plus this padding exceed the free space
+PAD_SECTORS = 150
 #: the Linux major number of SCSI CD-ROM devices (/dev/sr*)
 SCSI_CDROM_MAJOR = 11
 
@@ -107,17 +110,22 @@ def check_writable(state: DriveState, image_size: int, label: str) -> None:
         raise DiscNotBlank(device=state.device, status="no disc in the drive")
     if not state.blank:
         raise DiscNotBlank(device=state.device, status=f"{state.medium}, {state.status}")
-    if state.writable_sectors is not None and state.writable_sectors < sectors(image_size):
-        raise DiscTooSmall(label=label, device=state.device, needed=sectors(image_size), free=state.writable_sectors)
+    needed = sectors(image_size) + PAD_SECTORS
+    if state.writable_sectors is not None and state.writable_sectors < needed:
+        raise DiscTooSmall(label=label, device=state.device, needed=needed, free=state.writable_sectors)
 
 
 def write(image: Path, state: DriveState, label: str) -> None:
     """Burn ``image`` as one closed session (:class:`BurnFailed` with xorriso's words on failure)."""
     from pps_archive.exec import run
 
-    proc = run(["xorriso", "-as", "cdrecord", "-v", f"dev={state.address}", "-dao", str(image)], check=False, timeout=3 * 3600)
+    proc = run(["xorriso", "-as", "cdrecord", "-v", f"dev={state.address}", "-dao", "-pad", f"padsize={PAD_SECTORS * 2}k",
+               str(image)], check=False, timeout=3 * 3600)
     if proc.returncode != 0:
         text = proc.stderr.decode("utf-8", "replace") + proc.stdout.decode("utf-8", "replace")
+        full = re.search(r"Image size (\d+)s exceeds free space on media (\d+)s", text)
+        if full:  # refused before writing anything: xorriso counts a little more room than -toc shows
+            raise DiscTooSmall(label=label, device=state.device, needed=int(full.group(1)), free=int(full.group(2)))
         reasons = [line.strip() for line in text.splitlines() if "FAILURE" in line or "SORRY" in line]
         raise BurnFailed(label=label, device=state.device,
                          problem=f"xorriso exited {proc.returncode}: {'; '.join(reasons[-3:]) or text.strip()[-300:]}")
@@ -147,20 +155,31 @@ class Recovered:
 def _copy_sectors(device: Path, size: int, out: Path) -> int:
     """Copy the first ``size`` bytes of ``device`` to ``out`` sector by sector; unreadable sectors are zeros."""
     bad = 0
+    chunk = 512  # sectors (1 MiB) at a time; sector by sector only where a chunk will not read
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with open(device, "rb", buffering=0) as src:
-            for n in range(sectors(size)):
-                want = min(SECTOR, size - n * SECTOR)
+            for first in range(0, sectors(size), chunk):
+                want = min(chunk * SECTOR, size - first * SECTOR)
                 try:
-                    src.seek(n * SECTOR)
+                    src.seek(first * SECTOR)
                     data = src.read(want)
                 except OSError:
                     data = b""
-                if len(data) < want:
-                    bad += 1
-                    data = data + bytes(want - len(data))
-                os.write(fd, data)
+                if len(data) == want:
+                    os.write(fd, data)
+                    continue
+                for n in range(first, first + sectors(want)):
+                    one = min(SECTOR, size - n * SECTOR)
+                    try:
+                        src.seek(n * SECTOR)
+                        data = src.read(one)
+                    except OSError:
+                        data = b""
+                    if len(data) < one:
+                        bad += 1
+                        data = data + bytes(one - len(data))
+                    os.write(fd, data)
         os.fsync(fd)
     finally:
         os.close(fd)

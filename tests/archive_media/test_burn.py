@@ -44,7 +44,7 @@ def test_no_drive_small_disc_and_failed_write_are_named_errors(tmp_path: Path, m
     with pytest.raises(NoDrive, match="neither an optical drive"):
         burn.probe(tmp_path)
     small = burn.probe(blank_drive(24))
-    with pytest.raises(DiscTooSmall, match=f"needs {burn.sectors(disc.built.size)} sectors.*has only \\d+ free"):
+    with pytest.raises(DiscTooSmall, match=f"needs {burn.sectors(disc.built.size) + burn.PAD_SECTORS} sectors.*has only \\d+ free"):
         burn.check_writable(small, disc.built.size, "PPS-2031-001")
     locked = burn.probe(blank_drive(4096, read_only=True))
     with pytest.raises(BurnFailed, match="writing disc PPS-2031-001 to /dev/loop.*failed: xorriso exited"):
@@ -74,3 +74,14 @@ def test_a_degraded_disc_without_error_correction_cannot_be_repaired(tmp_path: P
     with pytest.raises(IntegrityError, match="no error-correction data.*replacement disc from the vault"):
         burn.recover_image(dev, disc.built.size, out, disc.built.sha256, ecc=False)
     assert not out.exists()
+
+
+def test_a_disc_xorriso_finds_too_small_is_too_small_not_a_failed_write(tmp_path, master_key, signing, blank_drive) -> None:  # noqa: F811
+    """-toc counts every sector free; the cdrecord run wants a few more than the image and its
+    padding: xorriso refuses before writing, and that is a disc too small, not a spoilt one."""
+    disc = build_disc(tmp_path, master_key, signing)
+    exact = burn.sectors(disc.built.size) + burn.PAD_SECTORS
+    state = burn.probe(blank_drive(exact))
+    burn.check_writable(state, disc.built.size, "PPS-2031-001")  # by -toc's count it fits
+    with pytest.raises(DiscTooSmall, match="needs .* sectors"):
+        burn.write(disc.image, state, "PPS-2031-001")
