@@ -448,15 +448,17 @@ def discs_due_for_reread(s: Session, cfg: Config, today: dt.date) -> list[dict]:
 
     months = cfg.section("media")["reread_months"]
     discs = list(s.scalars(select(Disc).where(Disc.status.in_((*_ON_SHELF, "failed")))))
-    replaced = set(s.scalars(select(Disc.replaces).where(Disc.replaces.is_not(None), Disc.status != "destroyed")))
+    replacements = {r.replaces: r for r in s.scalars(select(Disc).where(Disc.replaces.is_not(None), Disc.status != "destroyed"))}
     out = []
     for d in discs:
         last = d.medium_verified_at
         if d.status == "failed":
-            if d.label in replaced:
-                continue
+            new = replacements.get(d.label)
+            if new is not None and new.status in _ON_SHELF:
+                continue  # replaced by a verified disc: what is left is to destroy it
             action, due_on = "replace", (d.verified_at or d.built_at).date()
-            reason = "failed its last verification: replace it from the vault (or repair it from its error-correction data)"
+            reason = ("failed its last verification: replace it from the vault (or repair it from its error-correction data)"
+                      if new is None else f"failed its last verification; its replacement {new.label} is built: burn it")
         elif d.status == "in-cupboard" or d.burnt_at is not None or last is not None:
             action = "reread"
             # never read from the disc itself: due at once (a burn without its read-back proves nothing)

@@ -140,6 +140,7 @@ def test_a_degraded_disc_found_on_re_reading_is_replaced_from_the_vault(archived
     new = out["built"][0]["label"]
     assert new != old
     run("media", "replace", old, "--out", str(tmp / "discs"), expect=ExitCode.CONFLICT)  # one replacement at a time
+    assert f"its replacement {new} is built: burn it" in run("archive-due").out  # reminded until it is burnt
     r = run("media", "burn", new, "--device", str(blank_drive(4096)), "--json", expect=ExitCode.NO_ERROR_CORRECTION).json()
     assert (r["status"], r["counts"], r["verification"]["decrypted"]) == ("verified", True, 2)
     assert (_disc(old)["replaced_by"], _disc(new)["replaces"]) == (new, old)
