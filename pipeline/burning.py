@@ -113,7 +113,8 @@ def burn(ws: Workspace, label: str, device: Path, *, passphrase, actor: str, ima
         copy = make_private_dir(ws.path("media")) / f".readback-{label}.iso"
         try:
             b.recover_image(Path(device), size, copy, sha, ecc=False)
-            report = media.verify(ws, copy, full=True, passphrase=passphrase, actor=actor, progress=progress)
+            report = {**media.verify(ws, copy, full=True, passphrase=passphrase, actor=actor, progress=progress),
+                      "media": str(device)}
         finally:
             copy.unlink(missing_ok=True)
     return {"label": label, "device": str(device), "burnt_to": state.kind, "medium": state.medium, "image": str(source),

@@ -57,6 +57,7 @@ def test_a_burn_to_a_file_pseudo_drive_never_counts_as_a_disc(archived, tmp_path
     r = run("media", "burn", label, "--device", str(pseudo), "--json", expect=ExitCode.NOT_READ_FROM_DISC)
     out = r.json()
     assert (out["burnt_to"], out["counts"], out["verification"]["verified_from"]) == ("file", False, "image")
+    assert out["verification"]["media"] == str(pseudo)
     assert "is not a drive" in r.err
     d = _disc(label)
     assert d["read_from_disc_at"] is None and d["verified_from"] == "image"
