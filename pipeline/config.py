@@ -374,6 +374,7 @@ RULES_BY_KEY: dict[str, Check] = {
     "media.planning": _one_of("fill-or-wait", "every-build"),
     "media.fill_percent": _whole(1, 100),
     "media.max_wait_days": _whole(1, 366),
+    "media.reread_months": _at_least(1, 120),
     "crypto.kdf_log2_n": _any,  # with kdf_r and kdf_p: see _validate_kdf (floor and ceiling together)
     "crypto.kdf_r": _any,
     "crypto.kdf_p": _any,

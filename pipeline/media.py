@@ -126,13 +126,13 @@ def default_capacity(cfg: Config) -> int:
 
 
 def plan(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = (), *,
-         today: dt.date | None = None, now: bool = False) -> list[PlannedDisc]:
+         today: dt.date | None = None, now: bool = False, replacing: str | None = None) -> list[PlannedDisc]:
     """The discs a build on ``today`` makes: :func:`plan_report`'s ``discs``."""
-    return plan_report(s, cfg, capacity, consolidate, today=today, now=now).discs
+    return plan_report(s, cfg, capacity, consolidate, today=today, now=now, replacing=replacing).discs
 
 
 def plan_report(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = (), *,
-                today: dt.date | None = None, now: bool = False) -> MediaPlan:
+                today: dt.date | None = None, now: bool = False, replacing: str | None = None) -> MediaPlan:
     """Pack the candidates onto discs by the planning rule (:mod:`pipeline.disc_planning`,
     ``media.planning``), on ``today`` (default: today's date). ``capacity``: bytes per disc (default
     :func:`default_capacity`). ``consolidate``: labels of discs whose live items are to be re-burnt
@@ -147,10 +147,16 @@ def plan_report(s: Session, cfg: Config, capacity: int | None = None, consolidat
 
     capacity = default_capacity(cfg) if capacity is None else capacity
     today = today or utcnow().date()
+    if replacing is not None:
+        consolidate = (*consolidate, replacing)
     known = set(s.scalars(select(Disc.label).where(Disc.label.in_(consolidate))))
     if set(consolidate) - known:
         raise DiscNotFound(label=", ".join(sorted(set(consolidate) - known)))
-    items = {i.document_id: i for i in _candidates(s, cfg, consolidate)}
+    candidates = _candidates(s, cfg, consolidate)
+    if replacing is not None:
+        on_it = set(s.scalars(select(DiscItemRow.document_id).join(Disc).where(Disc.label == replacing)))
+        candidates = [i for i in candidates if i.document_id in on_it]
+    items = {i.document_id: i for i in candidates}
     pending = [dp.Pending(i.document_id, i.case_ref, i.dispose_after.year, tuple(i.sizes), i.filed_on or today)
                for i in items.values()]
     decision = dp.decide(pending, capacity, estimate_totals, dp.Rule.of(cfg.section("media")), today,
@@ -193,11 +199,15 @@ def public_key(s: Session, data_dir: Path) -> bytes:
 
 
 def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphrase: bytes, actor: str, today: dt.date,
-          consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None, now: bool = False) -> list[dict]:
+          consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None, now: bool = False,
+          replacing: str | None = None) -> list[dict]:
     """Build, read back and register an image for every disc :func:`plan` gives on ``today``
     (``capacity``, ``consolidate``, ``now``: see :func:`plan_report`; pending documents the rule
     holds back for a fuller disc are left for a later build); ``progress`` counts the discs
-    registered (stage ``"build"``).
+    registered (stage ``"build"``). ``replacing``: the label of a degraded disc whose live items,
+    and only those, are built again from the vault onto new discs that record it
+    (:func:`pipeline.burning.replace` checks it first). Each result's ``error_correction`` says
+    whether dvdisaster data was added.
 
     Each image is written as ``.LABEL.iso.part`` and renamed to ``LABEL.iso`` only once it is in
     the register, so ``out_dir`` never shows an image the register does not know; what a killed
@@ -219,7 +229,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
                 raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
                                           todo="Setting the archive up again with the master passphrase re-pins the right key.",
                                           cli_hint="Run 'pps-archive init' with the master passphrase.")
-            planned = plan(s, ws.config, capacity, consolidate, today=today, now=now)
+            planned = plan(s, ws.config, capacity, consolidate, today=today, now=now, replacing=replacing)
         ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
         report(progress, "build", 0, len(planned))
         for n, disc in enumerate(planned, 1):
@@ -238,20 +248,22 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
                 with ws.transaction() as s:
                     audit.seal_on_commit(s, master)  # the build's own events are sealed too
                     row = Disc(label=disc.label, iso_sha256=built.sha256, size=built.size, dispose_year=disc.dispose_year,
-                               status="built", built_at=utcnow())
+                               status="built", built_at=utcnow(), ecc=built.ecc, image_path=str(path.resolve()),
+                               replaces=replacing)
                     s.add(row)
                     s.flush()
                     for i in disc.items:
                         s.add(DiscItemRow(disc_id=row.id, document_id=i.document_id, vault_item=i.item_id, case_ref=i.case_ref,
                                           dispose_after=i.dispose_after))
                     audit.record(s, actor, "media.built", subject=f"disc:{disc.label}", items=len(disc.items), sha256=built.sha256,
-                                 ecc=built.ecc)
+                                 ecc=built.ecc, **({"replaces": replacing} if replacing else {}))
             except BaseException:
                 pending.unlink(missing_ok=True)  # never leave an image that is not in the register
                 raise
             _publish(pending, path)
             results.append({"label": disc.label, "path": str(path), "iso_sha256": built.sha256, "items": len(disc.items),
-                            "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc)})
+                            "bytes": built.size, "dispose_year": disc.dispose_year, "error_correction": bool(built.ecc),
+                            "replaces": replacing})
             report(progress, "build", n, len(planned))
     return results
 
@@ -339,7 +351,8 @@ def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: s
     return MediaError(media=str(source), problem=(
         f"disc {label} failed verification: {exc}. It is marked failed and its items no longer count as archived "
         f"(their paper may not be shredded). Build a new disc from the vault, verify it from the drive, then destroy "
-        f"this one"), cli_hint=f"To build it: 'pps-archive media build' (or 'pps-archive media build --consolidate {label}').")
+        f"this one"), cli_hint=(f"To build its replacement from the vault: 'pps-archive media replace {label} --out DIR' "
+                              f"(or 'pps-archive media build --consolidate {label}'), then 'pps-archive media burn' it."))
 
 
 def _label_of_failed(s: Session, source: Path) -> str | None:
@@ -453,16 +466,64 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
 
 
 def register(s: Session) -> list[dict]:
-    discs = s.scalars(select(Disc).options(selectinload(Disc.items)).order_by(Disc.label))
+    """The disc register. ``error_correction``: whether the image carries dvdisaster RS02 data
+    (None for a disc built before that was recorded); ``burnt_at``: the last burn by
+    :func:`pipeline.burning.burn`; ``replaces`` / ``replaced_by``: labels of a degraded disc and
+    the disc built from the vault to replace it."""
+    discs = list(s.scalars(select(Disc).options(selectinload(Disc.items)).order_by(Disc.label)))
+    replaced_by = {d.replaces: d.label for d in discs if d.replaces and d.status != "destroyed"}
     return [
         {"label": d.label, "iso_sha256": d.iso_sha256, "items": len(d.items), "status": d.status, "location": d.location,
          "verified_at": d.verified_at.isoformat(timespec="seconds") if d.verified_at else None,
          "verified_from": d.verified_from,
          "read_from_disc_at": d.medium_verified_at.isoformat(timespec="seconds") if d.medium_verified_at else None,
          "items_rehashed": sum(1 for i in d.items if i.checked_at is not None),
-         "dispose_year": d.dispose_year, "bytes": d.size}
+         "dispose_year": d.dispose_year, "bytes": d.size,
+         "error_correction": d.ecc,
+         "burnt_at": d.burnt_at.isoformat(timespec="seconds") if d.burnt_at else None,
+         "replaces": d.replaces, "replaced_by": replaced_by.get(d.label)}
         for d in discs
     ]
+
+
+#: discs that should be in the cupboard and readable: re-read on schedule
+_ON_SHELF = ("verified", "in-cupboard")
+
+
+def discs_due_for_reread(s: Session, cfg: Config, today: dt.date) -> list[dict]:
+    """Discs to read back from the drive (a full verification) by ``today``: those in the
+    cupboard, or burnt, whose last read from the disc itself is ``media.reread_months`` old or
+    more, or that were never read from it (due since they were built); and discs that failed a
+    verification and have no replacement yet (``action`` ``"replace"``). Plain data, oldest first;
+    runs in the caller's session and changes nothing."""
+    from pipeline.dates import add_months
+
+    months = cfg.section("media")["reread_months"]
+    discs = list(s.scalars(select(Disc).where(Disc.status.in_((*_ON_SHELF, "failed")))))
+    replacements = {r.replaces: r for r in s.scalars(select(Disc).where(Disc.replaces.is_not(None), Disc.status != "destroyed"))}
+    out = []
+    for d in discs:
+        last = d.medium_verified_at
+        if d.status == "failed":
+            new = replacements.get(d.label)
+            if new is not None and new.status in _ON_SHELF:
+                continue  # replaced by a verified disc: what is left is to destroy it
+            action, due_on = "replace", (d.verified_at or d.built_at).date()
+            reason = ("failed its last verification: replace it from the vault (or repair it from its error-correction data)"
+                      if new is None else f"failed its last verification; its replacement {new.label} is built: burn it")
+        elif d.status == "in-cupboard" or d.burnt_at is not None or last is not None:
+            action = "reread"
+            # never read from the disc itself: due at once (a burn without its read-back proves nothing)
+            due_on = add_months(last.date(), months) if last else (d.burnt_at or d.built_at).date()
+            reason = (f"last read back from the drive on {last.date()}" if last else "never read back from the drive")
+        else:
+            continue  # built, not yet burnt: it waits to be burnt, not to be re-read
+        if due_on <= today:
+            out.append({"label": d.label, "status": d.status, "location": d.location, "action": action,
+                        "due_on": due_on.isoformat(),
+                        "last_read_from_disc": last.date().isoformat() if last else None,
+                        "error_correction": d.ecc, "reason": reason})
+    return sorted(out, key=lambda r: (r["due_on"], r["label"]))
 
 
 def store(s: Session, label: str, location: str, *, actor: str) -> Disc:

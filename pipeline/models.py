@@ -291,6 +291,14 @@ class Disc(Base):
     medium_mac: Mapped[str | None] = mapped_column(String(64))  # pipeline.verify_marks: made with the master key
     destroyed_on: Mapped[dt.date | None] = mapped_column(Date)
     items: Mapped[list[DiscItemRow]] = relationship(back_populates="disc", order_by="DiscItemRow.id")
+    # disc-burn: the image 'media build' wrote; whether it carries dvdisaster RS02 data (None: not
+    # recorded, a disc built before this column); the last burn (when, and to what: "drive" for a
+    # block device, "file" for a pseudo-drive file); the label of a degraded disc this one replaces
+    image_path: Mapped[str | None] = mapped_column(Text)
+    ecc: Mapped[bool | None] = mapped_column(Boolean)
+    burnt_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    burnt_to: Mapped[str | None] = mapped_column(String(16))
+    replaces: Mapped[str | None] = mapped_column(String(32))
 
 
 class DiscItemRow(Base):

@@ -87,6 +87,11 @@ class ExitCode(enum.IntEnum):
     ROUND_NOT_FOUND = 87
     DISC_REFUSED = 88
     ROUND_CLOSED = 89
+    # disc-burn helper: 83-86
+    NO_DRIVE = 83
+    DISC_NOT_BLANK = 84
+    DISC_TOO_SMALL = 85
+    BURN_FAILED = 86
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -95,6 +100,8 @@ class ExitCode(enum.IntEnum):
     NOT_READ_FROM_DISC = 103
     NO_MANAGER_ACCOUNT = 107
     DISCS_REFUSED = 111  # a disc put in while going through the cupboard was refused; the others were recorded
+    # disc-burn helper: 109-110
+    NO_ERROR_CORRECTION = 109
 
 
 class PPSArchiveError(Exception):
@@ -576,6 +583,49 @@ class DocumentUnavailable(NotFound):
         "presented: present the discs that hold them (the disc register lists them). Nothing was written."
     )
     cli_hint_template = "Give each disc image or mount point with --media."
+
+
+class NoDrive(PPSArchiveError):
+    """No writer at the device named for a burn (or it cannot be opened)."""
+
+    exit_code = ExitCode.NO_DRIVE
+    http_status = 503
+    template = (
+        "no CD writer at {device}: {problem}. Check that the drive is connected and its device name "
+        "(usually /dev/sr0); nothing was written and the register is unchanged."
+    )
+
+
+class DiscNotBlank(PPSArchiveError):
+    """The medium in the drive already holds data (or is closed): a burn needs a blank CD-R."""
+
+    exit_code = ExitCode.DISC_NOT_BLANK
+    http_status = 409
+    template = (
+        "the disc in {device} is not blank ({status}): put a new, blank CD-R in the drive and try again; "
+        "nothing was written and the register is unchanged."
+    )
+
+
+class DiscTooSmall(PPSArchiveError):
+    """The blank medium has fewer free sectors than the image needs."""
+
+    exit_code = ExitCode.DISC_TOO_SMALL
+    http_status = 409
+    template = (
+        "disc {label} needs {needed} sectors of 2,048 bytes but the disc in {device} has only {free} free: "
+        "use a larger blank disc (a 700 MB / 80-minute CD-R holds 360,000); nothing was written."
+    )
+
+
+class BurnFailed(PPSArchiveError):
+    """The writer reported a failure, or the disc read back differs from the image."""
+
+    exit_code = ExitCode.BURN_FAILED
+    template = (
+        "writing disc {label} to {device} failed: {problem}. The disc does not count as archived: "
+        "throw it away (a CD-R cannot be written twice) and burn the image again on a new blank disc."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

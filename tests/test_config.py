@@ -189,6 +189,7 @@ BAD_VALUES = [
     ("[media]\nfill_percent = '90%'\n", "media.fill_percent", "whole number"),
     ("[media]\nmax_wait_days = 0\n", "media.max_wait_days", "at least 1"),
     ("[media]\nmax_wait_days = 6.5\n", "media.max_wait_days", "whole number"),
+    ("[media]\nreread_months = 0\n", "media.reread_months", "at least 1"),
     ("[disposal]\nerase_wait_seconds = 7200\n", "disposal.erase_wait_seconds", "at most 3600"),
     ("[lifecycle]\ndisposal_approvers = 3\n", "lifecycle.disposal_approvers", "at most 2"),
     ("[lifecycle]\ndisposal_approvers = 0\n", "lifecycle.disposal_approvers", "at least 1"),

@@ -22,11 +22,15 @@ def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
     """Cases inactive for the archive period, and what is still to do for each."""
     from pipeline.lifecycle import archive_due as due
 
+    from pipeline.media import discs_due_for_reread
+
     ws = app.workspace()
     with ws.reader() as s:
         rows = due(s, ws.config, as_of)
+        discs = discs_due_for_reread(s, ws.config, as_of)
     if as_json:
         print_json(rows)
+        _discs_due(discs, ws.config.section("media")["reread_months"], err=True)  # stdout stays the list of cases
         return
     for r in rows:
         r["holds"] = [f"{h['id']}:{h['reason']}" for h in r["holds"]]
@@ -35,6 +39,17 @@ def archive_due(app: AppContext, as_of: dt.date, as_json: bool) -> None:
         r["unshredded"] = len(r["paper_not_shredded"])
     print_table(rows, ["ref", "last_activity", "archive_due", "holds", "review", "not_on_disc", "unshredded", "archived"],
                 empty=f"no case is due for archiving on {as_of}")
+    _discs_due(discs, ws.config.section("media")["reread_months"], err=False)
+
+
+def _discs_due(discs: list[dict], months: int, *, err: bool) -> None:
+    if not discs:
+        return
+    click.echo(f"{len(discs)} disc(s) due for re-reading (every {months} months, with the disc in the drive: "
+               f"'pps-archive media verify --full /dev/sr0') or for replacing:", err=err)
+    for d in discs:
+        click.echo(f"  {d['label']} ({d['location'] or 'no location recorded'}): {d['action']} - {d['reason']}, due {d['due_on']}",
+                   err=err)
 
 
 @click.command("shred-list")

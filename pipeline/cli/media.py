@@ -91,13 +91,21 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
     with progress_bar("building discs", quiet=as_json) as progress:
         built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
                         progress=progress, now=now)
+    _warn_without_ecc(built)  # on stderr, with --json too
     if as_json:
         print_json(built)
         return
     for b in built:
         click.echo(f"{b['label']}: {b['items']} items, {b['bytes']} bytes -> {b['path']}")
-    click.echo("nothing to build now (see 'pps-archive media plan')" if not built
-               else "burn each image to a CD-R, then run 'pps-archive media verify' on the disc")
+    click.echo("nothing to build now (see 'pps-archive media plan')" if not built else "burn each image to a CD-R: 'pps-archive media burn LABEL --device /dev/sr0'")
+
+
+def _warn_without_ecc(built: list[dict]) -> None:
+    bare = [b["label"] for b in built if not b["error_correction"]]
+    if bare:
+        click.echo(f"pps-archive: warning: {', '.join(bare)}: built WITHOUT error-correction data (dvdisaster), so a "
+                   f"scratched or aged disc cannot be repaired from itself, only replaced from the vault "
+                   f"(install dvdisaster and keep media.error_correction on; images under 512 KiB never get it)", err=True)
 
 
 @media.command("verify")
@@ -205,7 +213,107 @@ def media_list(app: AppContext, as_json: bool) -> None:
     ws = app.workspace()
     with ws.reader() as s:
         rows = m.register(s)
-    print_json(rows) if as_json else print_table(rows, ["label", "status", "items", "location", "verified_at", "verified_from", "read_from_disc_at", "items_rehashed"], empty="no discs")
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        r["ecc"] = {True: "yes", False: "NO", None: "not recorded"}[r["error_correction"]]
+    print_table(rows, ["label", "status", "items", "location", "verified_at", "verified_from", "read_from_disc_at", "items_rehashed",
+                       "ecc"], empty="no discs")
+    bare = [r["label"] for r in rows if r["error_correction"] is False and r["status"] != "destroyed"]
+    if bare:
+        click.echo(f"{len(bare)} disc(s) without error-correction data (ecc NO): a damaged one can only be replaced from "
+                   f"the vault, not repaired from itself: {', '.join(bare)}")
+
+
+@media.command("burn")
+@click.argument("label")
+@click.option("--device", "device", required=True, type=click.Path(path_type=Path),
+              help="The CD writer, e.g. /dev/sr0 (a block device or a file is used as an xorriso pseudo-drive).")
+@click.option("--image", "image", type=click.Path(dir_okay=False, path_type=Path),
+              help="The image file, if not where 'media build' wrote it.")
+@by_option
+@json_option
+@pass_app
+def media_burn(app: AppContext, label: str, device: Path, image: Path | None, actor: str, as_json: bool) -> None:
+    """Write disc LABEL's image to the blank CD-R in DEVICE, read it back and verify it in full from the drive.
+
+    Needs a login (or the recovery passphrase) for the full verification. The register says 'verified' only once the
+    disc read back from the drive has passed; a burn to a pseudo-drive file counts as an image, never as a disc."""
+    from pipeline import burning
+    from pipeline.cli._progress import progress_bar
+    from pps_archive.errors import ExitCode
+
+    ws = app.workspace()
+    auth = unlock(ws, actor)
+    with progress_bar(f"verifying {label}", quiet=as_json) as progress:
+        r = burning.burn(ws, label, device, passphrase=auth, actor=auth.actor, image=image, progress=progress)
+    if as_json:
+        print_json(r)
+    else:
+        v = r["verification"]
+        click.echo(f"disc {label}: written to {device} and read back identical; verified in full ({v['items']} items, "
+                   f"read from {v['verified_from']}) — {r['status']}")
+        if r["counts"]:
+            click.echo(f"now put it in the cupboard: 'pps-archive media store {label} --location \"...\"'")
+    if not r["counts"]:
+        click.echo(f"pps-archive: warning: {label}: {device} is not a drive, so this read back is an image file's and unlocks "
+                   f"no shredding: burn the disc in the CD writer", err=True)
+        click.get_current_context().exit(int(ExitCode.NOT_READ_FROM_DISC))
+    if not r["error_correction"]:
+        click.echo(f"pps-archive: warning: {label}: this disc carries no error-correction data (dvdisaster): if it degrades "
+                   f"it can only be replaced from the vault", err=True)
+        click.get_current_context().exit(int(ExitCode.NO_ERROR_CORRECTION))
+
+
+@media.command("replace")
+@click.argument("label")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images.")
+@as_of_option
+@by_option
+@json_option
+@pass_app
+def media_replace(app: AppContext, label: str, out: Path, as_of: dt.date, actor: str, as_json: bool) -> None:
+    """Build a new disc from the vault copies with the live items of degraded disc LABEL (then burn it and destroy LABEL)."""
+    from pipeline import burning
+
+    ws = app.workspace()
+    auth = unlock(ws, actor)
+    r = burning.replace(ws, label, out, passphrase=auth, actor=auth.actor, today=as_of)
+    _warn_without_ecc(r["built"])
+    if as_json:
+        print_json(r)
+        return
+    for b in r["built"]:
+        click.echo(f"{b['label']} (replaces {label}): {b['items']} items, {b['bytes']} bytes -> {b['path']}")
+    if not r["built"]:
+        click.echo(f"disc {label} holds no live item any more: nothing to re-burn; record it destroyed once shredded")
+    else:
+        click.echo(f"burn it: 'pps-archive media burn {r['built'][0]['label']} --device /dev/sr0'; once it is verified, "
+                   f"shred disc {label} and record it: 'pps-archive media destroy {label}'")
+
+
+@media.command("repair")
+@click.argument("label")
+@click.option("--device", "device", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The drive holding the degraded disc, e.g. /dev/sr0.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the repaired image.")
+@by_option
+@json_option
+@pass_app
+def media_repair(app: AppContext, label: str, device: Path, out: Path, actor: str, as_json: bool) -> None:
+    """Read degraded disc LABEL back and repair its image from its own error-correction data (dvdisaster)."""
+    from pipeline import burning
+
+    ws = app.workspace()
+    actor = login_actor(ws, actor)
+    r = burning.repair(ws, label, device, out, actor=actor)
+    if as_json:
+        print_json(r)
+        return
+    how = "repaired from its error-correction data" if r["repaired"] else "read back intact"
+    click.echo(f"disc {label}: {how} ({r['unreadable_sectors']} unreadable sectors) -> {r['image']}")
+    click.echo(f"burn it onto a new blank disc: 'pps-archive media burn {label} --device /dev/sr0', then shred the degraded copy")
 
 
 @media.command("store")
