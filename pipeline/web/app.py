@@ -47,7 +47,7 @@ LOGIN_COOKIE = "pps_login_csrf"
 CSRF_FIELD = "csrf"
 
 #: the view modules, in menu order
-VIEWS = ("auth", "dashboard", "cases", "shred", "discs", "disposal", "stats", "jobs")
+VIEWS = ("auth", "dashboard", "cases", "shred", "discs", "disposal", "stats", "jobs", "rights")
 
 #: every response; pages that need a little script load it from /static ('self')
 SECURITY_HEADERS = {
