@@ -121,7 +121,8 @@ async def sar_close(request: Request) -> Response:
 async def safeguarding_page(request: Request) -> Response:
     current(request)
     ws = workspace(request)
-    ref = await call(reading, ws, lambda s: cases.get_case(s, request.path_params["ref"]).ref)
+    ref = _ref(request)
+    await call(reading, ws, cases.get_case, ref)  # NotFound for no such case
     return render(request, "rights_safeguarding.html", ref=ref, today=today().isoformat())
 
 
