@@ -9,7 +9,8 @@ manager answers with :func:`export_case`: one bundle, a ZIP holding ``index.html
 vault, or from the discs presented when the vault copy is gone), and the records — the case, its
 consents, holds, shred-list entries and the audit events about it. The bundle is built in memory
 and encrypted (age, passphrase recipient: scrypt) before anything touches the disk, then written
-atomically (or returned for a download: :func:`export_bytes`): no plaintext is ever on disk. Any ``age`` tool opens it (``age -d bundle.age``).
+atomically (or returned for a download: :func:`export_bytes`): no plaintext is ever on disk.
+Any ``age`` tool opens it (``age -d bundle.age``).
 :func:`close_request` (or ``close=True`` at export) lifts the hold once the request is answered.
 
 Safeguarding records are not put in the bundle: the index says how many are held; a manager
