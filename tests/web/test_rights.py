@@ -249,7 +249,8 @@ def test_an_export_may_close_the_request_it_answers(browser, office, tmp_path) -
     open_case(office, NEW, dt.date.today())
     browser.login("carol")
     browser.get(f"/cases/{NEW}/subject-access")
-    browser.post(f"/cases/{NEW}/subject-access", {"note": "by email"})
+    r = browser.post(f"/cases/{NEW}/subject-access", {"note": "by email " + HOSTILE})
+    assert "by email &lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in r.text and "<script>" not in r.text
     r = browser.post(f"/cases/{NEW}/subject-access/export", {"passphrase": EXPORT_PASSPHRASE, "passphrase2": EXPORT_PASSPHRASE,
                                                              "close": "1", "confirm": NEW})
     assert r.status_code == 200 and r.content.startswith(b"age-encryption.org/v1")

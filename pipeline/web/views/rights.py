@@ -54,8 +54,8 @@ async def erase(request: Request) -> Response:
     ref = _ref(request)
     consent = authority.typed_confirmation(text(data, "confirm"), ref, f"erasing everything held about case {ref}")
     cert = await call(erasure.erase_case, ws, ref, auth=sess.auth, today=today(), consent=consent)
-    return see_other(request, f"/cases/{cert['destroyed'][0]['case_ref']}/erasure",
-                     flash=f"Case {ref} erased: download the certificate and keep it.")
+    return see_other(request, f"/cases/{ref}/erasure",
+                     flash=f"Case {ref} erased (erasure run {cert['run']}): download the certificate and keep it.")
 
 
 # ---- subject access ------------------------------------------------------------------------------
@@ -96,7 +96,6 @@ async def sar_export(request: Request) -> Response:
                if close else "not closed")
     result, sealed = await call(subject_access.export_bytes, ws, ref, secret, auth=sess.auth, today=today(),
                                 media=paths(text(data, "media")), close=close, consent=consent)
-    del secret
     name = f"{result['case_ref']}-subject-access-{today().isoformat()}.zip.age"
     return Response(sealed, media_type="application/octet-stream",
                     headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store",
