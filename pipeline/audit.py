@@ -301,6 +301,7 @@ def _since_text(since: dt.date | dt.datetime) -> str:
 
 def read_log(
     session: Session, *, case_ref: str | None = None, since: dt.date | dt.datetime | None = None,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The audit events, oldest first, as plain dicts: ``seq``, ``at`` (ISO 8601 UTC text),
     ``actor``, ``action``, ``case_ref``, ``subject``, ``details`` (a dict).
@@ -309,14 +310,18 @@ def read_log(
     events of one case (references are compared in upper case; a disposed case's events remain);
     ``since`` keeps events at or after that day (00:00 UTC) or moment. The events hold staff names,
     case references and opaque ids only, never free text about a family. Reading does not check the
-    chain: :func:`verify` does."""
-    stmt = select(AuditEvent).order_by(AuditEvent.seq)
+    chain: :func:`verify` does. With ``limit``, only the newest ``limit`` of those events (still
+    oldest first)."""
+    stmt = select(AuditEvent).order_by(AuditEvent.seq.desc() if limit is not None else AuditEvent.seq)
     if case_ref is not None:
         stmt = stmt.where(AuditEvent.case_ref == case_ref.strip().upper())
     if since is not None:
         stmt = stmt.where(AuditEvent.at >= _since_text(since))
-    return [
+    if limit is not None:
+        stmt = stmt.limit(max(0, limit))
+    rows = [
         {"seq": e.seq, "at": e.at, "actor": e.actor, "action": e.action, "case_ref": e.case_ref, "subject": e.subject,
          "details": json.loads(e.details)}
         for e in session.scalars(stmt.execution_options(yield_per=2000))
     ]
+    return rows[::-1] if limit is not None else rows

@@ -210,3 +210,19 @@ def typed_confirmation(given: str | None, word: str, what: str) -> str:
     if given is None or given.strip() != word:
         raise ConfirmationRefused(what=what, word=word)
     return "typed"
+
+
+def audit_chain_report(ws: Workspace, auth: Unlocked) -> dict:
+    """The keyed check of the audit log for a person looking at it: the chain and every seal
+    under the master key (:func:`pipeline.audit.verify`). Returns the report's dict (``ok`` True,
+    ``events``, ``seals``, ``unsealed``, ...) or ``ok`` False with the ``problem`` found. Its own read
+    transaction; staff may check the log."""
+    from pipeline import audit
+    from pps_archive.errors import AuditChainBroken
+
+    with ws.reader() as s:
+        require(s, auth, "checking the audit log")
+        try:
+            return audit.verify(s, auth.master).as_dict()
+        except AuditChainBroken as exc:
+            return {"ok": False, "keyed": True, "problem": str(exc)}

@@ -37,3 +37,28 @@ def write_cover_sheet(cfg: Config, ref: str, doc_class: str, decision: str, out:
     sheet = cover_sheet(cfg, ref, doc_class, decision)
     render_coversheet_pdf(sheet, out, cfg.section("service")["name"])
     return sheet
+
+
+#: the most sheets one batch prints (a case file's documents)
+MAX_BATCH = 200
+
+
+def cover_sheets_pdf(cfg: Config, sheets: list[tuple[str, str, str]]) -> tuple[list[CoverSheet], bytes]:
+    """Check each ``(ref, class, decision)`` (:func:`cover_sheet`) and draw them as one printable
+    PDF, a page each, in memory: the sheets and the PDF's bytes. An empty decision is the class's
+    own rule (``retain`` or ``shred`` in the configuration). Needs no database."""
+    from scanners.coversheet import coversheets_pdf_bytes
+
+    if not sheets:
+        raise InvalidValue("choose at least one document to print a cover sheet for")
+    if len(sheets) > MAX_BATCH:
+        raise InvalidValue(f"at most {MAX_BATCH} cover sheets are printed at once: print the case file in parts")
+    checked = [cover_sheet(cfg, ref, doc_class, decision or _class_rule(cfg, doc_class))
+               for ref, doc_class, decision in sheets]
+    return checked, coversheets_pdf_bytes(checked, cfg.section("service")["name"])
+
+
+def _class_rule(cfg: Config, doc_class: str) -> str:
+    if doc_class not in cfg.classes:
+        raise InvalidValue(f"{doc_class!r} is not a document class: use one of {', '.join(cfg.classes)}")
+    return cfg.classes[doc_class].rule

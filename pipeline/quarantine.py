@@ -127,3 +127,99 @@ def list_entries(s: Session, *, include_resolved: bool = False) -> list[dict]:
         }
         for e in s.scalars(stmt)
     ]
+
+
+# --- for a front-end with a logged-in person (the web app) ---------------------------------------
+
+def _open_entry(s: Session, entry_id: int) -> QuarantineEntry:
+    from pps_archive.errors import NotFound
+
+    entry = s.get(QuarantineEntry, entry_id)
+    if entry is None or entry.resolved_at is not None:
+        raise NotFound(f"quarantine entry {entry_id} is not in quarantine (resolved, or no such entry): check the "
+                       f"list of entries")
+    return entry
+
+
+def export_file(ws: Workspace, auth, entry_id: int) -> tuple[str, bytes]:  # noqa: ANN001 - authority.Unlocked
+    """A quarantined file decrypted in memory, for a manager to look at: ``(name, bytes)``. The name
+    is the one it had in the drop folder; a group of single-page files comes as one ZIP archive
+    (``entry-<id>.zip``). A manager's action, recorded (``quarantine.exported``). Its own transaction."""
+    import io
+
+    from archive_media import envelope
+    from pipeline import authority
+    from pps_archive.errors import NotFound
+
+    with ws.transaction() as s:
+        how = authority.require(s, auth, f"exporting quarantine entry {entry_id}", role=authority.MANAGER)
+        entry = _open_entry(s, entry_id)
+        if not entry.path:
+            raise NotFound(f"quarantine entry {entry_id} kept no file (a duplicate's bytes are not kept twice): nothing "
+                           f"to export")
+        members = sorted((ws.data_dir / entry.path).glob("*.age"))
+        if not members:
+            raise NotFound(f"the file of quarantine entry {entry_id} is missing from {entry.path}")
+        identity = keystore.archive_identity(s, auth.master)
+        plain = []
+        for member in members:
+            out = io.BytesIO()
+            envelope.decrypt_stream(member, out, identity, what=f"quarantine entry {entry_id}")
+            plain.append(out.getvalue())
+        audit.record(s, auth.actor, "quarantine.exported", subject=f"quarantine:{entry_id}", to="download", **how)
+        name = Path(entry.file).name or f"entry-{entry_id}"
+    if len(plain) == 1:
+        return name, plain[0]
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for i, data in enumerate(plain, start=1):
+            z.writestr(f"{i:04d}-{name}", data)
+    return f"entry-{entry_id}.zip", buf.getvalue()
+
+
+def retry(ws: Workspace, auth, entry_id: int, *, now: dt.datetime) -> dict:  # noqa: ANN001 - authority.Unlocked
+    """Queue a quarantined input again, as if it were dropped in again (after a tool was installed,
+    say, or disk space freed): its kept copy is decrypted back into the spool, the input is queued
+    with its attempts reset, and the entry is resolved (``input.requeued``). Refused for a duplicate
+    (nothing was kept) and for an input no longer in quarantine. Returns ``input`` and ``entry``."""
+    import secrets
+
+    from archive_media import envelope
+    from pipeline import authority, hostlock
+    from pipeline.spool import spool_dir
+    from pps_archive.errors import Conflict
+
+    with ws.reader() as s:
+        authority.require(s, auth, f"retrying quarantine entry {entry_id}")
+        entry = _open_entry(s, entry_id)
+        if entry.input_id is None or not entry.path:
+            raise Conflict(f"quarantine entry {entry_id} is a duplicate of a file already taken in: there is nothing to "
+                           f"process again")
+        row = s.get(Input, entry.input_id)
+        input_id, sha, folder = row.id, row.sha256, ws.data_dir / entry.path
+        identity = keystore.archive_identity(s, auth.master)
+    target = spool_dir(ws, sha)
+    if not target.exists():  # decrypted into a private folder of the spool, then renamed (as take_in does)
+        tmp = ws.path("spool") / f".incoming-retry-{secrets.token_hex(6)}"
+        make_private_dir(tmp)
+        try:
+            for member in sorted(folder.glob("*.age")):
+                envelope.decrypt_file(member, tmp / member.name.removesuffix(".age"), identity,
+                                      what=f"quarantine entry {entry_id}")
+            tmp.rename(target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    with ws.transaction() as s:
+        how = authority.require(s, auth, f"retrying quarantine entry {entry_id}")
+        row = s.scalars(select(Input).where(Input.id == input_id).with_for_update()).one()
+        if row.state != "quarantined":
+            raise Conflict(f"input {input_id} is {row.state}, not in quarantine: nothing to retry")
+        resolve_for_retry(ws, s, row, now=now, actor=auth.actor)
+        row.state, row.attempts, row.last_error, row.host = "queued", 0, None, hostlock.host(ws.data_dir)
+        row.finished_at = None
+        audit.record(s, auth.actor, "input.requeued", subject=f"input:{input_id}", entry=entry_id, by="retry", **how)
+    log.info("input %s queued again from quarantine entry %s", input_id, entry_id)
+    return {"input": input_id, "entry": entry_id}

@@ -46,6 +46,15 @@ def _secret(passphrase: Passphrase, what: str) -> bytes:
     return passphrase
 
 
+def _authorise(s: Session, passphrase: Passphrase, what: str) -> None:
+    """A keyring (one login's) is checked even when the change needs no key (a SHRED filing): the
+    account must still be live, and the audit log is sealed when the change commits."""
+    from pipeline.authority import Unlocked, require
+
+    if isinstance(passphrase, Unlocked):
+        require(s, passphrase, what)
+
+
 def _in_review(doc: Document, hint: str, cli_hint: str | None = None) -> None:
     if doc.decision != "review" or doc.state != "review":
         raise NotInReview(document=doc.id, state=f"{doc.decision}, {doc.state}", hint=hint, cli_hint=cli_hint)
@@ -112,6 +121,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
+        _authorise(s, passphrase, f"filing document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         _in_review(doc, "a decision already taken can be undone first", cli_hint="See 'pps-archive review list'.")
         chosen, source = (decision, "staff") if decision is not None else (doc.sheet_decision, "cover sheet")
@@ -185,6 +195,7 @@ def undo(ws: Workspace, doc_id: int, *, actor: str, passphrase: Passphrase, toda
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
+        _authorise(s, passphrase, f"undoing the decision on document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         why = _why_not_undoable(s, doc)
         if why:
@@ -266,6 +277,7 @@ def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tup
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> list[dict]:
+        _authorise(s, passphrase, f"splitting document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         _in_review(doc, "only review items are split; undo the decision first")
         plan = plan_split(doc.pages, parts, dropped)
@@ -320,3 +332,32 @@ def _spans(pages: tuple[int, ...]) -> str:
             out.append(str(start) if start == n else f"{start}-{n}")
             start = None
     return ",".join(out)
+
+
+# --- for a front-end ---------------------------------------------------------------------------
+
+def queue(s: Session) -> list[dict]:
+    """The review queue, oldest first: each item's row (:func:`pipeline.documents.as_row`) with
+    ``file``, the name its input had in the drop folder, and ``received_at``. Caller's session."""
+    from sqlalchemy.orm import selectinload
+
+    docs = s.scalars(select(Document).where(Document.decision == "review", Document.state == "review")
+                     .options(selectinload(Document.input), selectinload(Document.case)).order_by(Document.id))
+    return [{**as_row(d), "file": d.input.display_name, "received_at": d.input.received_at.isoformat(timespec="minutes")}
+            for d in docs]
+
+
+def drop_pages(ws: Workspace, doc_id: int, pages: tuple[int, ...], *, actor: str, passphrase: Passphrase,
+               today: dt.date) -> dict:
+    """Drop ``pages`` (a separator sheet scanned as a page, say) from review item ``doc_id``: the
+    other pages stay one document, with its id (a :func:`split` into one part). Returns its row."""
+    with ws.reader() as s:
+        doc = get_document(s, doc_id)
+        _in_review(doc, "only review items are mended; undo the decision first")
+        count = doc.pages
+    keep = tuple(n for n in range(1, count + 1) if n not in set(pages))
+    if not pages:
+        raise InvalidValue("give the page(s) to drop")
+    if not keep:
+        raise InvalidValue(f"document {doc_id} has {count} page(s): dropping them all would leave nothing to file")
+    return split(ws, doc_id, [keep], tuple(pages), actor=actor, passphrase=passphrase, today=today)[0]

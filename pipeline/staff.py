@@ -127,8 +127,9 @@ def list_accounts(s: Session) -> list[dict]:
     return rows
 
 
-def add(ws: Workspace, auth: Unlocked, name: str, role: str, password: bytes) -> dict:
-    """A new account with its own key slot (a manager's action)."""
+def add(ws: Workspace, auth: Unlocked, name: str, role: str, password: bytes, *, one_time: bool = False) -> dict:
+    """A new account with its own key slot (a manager's action). With ``one_time`` the password
+    is a one-time password (see :func:`one_time_password`): it opens only a password change."""
     name, role = validate_name(name), validate_role(role)
     with ws.reader() as s:
         authority.require(s, auth, f"adding staff account {name}", role=authority.MANAGER)
@@ -142,13 +143,13 @@ def add(ws: Workspace, auth: Unlocked, name: str, role: str, password: bytes) ->
         how = authority.require(s, auth, f"adding staff account {name}", role=authority.MANAGER)
         if _account(s, name) is not None:
             raise InvalidValue(f"staff account {name} exists already: choose another name")
-        acct = StaffAccount(name=name, role=role, created_at=now, created_by=auth.actor, must_change=False, failures=0)
+        acct = StaffAccount(name=name, role=role, created_at=now, created_by=auth.actor, must_change=one_time, failures=0)
         s.add(acct)
         s.flush()
         s.add(KeySlot(account_id=acct.id, slot_version=1, record=record, changed_at=now))
         s.flush()
         audit.record(s, auth.actor, "staff.added", subject=f"staff:{name}", role=role, **how)
-    return {"name": name, "role": role}
+    return {"name": name, "role": role, "must_change": one_time}
 
 
 def change_password(ws: Workspace, auth: Unlocked, password: bytes, *, name: str | None = None, one_time: bool = False) -> dict:
@@ -309,3 +310,12 @@ def _record_failure(ws: Workspace, name: str, now: dt.datetime, *, reason: str, 
         # an unknown name is not written down: it may be a mistyped password or a person's name
         actor = name if acct is not None else "(unknown account)"
         audit.record(s, actor, "auth.login_failed", subject=f"staff:{name}" if acct is not None else None, **details)
+
+
+def one_time_password() -> str:
+    """A random one-time password for a manager's reset (four groups of five letters and digits,
+    about 100 bits): shown once to the manager, who hands it over; it opens only a password change."""
+    import secrets
+
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "-".join("".join(secrets.choice(alphabet) for _ in range(5)) for _ in range(4))

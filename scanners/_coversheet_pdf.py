@@ -33,23 +33,39 @@ def _instructions(sheet: CoverSheet) -> list[str]:
 
 
 def render(sheet: CoverSheet, out_path: Path, service_name: str, symbologies: frozenset[str]) -> None:
+    atomic_write_bytes(out_path, render_bytes([sheet], service_name, symbologies), mode=0o644)
+
+
+def render_bytes(sheets: list[CoverSheet], service_name: str, symbologies: frozenset[str]) -> bytes:
+    """One PDF with a page per sheet, in memory (a batch for a case file prints as one document)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    unknown = symbologies - {"qr", "code128"}
+    if unknown or not symbologies:
+        raise ValueError(f"symbologies must be drawn from 'qr' and 'code128', not {sorted(symbologies)}")
+    if not sheets:
+        raise ValueError("no sheets to draw")
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1, invariant=1)
+    c.setTitle(TITLE)
+    c.setAuthor(service_name)
+    for sheet in sheets:
+        _page(c, sheet, service_name, symbologies)
+    c.save()
+    return buf.getvalue()
+
+
+def _page(c, sheet: CoverSheet, service_name: str, symbologies: frozenset[str]) -> None:  # noqa: ANN001 - a reportlab canvas
     from reportlab.graphics import renderPDF
     from reportlab.graphics.barcode.code128 import Code128
     from reportlab.graphics.barcode.qr import QrCodeWidget
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
-    from reportlab.pdfgen import canvas
 
-    unknown = symbologies - {"qr", "code128"}
-    if unknown or not symbologies:
-        raise ValueError(f"symbologies must be drawn from 'qr' and 'code128', not {sorted(symbologies)}")
     payload = format_payload(sheet)
     width, height = A4
-    buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4, pageCompression=1, invariant=1)
-    c.setTitle(TITLE)
-    c.setAuthor(service_name)
 
     c.setFont("Helvetica-Bold", 26)
     c.drawCentredString(width / 2, height - 28 * mm, TITLE)
@@ -96,5 +112,3 @@ def render(sheet: CoverSheet, out_path: Path, service_name: str, symbologies: fr
     c.setFont("Helvetica", 8)
     c.drawString(20 * mm, 14 * mm, "Cover sheet format 1. Barcode payload: case reference|RETAIN or SHRED|class.")
     c.showPage()
-    c.save()
-    atomic_write_bytes(out_path, buf.getvalue(), mode=0o644)

@@ -169,3 +169,11 @@ def render_coversheet_pdf(
     from scanners._coversheet_pdf import render
 
     render(sheet, Path(out_path), service_name, frozenset(symbologies))
+
+
+def coversheets_pdf_bytes(sheets: Collection[CoverSheet], service_name: str, *,
+                          symbologies: Collection[str] = ("qr", "code128")) -> bytes:
+    """Several cover sheets as one printable A4 PDF (a page each), in memory."""
+    from scanners._coversheet_pdf import render_bytes
+
+    return render_bytes(list(sheets), service_name, frozenset(symbologies))

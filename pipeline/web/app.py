@@ -8,7 +8,8 @@ A view module in :mod:`pipeline.web.views` exposes ``routes`` (a list of Starlet
   to hide a manager's page from staff: the library refuses the action anyway),
 - reads a POST with ``data = await form(request)`` (which checks the CSRF token),
 - calls the library with ``await call(fn, ...)``, passing ``sess.auth`` where it needs a login,
-- answers with ``render(request, "page.html", ...)`` or ``see_other(request, url, flash=...)``.
+- answers with ``render(request, "page.html", ...)`` or ``see_other(request, url, flash=...)``;
+  ``request.state.back = url`` first gives an error page a link back to the form's page.
 The library's typed errors need no handling in a view: they become an error page with the error's
 ``http_status`` (a view may catch one to re-show its form with the message).
 """
@@ -47,7 +48,8 @@ LOGIN_COOKIE = "pps_login_csrf"
 CSRF_FIELD = "csrf"
 
 #: the view modules, in menu order
-VIEWS = ("auth", "dashboard", "cases", "shred", "discs", "disposal", "stats", "jobs", "rights")
+VIEWS = ("auth", "dashboard", "intake", "review", "quarantine", "cases", "coversheets", "shred", "discs", "disposal", "stats",
+         "audit", "staff", "health", "jobs", "rights")
 
 #: every response; pages that need a little script load it from /static ('self')
 SECURITY_HEADERS = {
@@ -146,6 +148,26 @@ async def call(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(fn, *args, **kwargs)
 
 
+async def read(request: Request, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Run a library function that reads in the caller's session (``fn(s, *args)``) in a read
+    transaction of its own, in a worker thread."""
+    ws = workspace(request)
+
+    def run() -> T:
+        with ws.reader() as s:
+            return fn(s, *args, **kwargs)
+
+    return await run_in_threadpool(run)
+
+
+def attachment(data: bytes, file_name: str, media_type: str, *, inline: bool = False) -> Response:
+    """A download (or, ``inline``, a document the browser shows): never cached (the headers say
+    ``no-store``), its name ASCII letters, digits, dots and dashes only."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in ".-_") else "_" for c in file_name)[:80] or "download"
+    disposition = f'{"inline" if inline else "attachment"}; filename="{safe}"'
+    return Response(data, media_type=media_type, headers={"content-disposition": disposition})
+
+
 def _nav(sess: WebSession | None) -> list[tuple[str, str]]:
     if sess is None or sess.auth.must_change:
         return []
@@ -205,7 +227,9 @@ async def _http_error(request: Request, exc: HTTPException) -> Response:
 
 
 def _error(request: Request, status: int, message: str, *, kind: str | None = None) -> Response:
-    return render(request, "error.html", status_code=status, status=status, message=message, kind=kind)
+    back = getattr(request.state, "back", None)  # the page the form was on (set by a view)
+    return render(request, "error.html", status_code=status, status=status, message=message, kind=kind,
+                  back=safe_next(back) if back else None)
 
 
 # ---- the app -------------------------------------------------------------------------------------

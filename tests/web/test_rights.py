@@ -97,6 +97,7 @@ def test_withdrawn_consent_leads_to_the_erasure_a_manager_types_and_its_certific
     for wrong in ("YES", "yes", REF.lower() + "x", ""):
         r = manager.post(f"/cases/{REF}/erase", {"confirm": wrong})
         assert r.status_code == 400 and f"type {REF} exactly" in r.text, wrong
+        assert f'<a href="/cases/{REF}/erasure">Back</a>' in r.text  # the error page leads back to the form
     with office.reader() as s:
         assert keystore.has_case_key(s, REF)
     assert _case(office, REF)["disposed_on"] is None and _events(office, "erasure.started") == []

@@ -1,19 +1,29 @@
-"""The dashboard: what needs doing today."""
+"""The dashboard: what needs doing today (pipeline.dashboard.summary), and its live counts."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from pipeline.web.app import current, render
+from pipeline import dashboard as lib
+from pipeline.web.app import call, current, render, workspace
 
 nav = [("/", "Dashboard", None)]
 
 
 async def dashboard(request: Request) -> Response:
     sess = current(request)
-    return render(request, "dashboard.html", account=sess.account)
+    data = await call(lib.summary, workspace(request), dt.date.today(), auth=sess.auth)
+    return render(request, "dashboard.html", account=sess.account, s=data)
 
 
-routes = [Route("/", dashboard, methods=["GET"])]
+async def live_json(request: Request) -> Response:
+    """Counts only (no names, no references), for static/live.js."""
+    current(request)
+    return JSONResponse(await call(lib.live, workspace(request)))
+
+
+routes = [Route("/", dashboard, methods=["GET"]), Route("/live.json", live_json, methods=["GET"])]

@@ -49,6 +49,7 @@ async def erasure_page(request: Request) -> Response:
 
 async def erase(request: Request) -> Response:
     sess = current(request)
+    request.state.back = f"/cases/{request.path_params['ref']}/erasure"  # the error page links back
     data = await form(request)
     ws = workspace(request)
     ref = _ref(request)
@@ -74,6 +75,7 @@ async def sar_page(request: Request) -> Response:
 
 async def sar_open(request: Request) -> Response:
     sess = current(request)
+    request.state.back = f"/cases/{request.path_params['ref']}/subject-access"  # the error page links back
     data = await form(request)
     ws = workspace(request)
     ref = _ref(request)
@@ -85,6 +87,7 @@ async def sar_open(request: Request) -> Response:
 
 async def sar_export(request: Request) -> Response:
     sess = current(request)
+    request.state.back = f"/cases/{request.path_params['ref']}/subject-access"  # the error page links back
     data = await form(request)
     ws = workspace(request)
     ref = _ref(request)
@@ -104,6 +107,7 @@ async def sar_export(request: Request) -> Response:
 
 async def sar_close(request: Request) -> Response:
     sess = current(request)
+    request.state.back = f"/cases/{request.path_params['ref']}/subject-access"  # the error page links back
     data = await form(request)
     ws = workspace(request)
     ref = _ref(request)
@@ -127,6 +131,7 @@ async def safeguarding_page(request: Request) -> Response:
 
 async def safeguarding_record(request: Request) -> Response:
     sess = current(request)
+    request.state.back = f"/cases/{request.path_params['ref']}/safeguarding"  # the error page links back
     data = await form(request)
     ws = workspace(request)
     ref = _ref(request)
