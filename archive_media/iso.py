@@ -39,6 +39,8 @@ __all__ = [
     "QuickReport",
     "build_image",
     "estimate_size",
+    "estimate_totals",
+    "image_size",
     "read_disc",
     "verify_full",
     "verify_quick",
@@ -138,6 +140,11 @@ class _Tree:
         self.iso.add_fp(buffer, len(data), **self._names(name))
         self.count += 1
 
+    def placeholder(self, name: str, size: int) -> None:
+        """A file of ``size`` bytes that is laid out but never written (for :func:`image_size`)."""
+        self.iso.add_fp(io.BytesIO(b""), size, **self._names(name))
+        self.count += 1
+
     def file(self, name: str, path: Path) -> None:
         self.iso.add_file(str(path), **self._names(name))
         self.count += 1
@@ -151,10 +158,15 @@ def estimate_size(blob_sizes: list[int], *, udf: bool = False) -> int:
     overhead: about 90 KiB + 200 bytes an item without UDF; 600 KiB + 2.3 KiB an item with it.
     dvdisaster's error-correction data is not included: plan with a capacity that leaves room for it.
     """
+    return estimate_totals(sum(-(-size // SECTOR) * SECTOR for size in blob_sizes), len(blob_sizes), udf=udf)
+
+
+def estimate_totals(sector_bytes: int, files: int, *, udf: bool = False) -> int:
+    """:func:`estimate_size` from its two sums: the blobs' sizes each rounded up to whole sectors,
+    and their number (so a planner can add items to a disc without summing it again)."""
     per_item, fixed = (4096, 1536 * 1024) if udf else (1024, 256 * 1024)
-    data = sum(-(-size // SECTOR) * SECTOR for size in blob_sizes)
-    overhead = fixed + per_item * len(blob_sizes)
-    return data + -(-overhead // SECTOR) * SECTOR
+    overhead = fixed + per_item * files
+    return sector_bytes + -(-overhead // SECTOR) * SECTOR
 
 
 def _blob_sizes(items: tuple[DiscItem, ...]) -> list[int]:
@@ -206,29 +218,12 @@ def build_image(
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sizes = _blob_sizes(content.items)
-    public = public_key_of(signing_key)
-    readme = readme_text(content, key_fingerprint(public))
-    index = layout.index_bytes(content, sizes, key_fingerprint(public), hashlib.sha256(readme).hexdigest())
-    small = {
-        layout.README: readme,
-        layout.INDEX: index,
-        layout.SIGNATURE: sign(signing_key, index),
-        layout.PUBKEY: public_key_pem(public).encode("ascii"),
-        layout.AUDIT: layout.audit_text(content.audit_head),
-    }
-    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
-    for number, item in enumerate(content.items, start=1):
-        hashes[layout.item_file(number)] = item.ciphertext_sha256
-    small[layout.MANIFEST] = layout.manifest_text(hashes)
+    small = _small_files(content, sizes, public_key_of(signing_key), signing_key)
 
     with_ecc = _want_ecc(ecc)
     tree = _Tree(content.label, udf)
     try:
-        for name in sorted(small):
-            tree.data(name, small[name])
-        tree.directory(layout.ITEMS_DIR)
-        for number, item in enumerate(content.items, start=1):
-            tree.file(layout.item_file(number), Path(item.blob_path))
+        _fill(tree, content, small, lambda number, item, _size: tree.file(layout.item_file(number), Path(item.blob_path)), sizes)
         with _staged(out, mode) as tmp:
             with open(tmp, "r+b") as fh:
                 tree.iso.write_fp(fh, blocksize=1 << 20)
@@ -241,6 +236,56 @@ def build_image(
     finally:
         tree.iso.close()
     return BuiltImage(out, content.label, size, digest, len(content.items), tree.count, with_ecc)
+
+
+def _small_files(content: DiscContent, sizes: list[int], public: bytes, signing_key: bytes | None) -> dict[str, bytes]:
+    """The disc's small files by name. Without ``signing_key`` the signature is a placeholder of
+    its length (an Ed25519 signature is always 64 bytes), for :func:`image_size`."""
+    readme = readme_text(content, key_fingerprint(public))
+    index = layout.index_bytes(content, sizes, key_fingerprint(public), hashlib.sha256(readme).hexdigest())
+    small = {
+        layout.README: readme,
+        layout.INDEX: index,
+        layout.SIGNATURE: sign(signing_key, index) if signing_key is not None else bytes(_SIGNATURE_BYTES),
+        layout.PUBKEY: public_key_pem(public).encode("ascii"),
+        layout.AUDIT: layout.audit_text(content.audit_head),
+    }
+    hashes = {name: hashlib.sha256(data).hexdigest() for name, data in small.items()}
+    for number, item in enumerate(content.items, start=1):
+        hashes[layout.item_file(number)] = item.ciphertext_sha256
+    small[layout.MANIFEST] = layout.manifest_text(hashes)
+    return small
+
+
+#: the length of an Ed25519 signature (INDEX.SIG)
+_SIGNATURE_BYTES = 64
+
+
+def _fill(tree: _Tree, content: DiscContent, small: dict[str, bytes], add_item, sizes: list[int]) -> None:  # noqa: ANN001
+    """Every file, in the one order both the build and :func:`image_size` use."""
+    for name in sorted(small):
+        tree.data(name, small[name])
+    tree.directory(layout.ITEMS_DIR)
+    for number, (item, size) in enumerate(zip(content.items, sizes, strict=True), start=1):
+        add_item(number, item, size)
+
+
+def image_size(content: DiscContent, sizes: list[int], public_key: bytes, *, udf: bool = False) -> int:
+    """The exact size in bytes of the image :func:`build_image` writes for ``content`` whose item
+    blobs are ``sizes`` bytes long, before any error-correction data: the same files laid out by
+    pycdlib in the same order (its volume descriptors, path tables, the directory records of every
+    name tree, each file rounded up to whole 2,048-byte sectors), without reading a blob. The small
+    files are made as the build makes them (the signature as a placeholder of its fixed length),
+    so their sizes are exact too. With dvdisaster's data the image fills the medium instead."""
+    layout.validate(content)
+    small = _small_files(content, sizes, public_key, None)
+    tree = _Tree(content.label, udf)
+    try:
+        _fill(tree, content, small, lambda number, _item, size: tree.placeholder(layout.item_file(number), size), sizes)
+        tree.iso.get_record(iso_path=f"/{layout.README};1")  # a look-up lays the extents out (once, as writing does)
+        return tree.iso.pvd.space_size * SECTOR
+    finally:
+        tree.iso.close()
 
 
 def _add_ecc(image: Path, medium: str | int) -> None:

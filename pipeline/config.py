@@ -249,6 +249,15 @@ def _at_least(low: float, high: float | None = None) -> Check:
     return check
 
 
+def _whole(low: int, high: int) -> Check:
+    def check(value: Any) -> str | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            return f"must be a whole number from {low} to {high}, not {value!r}"
+        return _at_least(low, high)(value)
+
+    return check
+
+
 def _one_of(*choices: str) -> Check:
     def check(value: Any) -> str | None:
         if value not in choices:
@@ -362,6 +371,9 @@ RULES_BY_KEY: dict[str, Check] = {
     "media.capacity": _size,
     "media.error_correction": _any,
     "media.archive_medium": _one_of(*ARCHIVE_MEDIA),
+    "media.planning": _one_of("fill-or-wait", "every-build"),
+    "media.fill_percent": _whole(1, 100),
+    "media.max_wait_days": _whole(1, 366),
     "crypto.kdf_log2_n": _any,  # with kdf_r and kdf_p: see _validate_kdf (floor and ceiling together)
     "crypto.kdf_r": _any,
     "crypto.kdf_p": _any,

@@ -105,6 +105,20 @@ def read_presented(ws: Workspace, sources: list[Path]) -> tuple[list[PresentedDi
     return discs, disc_dates
 
 
+def discs_of_round(s: Session, ws: Workspace, round_id: int, sources: list[Path], *, auth) -> tuple[list[PresentedDisc], dict[str, dt.date]]:  # noqa: ANN001, E501
+    """As :func:`read_presented`, for the discs presented one at a time in a round of discs
+    (:mod:`pipeline.disc_rounds`), after presenting ``sources`` into it (a refused one raises its
+    error). In the caller's session; ``auth`` unlocked (the rows' MACs are checked with it)."""
+    from pipeline import disc_rounds
+    from pipeline import verify_marks as marks
+
+    for src in sources:
+        result = disc_rounds.present_disc(s, ws, round_id, src, auth=auth)
+        if result.error is not None:
+            raise result.error
+    return disc_rounds.presented_discs(s, round_id, marks.mark_key(auth.master))
+
+
 def unfinished_run_id(s: Session, as_of: dt.date) -> int | None:
     """The run for ``as_of`` that was interrupted, which the next run on that date finishes."""
     return s.scalars(select(DisposalRun.id).where(DisposalRun.finished_at.is_(None), DisposalRun.as_of == as_of)).first()
@@ -306,15 +320,21 @@ def sweep_disposed(ws: Workspace) -> dict:
     return {"blobs": len(blobs), "quarantine_copies": len(kept)}
 
 
-def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date) -> dict:
-    """What ``execute`` would do, changing nothing."""
-    presented, disc_dates = read_presented(ws, sources)
+def dry_run(ws: Workspace, sources: list[Path], as_of: dt.date, *, round: int | None = None, auth=None) -> dict:  # noqa: ANN001, A002
+    """What ``execute`` would do, changing nothing. ``round`` (with ``auth``, to check its rows):
+    the discs presented in that round of discs instead of ``sources``."""
+    presented, disc_dates = read_presented(ws, sources) if round is None else ([], {})
     with ws.transaction() as s:
+        if round is not None:
+            from pipeline import disc_rounds
+            from pipeline import verify_marks as marks
+
+            presented, disc_dates = disc_rounds.presented_discs(s, round, marks.mark_key(auth.master))
         return plan(s, ws.config, as_of, presented, disc_dates, include_run=unfinished_run_id(s, as_of)).as_dict()
 
 
 def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent: str,  # noqa: ANN001
-            progress: ProgressCallback | None = None) -> dict:
+            progress: ProgressCallback | None = None, round: int | None = None) -> dict:  # noqa: A002
     """One person's run, allowed only with ``lifecycle.disposal_approvers = 1`` (else
     ``DisposalNotApproved``): prepare the plan as ``auth.actor`` and execute it at once (see
     :mod:`pipeline.disposal_plans`; with two approvers, prepare, approve and execute there).
@@ -328,8 +348,9 @@ def execute(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, consent
     from pipeline import disposal_plans
 
     disposal_plans.ensure_one_person_allowed(ws.config)
-    prepared = disposal_plans.prepare(ws, sources, as_of, auth=auth)
-    return disposal_plans.execute(ws, prepared["id"], sources, auth=auth, consent=consent, progress=progress)
+    prepared = disposal_plans.prepare(ws, sources, as_of, auth=auth, round=round)
+    return disposal_plans.execute(ws, prepared["id"], sources if round is None else [], auth=auth, consent=consent,
+                                  progress=progress)
 
 
 @contextlib.contextmanager

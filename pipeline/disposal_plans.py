@@ -148,16 +148,24 @@ def ensure_one_person_allowed(cfg: Config) -> None:
             next="Prepare the plan, have a different manager approve it by its id and hash, then execute it.")
 
 
-def prepare(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth) -> dict:  # noqa: ANN001
+def prepare(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, round: int | None = None) -> dict:  # noqa: ANN001, A002
     """Read the discs, compute the plan and save it with its hash, as ``auth.actor``. Returns
-    :func:`describe` of the new plan. Its own transaction."""
+    :func:`describe` of the new plan. Its own transaction.
+
+    ``round``: the discs are those presented one at a time in that round of discs
+    (:mod:`pipeline.disc_rounds`), with ``sources`` presented into it first; the plan remembers the
+    round, and executing it uses the same round's discs."""
     from pipeline import disposal
 
-    presented, disc_dates = disposal.read_presented(ws, sources)
+    presented, disc_dates = disposal.read_presented(ws, sources) if round is None else ([], {})
     with ws.transaction() as s:
         how = _require(s, auth, "preparing a disposal plan", manager=False)
+        if round is not None:
+            presented, disc_dates = disposal.discs_of_round(s, ws, round, sources, auth=auth)
         p = disposal.plan(s, ws.config, as_of, presented, disc_dates,
                           include_run=disposal.unfinished_run_id(s, as_of)).as_dict()
+        if round is not None:
+            p["round"] = round  # not decisive: which discs were read is (discs_read, discs_not_presented)
         sha = plan_hash(decisive(p))
         now = utcnow()
         row = DisposalPlanRecord(as_of=as_of, sha256=sha, plan=json.dumps(p, sort_keys=True), prepared_by=auth.actor,
@@ -216,6 +224,9 @@ def approve(ws: Workspace, plan_id: int, sha256: str, *, auth, consent: str) -> 
 
 def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: str,  # noqa: ANN001
             progress=None) -> dict:  # noqa: ANN001 - a pipeline.progress.ProgressCallback
+    # A plan prepared from a round of discs (pipeline.disc_rounds) is executed against that
+    # round's discs when no ``sources`` are given (they were read one at a time already), and
+    # the round closes with the run.
     """Execute approved plan ``plan_id`` against the discs ``sources``, as ``auth.actor`` (a
     manager), on the plan's date; returns the certificate. Refused before anything is destroyed:
     :class:`DisposalPlanUnusable` (missing, expired, executed), :class:`DisposalNotApproved`
@@ -238,11 +249,22 @@ def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: 
         audit.record(s, auth.actor, "disposal.authorised", subject=_subject(row.id), as_of=row.as_of, consent=consent,
                      plan_sha256=row.sha256, approvers=approvers, **how)
         as_of = row.as_of
-        expected = Expected(plan_id, row.sha256, decisive(json.loads(row.plan)), resumed=row.run_id is not None)
-    presented, disc_dates = disposal.read_presented(ws, sources)
+        saved = json.loads(row.plan)
+        expected = Expected(plan_id, row.sha256, decisive(saved), resumed=row.run_id is not None)
+        round_id = saved.get("round")
+        if round_id is not None and not sources:
+            presented, disc_dates = disposal.discs_of_round(s, ws, round_id, [], auth=auth)
+    if round_id is None or sources:
+        presented, disc_dates = disposal.read_presented(ws, sources)
     with disposal.one_run_at_a_time(ws):
-        return disposal.run_plan(ws, presented, disc_dates, as_of, actor=auth.actor, consent=consent, how=how, expected=expected,
-                                progress=progress)
+        cert = disposal.run_plan(ws, presented, disc_dates, as_of, actor=auth.actor, consent=consent, how=how, expected=expected,
+                                 progress=progress)
+    if round_id is not None:
+        from pipeline import disc_rounds
+
+        with ws.transaction() as s:
+            disc_rounds.close_round(s, round_id, f"disposal run {cert['run']} was executed", actor=auth.actor)
+    return cert
 
 
 class Expected:

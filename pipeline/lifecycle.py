@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -24,13 +25,19 @@ def archive_due(s: Session, cfg: Config, as_of: dt.date) -> list[dict]:
     docs = list(s.scalars(select(Document).where(Document.case_id.in_(ids)).options(selectinload(Document.shred_entry))))
     review = list(s.scalars(select(Document).where(Document.decision == "review", Document.suggested_ref.in_(refs))))
     archived = archived_document_ids(s, cfg, [d.id for d in docs])
+    by_case: dict[int, list[Document]] = defaultdict(list)
+    for d in docs:
+        by_case[d.case_id].append(d)
+    review_of: dict[str, list[int]] = defaultdict(list)
+    for d in review:
+        review_of[d.suggested_ref].append(d.id)
     out = []
     for c in due:
-        mine = [d for d in docs if d.case_id == c.id]
+        mine = by_case[c.id]
         dates = case_dates(cfg, c.last_activity)
         not_on_disc = [d.id for d in mine if d.decision == "retain" and d.id not in archived]
         unshredded = [d.id for d in mine if isinstance(d.shred_entry, ShredEntry) and d.shred_entry.confirmed_by is None]
-        waiting = [d.id for d in review if d.suggested_ref == c.ref]
+        waiting = review_of[c.ref]
         out.append({
             "ref": c.ref,
             "last_activity": c.last_activity.isoformat(),

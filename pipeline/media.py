@@ -1,7 +1,9 @@
 """Archive media: plan discs, build and register images, verify them, restore from them.
 
 Retained documents not yet on a disc are packed onto images no larger than the capacity, grouped
-by the year their case is due for disposal so that a disc expires whole. A disc is ``built`` when
+by the year their case is due for disposal so that a disc expires whole; a disc is burnt when it is
+nearly full or when its oldest document has waited long enough (:mod:`pipeline.disc_planning`),
+and the plan's size of each disc is the exact size of its image. A disc is ``built`` when
 its image is written and read back; ``verified`` once ``media verify`` has read the image (or the
 burnt disc) again and found every file intact; ``failed`` when a verification found it damaged or
 forged. An item counts as archived (its paper may be shredded) only on a verified disc that was
@@ -29,7 +31,7 @@ from pipeline.dates import utcnow
 from pipeline.models import Case, Disc, DiscItemRow, Document
 from pipeline.progress import ProgressCallback, report
 from pipeline.workspace import Workspace
-from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, InvalidValue, MediaError, NotArchived, NotFound
+from pps_archive.errors import Conflict, DiscNotFound, DocumentNotFound, MediaError, NotArchived, NotFound
 
 LIVE_DISC = ("built", "verified", "in-cupboard")
 
@@ -43,10 +45,16 @@ class PlannedItem:
     size: int
     ciphertext_sha256: str
     original: tuple[str, int, str] | None = None  # a born-digital PDF's own bytes: (item id, size, sha256)
+    filed_on: dt.date | None = None  # when the document was filed: its paper waits from then
 
     @property
     def sizes(self) -> list[int]:
         return [self.size] + ([self.original[1]] if self.original else [])
+
+    @property
+    def blobs(self) -> list[tuple[str, str]]:
+        """(vault item, ciphertext SHA-256) of each file it puts on a disc, in disc order."""
+        return [(self.item_id, self.ciphertext_sha256), *([(self.original[0], self.original[2])] if self.original else [])]
 
 
 @dataclass(frozen=True)
@@ -54,12 +62,30 @@ class PlannedDisc:
     label: str
     dispose_year: int
     items: tuple[PlannedItem, ...]
-    estimated_size: int
+    estimated_size: int  # the image's exact size in bytes, before error-correction data
+    capacity: int = 0
 
     def as_dict(self) -> dict:
         return {"label": self.label, "dispose_year": self.dispose_year, "items": len(self.items),
                 "cases": len({i.case_ref for i in self.items}), "bytes": self.estimated_size,
+                "fill_percent": round(100 * self.estimated_size / self.capacity, 1) if self.capacity else None,
                 "documents": [i.document_id for i in self.items]}
+
+
+@dataclass(frozen=True)
+class MediaPlan:
+    """What a build on ``today`` burns, and what waits for a fuller disc (:mod:`pipeline.disc_planning`)."""
+
+    discs: list[PlannedDisc]
+    waiting: tuple[PlannedItem, ...] = ()
+    waiting_bytes: int = 0
+    due_on: dt.date | None = None  # the day the waiting items are built at the latest
+    oldest_since: dt.date | None = None
+
+    def summary(self) -> dict:
+        return {"discs": len(self.discs), "waiting_documents": len(self.waiting), "waiting_bytes": self.waiting_bytes,
+                "waiting_since": self.oldest_since.isoformat() if self.oldest_since else None,
+                "build_due_on": self.due_on.isoformat() if self.due_on else None}
 
 
 def _candidates(s: Session, cfg: Config, consolidate: tuple[str, ...] = ()) -> list[PlannedItem]:
@@ -76,7 +102,8 @@ def _candidates(s: Session, cfg: Config, consolidate: tuple[str, ...] = ()) -> l
     return [
         PlannedItem(d.id, d.vault_item, d.case.ref, case_dates(cfg, d.case.last_activity).dispose_after, d.size or 0,
                     d.ciphertext_sha256,
-                    (d.original_item, d.original_size or 0, d.original_ciphertext_sha256) if d.original_item else None)
+                    (d.original_item, d.original_size or 0, d.original_ciphertext_sha256) if d.original_item else None,
+                    d.created_at.date() if d.created_at else None)
         for d in docs
     ]
 
@@ -98,34 +125,60 @@ def default_capacity(cfg: Config) -> int:
     return parse_size(cfg.section("media")["capacity"])
 
 
-def plan(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = ()) -> list[PlannedDisc]:
-    """Pack the candidates into discs by disposal year, keeping a case's items together.
-    ``capacity``: bytes per disc (default :func:`default_capacity`). ``consolidate``: labels of
-    discs whose live items are to be re-burnt (so they can be destroyed)."""
-    capacity = default_capacity(cfg) if capacity is None else capacity
-    from archive_media.iso import estimate_size
+def plan(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = (), *,
+         today: dt.date | None = None, now: bool = False) -> list[PlannedDisc]:
+    """The discs a build on ``today`` makes: :func:`plan_report`'s ``discs``."""
+    return plan_report(s, cfg, capacity, consolidate, today=today, now=now).discs
 
+
+def plan_report(s: Session, cfg: Config, capacity: int | None = None, consolidate: tuple[str, ...] = (), *,
+                today: dt.date | None = None, now: bool = False) -> MediaPlan:
+    """Pack the candidates onto discs by the planning rule (:mod:`pipeline.disc_planning`,
+    ``media.planning``), on ``today`` (default: today's date). ``capacity``: bytes per disc (default
+    :func:`default_capacity`). ``consolidate``: labels of discs whose live items are to be re-burnt
+    (so they can be destroyed): those, and everything pending with them, are packed onto as few
+    discs as they need, at once. ``now``: build everything pending now, whatever the rule.
+
+    Each disc's ``estimated_size`` is the exact size of the image the build writes (before any
+    error-correction data): :func:`archive_media.iso.image_size`. Runs in the caller's session."""
+    from archive_media.iso import estimate_totals
+
+    from pipeline import disc_planning as dp
+
+    capacity = default_capacity(cfg) if capacity is None else capacity
+    today = today or utcnow().date()
     known = set(s.scalars(select(Disc.label).where(Disc.label.in_(consolidate))))
     if set(consolidate) - known:
         raise DiscNotFound(label=", ".join(sorted(set(consolidate) - known)))
-    by_year: dict[int, list[PlannedItem]] = {}
-    for item in _candidates(s, cfg, consolidate):
-        by_year.setdefault(item.dispose_after.year, []).append(item)
+    items = {i.document_id: i for i in _candidates(s, cfg, consolidate)}
+    pending = [dp.Pending(i.document_id, i.case_ref, i.dispose_after.year, tuple(i.sizes), i.filed_on or today)
+               for i in items.values()]
+    decision = dp.decide(pending, capacity, estimate_totals, dp.Rule.of(cfg.section("media")), today,
+                         now=now or bool(consolidate))
+    labels: dict[int, object] = {}
     discs = []
-    for year in sorted(by_year):
-        items = sorted(by_year[year], key=lambda i: (i.case_ref, i.document_id))
-        labels = _next_labels(s, year)
-        current: list[PlannedItem] = []
-        for item in items:
-            if estimate_size(item.sizes) > capacity:
-                raise InvalidValue(f"document {item.document_id} ({sum(item.sizes)} bytes) is larger than a disc's capacity of {capacity} bytes")
-            if current and estimate_size([n for i in current for n in i.sizes] + item.sizes) > capacity:
-                discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([n for i in current for n in i.sizes])))
-                current = []
-            current.append(item)
-        if current:
-            discs.append(PlannedDisc(next(labels), year, tuple(current), estimate_size([n for i in current for n in i.sizes])))
-    return discs
+    for b in decision.build:
+        label = next(labels.setdefault(b.year, _next_labels(s, b.year)))
+        chosen = tuple(items[p.key] for p in b.items)
+        discs.append(PlannedDisc(label, b.year, chosen, _image_size(s, cfg, label, chosen, today), capacity))
+    waiting = tuple(items[p.key] for p in decision.waiting)
+    return MediaPlan(discs, waiting, decision.waiting_bytes, decision.due_on,
+                     min((p.since for p in decision.waiting), default=None))
+
+
+def _image_size(s: Session, cfg: Config, label: str, items: tuple[PlannedItem, ...], today: dt.date) -> int:
+    """The exact size of the image :func:`build` writes for these items (before ECC data)."""
+    from archive_media.iso import DiscContent, DiscItem, image_size
+    from archive_media.keys import public_key_from_pem
+
+    content = DiscContent(
+        label=label, archive_id=keystore.archive_id(s), service_name=cfg.section("service")["name"],
+        audit_head=audit.head(s).head,
+        items=tuple(DiscItem(item_id, Path(item_id), i.case_ref, i.dispose_after.isoformat(), sha)
+                    for i in items for item_id, sha in i.blobs),
+        created=today.isoformat())
+    public = public_key_from_pem(keystore.signing_record(s).public)
+    return image_size(content, [n for i in items for n in i.sizes], public)
 
 
 def _signing_key(s: Session, master: bytes) -> bytes:
@@ -140,9 +193,11 @@ def public_key(s: Session, data_dir: Path) -> bytes:
 
 
 def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphrase: bytes, actor: str, today: dt.date,
-          consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None) -> list[dict]:
-    """Build, read back and register an image for every planned disc (``capacity``: see
-    :func:`plan`); ``progress`` counts the discs registered (stage ``"build"``).
+          consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None, now: bool = False) -> list[dict]:
+    """Build, read back and register an image for every disc :func:`plan` gives on ``today``
+    (``capacity``, ``consolidate``, ``now``: see :func:`plan_report`; pending documents the rule
+    holds back for a fuller disc are left for a later build); ``progress`` counts the discs
+    registered (stage ``"build"``).
 
     Each image is written as ``.LABEL.iso.part`` and renamed to ``LABEL.iso`` only once it is in
     the register, so ``out_dir`` never shows an image the register does not know; what a killed
@@ -164,7 +219,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
                 raise SigningKeyUntrusted(problem="the key pinned in the data directory is not the one the master key opens",
                                           todo="Setting the archive up again with the master passphrase re-pins the right key.",
                                           cli_hint="Run 'pps-archive init' with the master passphrase.")
-            planned = plan(s, ws.config, capacity, consolidate)
+            planned = plan(s, ws.config, capacity, consolidate, today=today, now=now)
         ecc = "auto" if ws.config.section("media")["error_correction"] else "no"
         report(progress, "build", 0, len(planned))
         for n, disc in enumerate(planned, 1):
@@ -173,8 +228,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
             content = DiscContent(
                 label=disc.label, archive_id=archive, service_name=ws.config.section("service")["name"], audit_head=head,
                 items=tuple(DiscItem(item_id, vault.path_of(item_id), i.case_ref, i.dispose_after.isoformat(), sha)
-                            for i in disc.items
-                            for item_id, sha in [(i.item_id, i.ciphertext_sha256), *([(i.original[0], i.original[2])] if i.original else [])]),
+                            for i in disc.items for item_id, sha in i.blobs),
                 created=today.isoformat(),
             )
             path, pending = out_dir / f"{disc.label}.iso", out_dir / f".{disc.label}{_PENDING}"

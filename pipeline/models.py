@@ -398,3 +398,43 @@ class SafeguardingRecord(Base):
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
     hold_id: Mapped[int | None] = mapped_column(ForeignKey("holds.id"))
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+ROUND_PURPOSES = ("dispose", "verify")
+
+
+class DiscRound(Base):
+    """Discs presented one at a time, over one sitting or several, for one disposal run or one
+    read-back of the cupboard (pipeline.disc_rounds). Open until the run it was for is executed
+    (``closed_at``); the plan is made from the discs presented in it."""
+
+    __tablename__ = "disc_rounds"
+    __table_args__ = (CheckConstraint("purpose IN " + str(ROUND_PURPOSES), name="purpose"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    opened_by: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_because: Mapped[str | None] = mapped_column(Text)
+    discs: Mapped[list[PresentedDiscRow]] = relationship(back_populates="round", order_by="PresentedDiscRow.id")
+
+
+class PresentedDiscRow(Base):
+    """One disc read in a round: what its signed index said (its label, its cases' disposal dates)
+    and what it was read from. ``mac``: made with the master key (pipeline.verify_marks), so a row
+    written into the database by hand does not count as a disc presented."""
+
+    __tablename__ = "presented_discs"
+    __table_args__ = (UniqueConstraint("round_id", "label", name="round_label"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("disc_rounds.id"), index=True)
+    label: Mapped[str] = mapped_column(String(32))
+    items: Mapped[int] = mapped_column(Integer)
+    index_sha256: Mapped[str] = mapped_column(String(64))  # which disc of that label: its index's content
+    case_dates: Mapped[str] = mapped_column(Text)  # JSON: case reference -> earliest dispose-after on the disc
+    read_from: Mapped[str] = mapped_column(String(8))  # drive | disc | image | folder
+    presented_by: Mapped[str] = mapped_column(String(64))
+    presented_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    times: Mapped[int] = mapped_column(Integer)  # how often it was put in during the round
+    mac: Mapped[str | None] = mapped_column(String(64))
+    round: Mapped[DiscRound] = relationship(back_populates="discs")

@@ -63,3 +63,16 @@ def release_proof(key: bytes, archive: str, case_ref: str, hold_id: int) -> str:
     """In a hold's release event: made with the master key, so an event appended to the log's
     unsealed tail (which the next keyed command seals, whoever wrote it) does not lift a hold."""
     return _mac(key, {"v": 1, "mark": "hold.release", "archive": archive, "case": case_ref, "hold": hold_id})
+
+
+def presented_mac(key: bytes, archive: str, round_id: int, label: str, index_sha256: str, case_dates: str,
+                  at: dt.datetime) -> str:
+    """A disc presented in a round of discs (pipeline.disc_rounds): what its signed index said."""
+    return _mac(key, {"v": 1, "mark": "presented", "archive": archive, "round": round_id, "label": label,
+                      "index": index_sha256, "cases": case_dates, "at": _when(at)})
+
+
+def presented_ok(key: bytes, archive: str, round_id: int, label: str, index_sha256: str, case_dates: str,
+                 at: dt.datetime, mac: str | None) -> bool:
+    return mac is not None and hmac.compare_digest(
+        presented_mac(key, archive, round_id, label, index_sha256, case_dates, at), mac)

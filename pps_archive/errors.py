@@ -83,6 +83,10 @@ class ExitCode(enum.IntEnum):
     # policy-rights helper: 90-93
     ERASURE_REFUSED = 90
     DOCUMENT_UNAVAILABLE = 91
+    # disc-plan helper: 87-89 (warnings 111-112)
+    ROUND_NOT_FOUND = 87
+    DISC_REFUSED = 88
+    ROUND_CLOSED = 89
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -90,6 +94,7 @@ class ExitCode(enum.IntEnum):
     INPUTS_REFUSED = 104
     NOT_READ_FROM_DISC = 103
     NO_MANAGER_ACCOUNT = 107
+    DISCS_REFUSED = 111  # a disc put in while going through the cupboard was refused; the others were recorded
 
 
 class PPSArchiveError(Exception):
@@ -583,3 +588,21 @@ def all_error_classes() -> list[type[PPSArchiveError]]:
             seen.append(cls)
             stack.extend(cls.__subclasses__())
     return seen
+
+
+class RoundNotFound(NotFound):
+    exit_code = ExitCode.ROUND_NOT_FOUND
+    template = "there is no round of discs {round}{purpose}: start one by presenting the first disc."
+
+
+class DiscRefused(Conflict):
+    """A disc put in during a round that cannot count for it (another archive's, unreadable,
+    forged, or another disc under a label already presented). Nothing was recorded for it."""
+
+    exit_code = ExitCode.DISC_REFUSED
+    template = "{media}: {problem}"
+
+
+class RoundClosed(Conflict):
+    exit_code = ExitCode.ROUND_CLOSED
+    template = "round of discs {round} is closed ({why}): start a new round for the next run."

@@ -21,8 +21,12 @@ from pathlib import Path
 import pytest
 
 PG_ENV = "PPS_ARCHIVE_TEST_PG_URL"
-# a fast, weak KDF: refused outside tests unless the loudly-named switch is set as well
-FAST_KDF = {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10", "PPS_ARCHIVE_INSECURE_TEST_KDF": "1"}
+# a fast, weak KDF: refused outside tests unless the loudly-named switch is set as well; and (for
+# the same test processes, subprocesses too) every 'media build' burns what is pending: tests build
+# discs right after filing (the rule that waits for fuller discs is tested where it is set,
+# tests/test_disc_planning.py)
+FAST_KDF = {"PPS_ARCHIVE__CRYPTO__KDF_LOG2_N": "10", "PPS_ARCHIVE_INSECURE_TEST_KDF": "1",
+            "PPS_ARCHIVE__MEDIA__PLANNING": "every-build"}
 PASSPHRASE = "correct horse battery staple"
 
 

@@ -95,22 +95,31 @@ def shred_confirm(app: AppContext, ids: tuple[int, ...], actor: str, as_of: dt.d
 
 
 @click.command()
-@click.option("--media", "sources", multiple=True, type=click.Path(exists=True, path_type=Path),
-              help="A disc image or mounted disc (repeat for every disc in the cupboard).")
+@click.option("--media", "sources", multiple=True, metavar="PATH",
+              help="A disc: the drive (/dev/sr0), a mounted disc or an image; repeat it, give several paths after it, or a "
+                   "quoted glob ('/media/discs/*.iso').")
+@click.argument("more_sources", nargs=-1, metavar="[PATH]...")
+@click.option("--one-by-one", "one_by_one", is_flag=True,
+              help="Put the discs in one at a time: asks for the next disc until an empty answer. What was read is kept, "
+                   "so a later sitting (the same command again) continues the round.")
+@click.option("--round", "round_id", type=ID, metavar="ROUND",
+              help="Use this round of discs (default: the open one; see --one-by-one).")
+@click.option("--new-round", is_flag=True, help="Close the open round of discs and start a new one.")
 @click.option("--dry-run", is_flag=True, help="Print the plan; change nothing, save nothing.")
 @click.option("--prepare", is_flag=True, help="Save the plan for a second person's approval; prints its id and hash.")
 @click.option("--approve", "approve_id", type=ID, metavar="PLAN_ID", help="Approve saved plan PLAN_ID (shown first).")
 @click.option("--plan-hash", "plan_hash", metavar="SHA256",
               help="With --approve: the hash --prepare printed; refused if the plan saved is not that plan.")
 @click.option("--execute", "execute_id", type=ID, metavar="PLAN_ID",
-              help="Execute approved plan PLAN_ID, on its date, against the discs given with --media.")
+              help="Execute approved plan PLAN_ID, on its date, against the discs given with --media (or its round's).")
 @view_as_of_option
 @by_option
 @yes_option
 @json_option
 @pass_app
-def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: bool, approve_id: int | None,
-            plan_hash: str | None, execute_id: int | None, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
+def dispose(app: AppContext, sources: tuple[str, ...], more_sources: tuple[str, ...], one_by_one: bool, round_id: int | None,
+            new_round: bool, dry_run: bool, prepare: bool, approve_id: int | None, plan_hash: str | None,
+            execute_id: int | None, as_of: dt.date, actor: str, yes: bool, as_json: bool) -> None:
     """The annual disposal run: destroy the keys of cases due (crypto-erase), list discs to destroy.
 
     \b
@@ -124,9 +133,17 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: 
     (an office of one) "dispose --media DISC... --yes" prepares and executes at once, and the
     certificate says "single approver by configuration".
 
+    \b
+    With one CD drive, put the discs in one at a time, over as many sittings as it takes:
+      pps-archive dispose --one-by-one --by ALICE      asks for each disc, reads it, records it
+    then "dispose --prepare" (no --media) makes the plan from the discs presented in that round,
+    listing the registered discs not presented, and "dispose --execute PLAN_ID" (no --media) runs
+    it against the same round.
+
     --dry-run shows the plan for any date. Every other step runs on the real date and needs a
     login (--user, else the recovery passphrase); approving and executing need a manager."""
     from pipeline import disposal, disposal_plans
+    from pipeline.cli._discs import expand_media, insert_one_by_one
 
     modes = [m for m, on in (("--dry-run", dry_run), ("--prepare", prepare), ("--approve", approve_id is not None),
                              ("--execute", execute_id is not None)) if on]
@@ -134,11 +151,24 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: 
         raise click.UsageError(f"give only one of {', '.join(modes)}")
     if plan_hash is not None and approve_id is None:
         raise click.UsageError("--plan-hash goes with --approve PLAN_ID")
-    if not sources and approve_id is None:
-        raise click.UsageError("give the discs with --media (every disc in the cupboard)")
+    paths = expand_media([*sources, *more_sources])
     ws = app.workspace()
+    logins: list = []
+
+    def auth():  # noqa: ANN202 - one login for the whole command
+        if not logins:
+            logins.append(unlock(ws, actor))
+        return logins[0]
+
+    use_round = None
+    if one_by_one or round_id is not None or new_round or (not paths and approve_id is None and execute_id is None):
+        use_round = _dispose_round(ws, round_id, new_round, paths, one_by_one, auth, insert_one_by_one, as_json,
+                                   presenting_only=not modes and not yes)
+        if use_round is None:  # presenting only, or no round and no discs
+            return
+        paths = []
     if dry_run:
-        result = disposal.dry_run(ws, list(sources), as_of)
+        result = disposal.dry_run(ws, paths, as_of, round=use_round, auth=auth() if use_round is not None else None)
         if as_json:
             print_json(result)
             return
@@ -150,21 +180,21 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: 
         _print_saved(shown, as_json)
         consent = typed_consent(f"approve disposal plan {approve_id} (SHA-256 {shown['sha256']}), which destroys the records "
                                 f"of {len(shown['plan']['dispose'])} case(s) for good", yes)
-        auth = unlock(ws, actor)
-        done = disposal_plans.approve(ws, approve_id, plan_hash or shown["sha256"], auth=auth, consent=consent)
+        done = disposal_plans.approve(ws, approve_id, plan_hash or shown["sha256"], auth=auth(), consent=consent)
         if as_json:
             print_json(done)
             return
         click.echo(f"disposal plan {done['id']} approved by {done['approved_by']}; execute it with: pps-archive dispose "
-                   f"--execute {done['id']} --media DISC...")
+                   f"--execute {done['id']}" + (" (the discs of its round are used)" if done["plan"].get("round") else " --media DISC..."))
         return
     if execute_id is not None:
         shown = disposal_plans.show(ws, execute_id)
+        if not paths and shown["plan"].get("round") is None:
+            raise click.UsageError("give the discs with --media (every disc in the cupboard)")
         real_date(dt.date.fromisoformat(shown["as_of"]), "the disposal run")
         _print_saved(shown, as_json)
         consent = typed_consent(_destroy_words(shown), yes)
-        auth = unlock(ws, actor)
-        _print_certificate(disposal_plans.execute(ws, execute_id, list(sources), auth=auth, consent=consent), as_json)
+        _print_certificate(disposal_plans.execute(ws, execute_id, paths, auth=auth(), consent=consent), as_json)
         return
     real_date(as_of, "preparing the disposal run" if prepare else "the disposal run")
     if not prepare:
@@ -175,8 +205,7 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: 
                 "Prepare it: 'pps-archive dispose --media DISC... --prepare --by NAME'; a different manager approves "
                 "it: 'pps-archive dispose --approve PLAN_ID --plan-hash HASH --by NAME'; then 'pps-archive dispose "
                 "--execute PLAN_ID --media DISC...'.")) from None
-    auth = unlock(ws, actor)
-    saved = disposal_plans.prepare(ws, list(sources), as_of, auth=auth)
+    saved = disposal_plans.prepare(ws, paths, as_of, auth=auth(), round=use_round)
     if prepare:
         if as_json:
             print_json(saved)
@@ -188,7 +217,69 @@ def dispose(app: AppContext, sources: tuple[Path, ...], dry_run: bool, prepare: 
     if not as_json:
         _print_saved(saved, as_json)
     consent = typed_consent(_destroy_words(saved), yes)  # the plan shown is the plan executed
-    _print_certificate(disposal_plans.execute(ws, saved["id"], list(sources), auth=auth, consent=consent), as_json)
+    _print_certificate(disposal_plans.execute(ws, saved["id"], paths, auth=auth(), consent=consent), as_json)
+
+
+def _dispose_round(ws, round_id, new_round, paths, one_by_one, auth, insert_one_by_one, as_json, *,  # noqa: ANN001, ANN202, PLR0913
+                   presenting_only: bool):
+    """Present the discs into the round (given ones, then one at a time); return the round to
+    plan from, or None when this command only presents discs (or there is neither round nor disc)."""
+    from pipeline import disc_rounds
+    from pipeline.cli._discs import echo_presented, echo_round
+    from pipeline import verify_marks as marks
+
+    presenting = one_by_one or bool(paths) or new_round
+    if not presenting:  # plan from the open round, if there is one
+        with ws.transaction() as s:
+            found = disc_rounds.get_round(s, round_id, disc_rounds.DISPOSE) if round_id is not None else \
+                disc_rounds.current_round(s, disc_rounds.DISPOSE)
+            rid = found.id if found is not None else None
+        if rid is None:
+            raise click.UsageError("give the discs with --media (every disc in the cupboard), or put them in one at a time "
+                                   "with --one-by-one")
+        return rid
+    unlocked = auth()
+    with ws.transaction() as s:
+        r = disc_rounds.get_round(s, round_id, disc_rounds.DISPOSE) if round_id is not None else \
+            disc_rounds.open_round(s, disc_rounds.DISPOSE, actor=unlocked.actor, new=new_round)
+        rid = r.id
+
+    errors = []
+
+    def present(path):  # noqa: ANN001, ANN202 - each disc in its own transaction: kept as soon as it is read
+        with ws.transaction() as s:
+            r = disc_rounds.present_disc(s, ws, rid, path, auth=unlocked)
+        if r.error is not None:
+            errors.append(r.error)
+        return r.as_dict()
+
+    results = []
+    for path in paths:
+        results.append(present(path))
+        if not as_json:
+            echo_presented(results[-1])
+    if one_by_one:
+        results += insert_one_by_one(present, quiet=as_json)
+    refused = [r for r in results if r["outcome"] == "refused"]
+    if not presenting_only:
+        if errors and not one_by_one:  # given on the command line: the run does not go on without it
+            raise errors[0]
+        return rid
+    with ws.transaction() as s:
+        st = disc_rounds.status(s, rid, mark_key=marks.mark_key(unlocked.master))
+    if as_json:
+        print_json({"round": st, "results": results})
+    else:
+        echo_round(st)
+        click.echo("next: put in the other discs the same way (now or another day), then 'pps-archive dispose --prepare' "
+                   "makes the plan from this round")
+    if refused:
+        from pps_archive.errors import ExitCode
+
+        click.echo(f"pps-archive: warning: {len(refused)} disc(s) refused and not recorded: "
+                   + "; ".join(f"{r['media']}: {r['problem']}" for r in refused), err=True)
+        click.get_current_context().exit(int(ExitCode.DISCS_REFUSED))
+    return None
 
 
 def _destroy_words(saved: dict) -> str:

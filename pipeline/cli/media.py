@@ -34,35 +34,55 @@ def consolidate_option(fn):  # noqa: ANN001, ANN201
                         help="Also re-burn the live items of this disc, so that it can be destroyed (repeatable).")(fn)
 
 
+def now_option(fn):  # noqa: ANN001, ANN201
+    return click.option("--now", "now", is_flag=True,
+                        help="Put everything pending on discs now, even discs the planning rule would fill further first.")(fn)
+
+
 @media.command("plan")
 @click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
 @consolidate_option
+@now_option
+@view_as_of_option
 @json_option
 @pass_app
-def media_plan(app: AppContext, capacity: int | None, consolidate: tuple[str, ...], as_json: bool) -> None:
-    """What the next 'media build' would put on which disc."""
+def media_plan(app: AppContext, capacity: int | None, consolidate: tuple[str, ...], now: bool, as_of: dt.date, as_json: bool) -> None:
+    """What the next 'media build' would put on which disc, and what waits for a fuller disc.
+
+    'bytes' is the exact size of the image the build writes (before error-correction data).
+    Documents wait while their disc would be less than media.fill_percent full, at most
+    media.max_wait_days after they were filed (docs/operations.md, "Fewer, fuller discs")."""
     from pipeline import media as m
 
     ws = app.workspace()
     with ws.transaction() as s:
-        discs = [d.as_dict() for d in m.plan(s, ws.config, capacity, consolidate)]
+        report = m.plan_report(s, ws.config, capacity, consolidate, today=as_of, now=now)
+    discs = [d.as_dict() for d in report.discs]
     if as_json:
         print_json(discs)
-    else:
-        print_table(discs, ["label", "dispose_year", "items", "cases", "bytes"], empty="nothing to archive: every retained document is on a disc")
+        return
+    print_table(discs, ["label", "dispose_year", "items", "cases", "bytes", "fill_percent"],
+                empty="no disc to build now" if report.waiting else "nothing to archive: every retained document is on a disc")
+    if report.waiting:
+        click.echo(f"waiting for a fuller disc: {len(report.waiting)} document(s), {report.waiting_bytes} bytes, the oldest "
+                   f"filed on {report.oldest_since}; built on {report.due_on} at the latest (or now with --now)")
 
 
 @media.command("build")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Folder for the images.")
 @click.option("--capacity", callback=_capacity, metavar="SIZE", help="Data per disc (default: media.capacity).")
 @consolidate_option
+@now_option
 @as_of_option
 @by_option
 @json_option
 @pass_app
-def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: tuple[str, ...], as_of: dt.date, actor: str,
-                as_json: bool) -> None:
-    """Build the planned images (read back before they are registered)."""
+def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: tuple[str, ...], now: bool, as_of: dt.date,
+                actor: str, as_json: bool) -> None:
+    """Build the planned images (read back before they are registered).
+
+    Only the discs the planning rule says are due (media.planning): run it as often as you like,
+    e.g. weekly; 'media plan' shows what waits and until when."""
     from pipeline import media as m
     from pipeline.cli._progress import progress_bar
 
@@ -70,39 +90,54 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
     secret = unlock(ws, actor)
     with progress_bar("building discs", quiet=as_json) as progress:
         built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
-                        progress=progress)
+                        progress=progress, now=now)
     if as_json:
         print_json(built)
         return
     for b in built:
         click.echo(f"{b['label']}: {b['items']} items, {b['bytes']} bytes -> {b['path']}")
-    click.echo("nothing to build" if not built else "burn each image to a CD-R, then run 'pps-archive media verify' on the disc")
+    click.echo("nothing to build now (see 'pps-archive media plan')" if not built
+               else "burn each image to a CD-R, then run 'pps-archive media verify' on the disc")
 
 
 @media.command("verify")
-@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.argument("sources", nargs=-1, metavar="ISO...")
 @click.option("--full", is_flag=True, help="Also decrypt every item and compare its hash (needs the passphrase).")
+@click.option("--one-by-one", "one_by_one", is_flag=True,
+              help="Put the discs in one at a time: asks for the next disc until an empty answer, and keeps a round of the "
+                   "discs read, so a later sitting (the same command again) continues it.")
+@click.option("--new-round", is_flag=True, help="With --one-by-one: close the open round and start a new one.")
 @by_option
 @json_option
 @pass_app
-def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: str, as_json: bool) -> None:
-    """Read images or mounted discs back; a disc that passes counts as archived."""
+def media_verify(app: AppContext, sources: tuple[str, ...], full: bool, one_by_one: bool, new_round: bool, actor: str,
+                 as_json: bool) -> None:
+    """Read images or mounted discs back; a disc that passes counts as archived.
+
+    ISO: an image, a mounted disc or the drive (/dev/sr0); several, or a quoted glob ('discs/*.iso')."""
     from pipeline import media as m
+    from pipeline.cli._discs import expand_media
     from pipeline.cli._progress import progress_bar
     from pipeline.cli.admin import passphrase_if_available
 
+    paths = expand_media(sources, "ISO")
+    if not paths and not one_by_one:
+        raise click.UsageError("give the discs to verify (or put them in one at a time with --one-by-one)")
     ws = app.workspace()
     # a read from the disc counts only with the key (its mark is MACed): a login, else the passphrase if given
     secret = unlock(ws, actor) if full or app.user else passphrase_if_available()
-    reports = []
-    for src in sources:
-        with progress_bar(f"verifying {src.name}", quiet=as_json or not full) as progress:
-            reports.append(m.verify(ws, src, full=full, passphrase=secret, actor=actor, progress=progress))
-    if as_json:
-        print_json(reports)
+    if one_by_one or new_round:
+        reports = _verify_round(ws, paths, secret, full=full, actor=actor, one_by_one=one_by_one, new=new_round, as_json=as_json)
     else:
-        for r in reports:
-            click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items, read from {r['verified_from']}) — {r['status']}")
+        reports = []
+        for src in paths:
+            with progress_bar(f"verifying {src.name}", quiet=as_json or not full) as progress:
+                reports.append(m.verify(ws, src, full=full, passphrase=secret, actor=actor, progress=progress))
+        if as_json:
+            print_json(reports)
+        else:
+            for r in reports:
+                click.echo(f"{r['media']}: disc {r['label']} OK ({r['level']}, {r['items']} items, read from {r['verified_from']}) — {r['status']}")
     unvouched = [r for r in reports if r.get("without_passphrase")]
     not_counted = [r for r in reports if not r["counts"] and not r.get("without_passphrase")]
     if unvouched:
@@ -119,6 +154,45 @@ def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: 
                    f"folder, not from the disc, so this unlocks no shredding (media.archive_medium is \"optical\"): burn "
                    f"the image and verify the disc in the drive, e.g. 'pps-archive media verify /dev/sr0'", err=True)
         click.get_current_context().exit(int(ExitCode.NOT_READ_FROM_DISC))
+
+
+def _verify_round(ws, paths, secret, *, full: bool, actor: str, one_by_one: bool, new: bool, as_json: bool) -> list[dict]:  # noqa: ANN001
+    """The read-back of the cupboard, disc by disc, in a round of discs kept between sittings;
+    returns the verification reports of the discs that passed. A refused or failed disc ends the
+    command with the warning DISCS_REFUSED (the others were recorded)."""
+    from pipeline import disc_rounds
+    from pipeline.authority import Unlocked
+    from pipeline.cli._discs import echo_presented, echo_round, insert_one_by_one
+
+    who = secret.actor if isinstance(secret, Unlocked) else actor
+    with ws.transaction() as s:
+        rid = disc_rounds.open_round(s, disc_rounds.VERIFY, actor=who, new=new).id
+
+    def present(path):  # noqa: ANN001, ANN202 - each disc in its own transaction
+        with ws.transaction() as s:
+            return disc_rounds.present_disc(s, ws, rid, path, auth=secret, actor=actor, full=full).as_dict()
+
+    results = []
+    for path in paths:
+        results.append(present(path))
+        if not as_json:
+            echo_presented(results[-1])
+    if one_by_one:
+        results += insert_one_by_one(present, quiet=as_json)
+    with ws.transaction() as s:
+        st = disc_rounds.status(s, rid)
+    if as_json:
+        print_json({"round": st, "results": results})
+    else:
+        echo_round(st)
+    refused = [r for r in results if r["outcome"] == "refused"]
+    if refused:
+        from pps_archive.errors import ExitCode
+
+        click.echo(f"pps-archive: warning: {len(refused)} disc(s) refused or failed: "
+                   + "; ".join(f"{r['media']}: {r['problem']}" for r in refused), err=True)
+        click.get_current_context().exit(int(ExitCode.DISCS_REFUSED))
+    return [r["verification"] for r in results if r["verification"]]
 
 
 @media.command("list")

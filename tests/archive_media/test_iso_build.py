@@ -214,3 +214,27 @@ def test_size_estimate_is_a_tight_upper_bound(tmp_path: Path, signing: tuple[byt
     built = iso.build_image(content, tmp_path / "big.iso", signing[0], udf=udf)
     estimate = estimate_size([p.blob_path.stat().st_size for p in items], udf=udf)
     assert built.size <= estimate <= built.size * 1.05 + (2 << 20), (built.size, estimate)
+
+
+@pytest.mark.parametrize("udf", [False, True], ids=["no-udf", "udf"])
+@pytest.mark.parametrize("count", [1, 7, 300])
+def test_image_size_is_the_built_image_size_exactly(tmp_path: Path, signing: tuple[bytes, bytes], udf: bool, count: int) -> None:
+    """Issue 13: the planner's size is the image's, to the byte (blobs never read: only their sizes)."""
+    import random
+
+    from archive_media.iso import DiscContent, DiscItem, image_size
+
+    rng = random.Random(count)
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    items, sizes = [], []
+    for n in range(count):
+        size = rng.choice([1, 2047, 2048, 2049, rng.randrange(1, 300_000)])
+        path = blobs / f"{n}.age"
+        path.write_bytes(b"\1" * size)
+        sizes.append(size)
+        items.append(DiscItem(f"{n:032x}", path, f"PPS-2024-{n % 97:04d}", "2031-01-01", f"{n:064x}"))
+    content = DiscContent("PPS-2031-010", "test-archive-7f3a", "A Service", "ab" * 32, tuple(items), created="2026-12-01")
+    expected = image_size(content, sizes, signing[1], udf=udf)
+    built = iso.build_image(content, tmp_path / "exact.iso", signing[0], udf=udf)
+    assert built.size == expected == (tmp_path / "exact.iso").stat().st_size
