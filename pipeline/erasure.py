@@ -110,6 +110,19 @@ def erase_case(ws: Workspace, ref: str, *, auth: authority.Unlocked, today: dt.d
         return _finish(ws, run_id, ref, paper, withdrawn_on, consent=consent, how=how)
 
 
+def certificate(s: Session, ref: str) -> dict | None:
+    """The certificate of case ``ref``'s finished erasure (its ``run`` names the disposal run whose
+    files :func:`pipeline.disposal.certificate_file` gives), or None if the case was not erased."""
+    case = cases.get_case(s, ref)
+    if case.disposal_run_id is None:
+        return None
+    run = s.get(DisposalRun, case.disposal_run_id)
+    if run is None or run.finished_at is None or not run.certificate:
+        return None
+    cert = json.loads(run.certificate)
+    return cert if cert.get("kind") == "erasure" else None
+
+
 def _unfinished_erasure(s: Session, case: Case) -> tuple[int, list, dt.date | None] | None:
     """(run, paper, withdrawal date) of an erasure of ``case`` interrupted after its key was destroyed."""
     if case.disposed_on is None or case.disposal_run_id is None:

@@ -9,7 +9,8 @@ manager answers with :func:`export_case`: one bundle, a ZIP holding ``index.html
 vault, or from the discs presented when the vault copy is gone), and the records — the case, its
 consents, holds, shred-list entries and the audit events about it. The bundle is built in memory
 and encrypted (age, passphrase recipient: scrypt) before anything touches the disk, then written
-atomically: no plaintext is ever on disk. Any ``age`` tool opens it (``age -d bundle.age``).
+atomically (or returned for a download: :func:`export_bytes`): no plaintext is ever on disk.
+Any ``age`` tool opens it (``age -d bundle.age``).
 :func:`close_request` (or ``close=True`` at export) lifts the hold once the request is answered.
 
 Safeguarding records are not put in the bundle: the index says how many are held; a manager
@@ -24,6 +25,7 @@ import html
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,10 +101,28 @@ def export_case(ws: Workspace, ref: str, out: Path, passphrase: str | bytes, *, 
     nowhere is :class:`DocumentUnavailable` and nothing is written. With ``close`` the open
     subject access request is closed (its hold lifted) in the same transaction. One transaction;
     the file is written (atomically) before it commits. Returns what was exported."""
+    from pps_archive.atomic import atomic_write_bytes
+
+    result, _sealed = _export(ws, ref, passphrase, auth=auth, today=today, media=media, close=close, consent=consent,
+                              write=lambda sealed: atomic_write_bytes(Path(out), sealed, 0o600))
+    result["out"] = str(out)
+    return result
+
+
+def export_bytes(ws: Workspace, ref: str, passphrase: str | bytes, *, auth: authority.Unlocked, today: dt.date,
+                 media: list[Path] | tuple[Path, ...] = (), close: bool = False, consent: str = "typed") -> tuple[dict, bytes]:
+    """:func:`export_case` for a download: the encrypted bundle is returned (built and encrypted in
+    memory, never written), with what was exported (``out`` None). The export is an audit event
+    committed before the bytes are returned."""
+    return _export(ws, ref, passphrase, auth=auth, today=today, media=media, close=close, consent=consent, write=None)
+
+
+def _export(ws: Workspace, ref: str, passphrase: str | bytes, *, auth: authority.Unlocked, today: dt.date,
+            media: list[Path] | tuple[Path, ...], close: bool, consent: str,
+            write: Callable[[bytes], None] | None) -> tuple[dict, bytes]:
     import pyrage
 
     from pipeline.passphrase import check_strength
-    from pps_archive.atomic import atomic_write_bytes
 
     secret = passphrase.decode("utf-8") if isinstance(passphrase, bytes) else passphrase
     with ws.transaction() as s:
@@ -132,17 +152,18 @@ def export_case(ws: Workspace, ref: str, out: Path, passphrase: str | bytes, *, 
                 z.writestr(name, bundle.files[name])
         sealed = pyrage.passphrase.encrypt(buf.getvalue(), secret)
         del buf, bundle
-        result = {"case_ref": case.ref, "out": str(out), "documents": len(docs),
+        result = {"case_ref": case.ref, "out": None, "documents": len(docs),
                   "from_vault": sum(1 for d in docs if d.get("from") == "vault"),
                   "from_discs": sum(1 for d in docs if str(d.get("from", "")).startswith("disc ")),
                   "paper_only": sum(1 for d in docs if d.get("from") is None),
                   "bytes": len(sealed), "sha256": hashlib.sha256(sealed).hexdigest(), "closed_hold": None}
-        atomic_write_bytes(Path(out), sealed, 0o600)
+        if write is not None:
+            write(sealed)
         audit.record(s, auth.actor, "sar.exported", case_ref=case.ref, subject=f"case:{case.ref}", documents=len(docs),
                      from_discs=result["from_discs"], bundle_sha256=result["sha256"], on=today, **how)
         if close:
             result["closed_hold"] = close_request(s, case.ref, today=today, auth=auth, consent=consent, hold_id=closing).id
-    return result
+    return result, sealed
 
 
 def _documents(ws: Workspace, s: Session, case: Case, auth: authority.Unlocked, media: list[Path], bundle: _Bundle) -> list[dict]:

@@ -60,7 +60,9 @@ async def consent_store(request: Request) -> Response:
     granted = text(data, "store") == "yes"
     ref = await call(in_transaction, ws, lambda s: cases.set_store_consent(
         s, request.path_params["ref"], granted, today=today(), actor=sess.account).ref)
-    return see_other(request, _url(ref), flash=f"Consent to store {'recorded' if granted else 'withdrawn'}.")
+    if not granted:  # withdrawal leads to the erasure offer (or the hold that keeps the data)
+        return see_other(request, _url(ref) + "/erasure", flash="Consent to store withdrawn: nothing more is filed to the case.")
+    return see_other(request, _url(ref), flash="Consent to store recorded.")
 
 
 async def consent_party(request: Request) -> Response:
