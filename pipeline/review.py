@@ -144,6 +144,8 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
         doc.reason = f"assigned by {actor} on {today}: {chosen.upper()} {new_class}{by}{_WAS}{doc.reason})"
         if doc.shred_entry is None:
             s.add(ShredEntry(document_id=doc.id))
+        s.flush()
+        cases.record_document_activity(s, doc, doc.created_at.date(), actor=actor)  # received that day
         audit.record(s, actor, "review.assign", case_ref=case.ref, subject=f"document:{doc.id}", decision=chosen,
                      doc_class=new_class, decision_from=source, was_source=was_source)
         s.flush()
