@@ -12,9 +12,10 @@ made the call, and the PPS telephone number. Details of the child/case are not l
 - a name from the case's names list. The register holds no names of children or parents, so the
   list is (a) the names the adviser types in as not to be said (``avoid``: the child's name,
   a sibling's, the school's), checked in every field, and (b) the words of the file names the
-  case's documents came in under (a scanner's or a person's naming, such as ``Letter re Ayaan.pdf``;
-  scanner words like ``scan`` and ``pdf`` left out), checked in the template and the caller but not
-  in the recipient, whose own name may well be in a file name.
+  case's documents came in under (a scanner's or a person's naming, such as ``Letter re Ayaan.pdf``):
+  the capitalised words, as names are written, without common words of documents' names
+  (:data:`COMMON_WORDS`: ``Letter``, ``Report``, ``Scan``, ...), checked in the template and the
+  caller but not in the recipient, whose own name may well be in a file name.
 """
 
 from __future__ import annotations
@@ -32,11 +33,8 @@ from pipeline.authority import Unlocked
 from pipeline.config import Config
 from pps_archive.errors import InvalidValue, WouldIdentify
 
-#: words of scanner-made file names that name nobody (left out of the case's names list)
-SCANNER_WORDS = frozenset({
-    "scan", "scans", "scanned", "img", "image", "page", "pages", "doc", "docs", "document", "pdf", "tif", "tiff",
-    "jpg", "jpeg", "png", "file", "copy", "batch", "office", "scanner", "new", "the", "and", "for",
-})
+#: capitalised words of file names that name nobody (left out of the case's names list)
+COMMON_WORDS = frozenset(w.casefold() for w in ["Scan", "Scans", "Scanned", "Img", "Image", "Page", "Pages", "Doc", "Docs", "Document", "Documents", "Pdf", "Tif", "Tiff", "Jpg", "Jpeg", "Png", "File", "Copy", "Batch", "Office", "Scanner", "New", "The", "And", "For", "From", "About", "Re", "To", "Of", "In", "On", "With", "Letter", "Letters", "Report", "Plan", "Draft", "Final", "Signed", "Consent", "Form", "Note", "Notes", "Meeting", "Minutes", "Review", "Annual", "School", "Academy", "Team", "SEN", "EHCP", "EHC", "Needs", "Assessment", "Parent", "Carer", "Mum", "Dad", "Mother", "Father", "Child", "Message", "Call", "Email", "Mail", "Attachment", "Received", "Sent", "Reply", "Copy", "Part", "Appendix", "Version", "Council"])
 MIN_NAME = 3  # letters: shorter words of file names are not names to refuse ("re", "to")
 MAX_FIELD = 80
 
@@ -57,8 +55,8 @@ def _words(text: str) -> list[str]:
 
 
 def case_names_list(s: Session, ref: str) -> list[str]:
-    """The words of the file names under which case ``ref``'s documents (filed, or waiting in review
-    for it) came in, without scanner words, sorted. Reads only."""
+    """The capitalised words of the file names under which case ``ref``'s documents (filed, or
+    waiting in review for it) came in, without :data:`COMMON_WORDS`, sorted. Reads only."""
     from pipeline.models import Case, Document, Input
 
     case = s.scalars(select(Case).where(Case.ref == ref)).one_or_none()
@@ -69,7 +67,8 @@ def case_names_list(s: Session, ref: str) -> list[str]:
     for display, members in rows:
         for name in [display, *(json.loads(members) if members else [])]:
             stem = re.sub(r"\.[A-Za-z0-9]{1,5}$", "", name)
-            names.update(w for w in _words(stem.replace("_", " ")) if len(w) >= MIN_NAME and w.casefold() not in SCANNER_WORDS)
+            names.update(w for w in _words(stem.replace("_", " "))
+                         if len(w) >= MIN_NAME and w[0].isupper() and w.casefold() not in COMMON_WORDS)
     return sorted(names, key=str.casefold)
 
 

@@ -173,7 +173,7 @@ def trend_chart(t: Trends, group: str):  # noqa: ANN201 - reportlab.graphics.sha
             d.add(String(chart.x + step * (i + 0.5), 10, SUPPRESSED, fontName="Helvetica", fontSize=6, textAnchor="middle"))
     legend = Legend()
     legend.x, legend.y = chart.x + chart.width + 15, CHART_HEIGHT - 30
-    legend.fontSize, legend.dy, legend.dx = 7, 6, 6
+    legend.fontSize, legend.dy, legend.dx, legend.columnMaximum = 7, 6, 6, 12
     legend.colorNamePairs = [(colors.HexColor(_COLOURS[i % len(_COLOURS)]), n.replace("_", " ")) for i, n in enumerate(names)]
     d.add(legend)
     d.add(String(legend.x, 12, f"{SUPPRESSED}: fewer than {SUPPRESS_BELOW}, not drawn", fontName="Helvetica", fontSize=6))
