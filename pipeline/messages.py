@@ -34,7 +34,15 @@ from pipeline.config import Config
 from pps_archive.errors import InvalidValue, WouldIdentify
 
 #: capitalised words of file names that name nobody (left out of the case's names list)
-COMMON_WORDS = frozenset(w.casefold() for w in ["Scan", "Scans", "Scanned", "Img", "Image", "Page", "Pages", "Doc", "Docs", "Document", "Documents", "Pdf", "Tif", "Tiff", "Jpg", "Jpeg", "Png", "File", "Copy", "Batch", "Office", "Scanner", "New", "The", "And", "For", "From", "About", "Re", "To", "Of", "In", "On", "With", "Letter", "Letters", "Report", "Plan", "Draft", "Final", "Signed", "Consent", "Form", "Note", "Notes", "Meeting", "Minutes", "Review", "Annual", "School", "Academy", "Team", "SEN", "EHCP", "EHC", "Needs", "Assessment", "Parent", "Carer", "Mum", "Dad", "Mother", "Father", "Child", "Message", "Call", "Email", "Mail", "Attachment", "Received", "Sent", "Reply", "Copy", "Part", "Appendix", "Version", "Council"])
+COMMON_WORDS = frozenset(w.casefold() for w in (
+    "Scan", "Scans", "Scanned", "Img", "Image", "Page", "Pages", "Doc", "Docs", "Document", "Documents", "Pdf",
+    "Tif", "Tiff", "Jpg", "Jpeg", "Png", "File", "Copy", "Batch", "Office", "Scanner", "New", "The", "And",
+    "For", "From", "About", "Re", "To", "Of", "In", "On", "With", "Letter", "Letters", "Report", "Plan", "Draft",
+    "Final", "Signed", "Consent", "Form", "Note", "Notes", "Meeting", "Minutes", "Review", "Annual", "School",
+    "Academy", "Team", "SEN", "EHCP", "EHC", "Needs", "Assessment", "Parent", "Carer", "Mum", "Dad", "Mother",
+    "Father", "Child", "Message", "Call", "Email", "Mail", "Attachment", "Received", "Sent", "Reply", "Copy",
+    "Part", "Appendix", "Version", "Council",
+))
 MIN_NAME = 3  # letters: shorter words of file names are not names to refuse ("re", "to")
 MAX_FIELD = 80
 
