@@ -453,6 +453,10 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
     an archiving sheet (old paper scanned while archiving the case; see docs/formats.md)."""
     from pipeline.cases import get_case, record_document_activity
 
+    # lock the cases first, in one order, before the audit head: filing moves their last activity,
+    # and every other writer of a case (``case touch``) takes the case's row before the log's
+    for ref in sorted({p.decision.case_ref for p in plans if p.decision.case_ref}):
+        get_case(s, ref, for_update=True)
     ids = []
     for p, item in zip(plans, items, strict=True):
         d = p.decision

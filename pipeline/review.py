@@ -117,7 +117,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
         chosen, source = (decision, "staff") if decision is not None else (doc.sheet_decision, "cover sheet")
         if chosen is None:
             raise DecisionRequired(document=doc.id)
-        case = cases.get_case(s, case_ref)
+        case = cases.get_case(s, case_ref, for_update=True)  # before the audit head: filing moves its activity
         cases.ensure_can_file(case)
         if chosen == "retain" and cases.case_dates(ws.config, case.last_activity).dispose_after <= today:
             raise PolicyRefusal(f"case {case.ref} is due for disposal, so a scan kept now would be destroyed in the next "

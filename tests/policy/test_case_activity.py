@@ -107,3 +107,27 @@ def test_a_document_filed_from_review_moves_last_activity_unless_archiving(works
         assert cases.record_document_activity(session, doc, received, actor="intake") is (not archiving)
     last = dict(session.execute(select(Case.ref, Case.last_activity)).all())
     assert last == {FILED: received, ARCHIVED: OPENED}
+
+
+def test_review_assign_moves_last_activity_unless_the_sheet_said_archiving(database_url: str, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Documents of cases without consent to store wait in review; filed from there, the one received as
+    post moves its case's last activity, the one behind an archiving sheet does not."""
+    monkeypatch.setenv("PPS_ARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
+    run("init")
+    for ref in (FILED, ARCHIVED):
+        run("case", "open", ref, "--as-of", OPENED.isoformat())  # no consent yet: documents wait in review
+    batch = ScanFactory(seed=13).batch(tmp_path / "drop", "later.pdf", [
+        Cover(FILED, "shred", "SCHOOL-LETTER"), Doc("school-letter", FILED),
+        Cover(ARCHIVED, "shred", "SCHOOL-LETTER", archiving=True), Doc("school-letter", ARCHIVED),
+    ], container="pdf-text")
+    run("ingest", "--json", *map(str, batch.files))
+    waiting = run("review", "list", "--json").json()
+    assert len(waiting) == 2 and _last_activity(FILED) == OPENED.isoformat()
+    for ref in (FILED, ARCHIVED):
+        run("case", "consent", ref, "--store", "yes")
+    for item in sorted(waiting, key=lambda d: d["id"]):
+        run("review", "assign", str(item["id"]), "--case", FILED if item["id"] == min(d["id"] for d in waiting) else ARCHIVED)
+    assert _last_activity(FILED) == dt.date.today().isoformat()
+    assert _last_activity(ARCHIVED) == OPENED.isoformat()
