@@ -15,6 +15,7 @@ said then. :func:`trends_csv`, :func:`trends_pdf` (a printable report with chart
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from collections import Counter, defaultdict
@@ -100,7 +101,9 @@ def trends(s: Session, cfg: Config, start: dt.date, end: dt.date) -> Trends:
         for key, last_day in months:
             if c.opened_on > last_day or (c.disposed_on is not None and c.disposed_on <= last_day):
                 continue
-            last = max((d for d in activity.get(c.ref, ()) if d <= last_day), default=c.opened_on)
+            seen = activity.get(c.ref, ())
+            i = bisect.bisect_right(seen, last_day)
+            last = seen[i - 1] if i else c.opened_on
             inactive = add_months(last, cfg.archive_after_months) <= last_day
             counts["cases"]["archived" if inactive else "active"][key] += 1
     lo, hi = dt.datetime.combine(start, dt.time.min), dt.datetime.combine(end, dt.time.max)
