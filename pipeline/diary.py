@@ -88,15 +88,14 @@ def book(s: Session, cfg: Config, auth: Unlocked, *, starts_at: dt.datetime, min
     if not place or len(place) > 120:
         raise InvalidValue("an appointment needs its place (at most 120 characters): where it is, never who with")
     check_text(place, "the place of an appointment (every member of staff sees it)", cfg)
-    case = None
-    if ref is not None:
-        case = cases.get_case(s, cases.check_ref(cfg, ref))
-        cases.touch(s, case.ref, starts_at.date(), actor=auth.actor, because="appointment")
-    appt = Appointment(account_id=acct.id, starts_at=starts_at.replace(second=0, microsecond=0),
-                       ends_at=starts_at.replace(second=0, microsecond=0) + dt.timedelta(minutes=minutes), place=place,
+    case = cases.get_case(s, cases.check_ref(cfg, ref), for_update=True) if ref is not None else None
+    start = starts_at.replace(second=0, microsecond=0)
+    appt = Appointment(account_id=acct.id, starts_at=start, ends_at=start + dt.timedelta(minutes=minutes), place=place,
                        case_id=case.id if case else None, booked_by=auth.actor, booked_at=now)
     s.add(appt)
     s.flush()
+    if case is not None:  # an appointment is activity on its case, on its day
+        cases.touch(s, case.ref, start.date(), actor=auth.actor, because=f"appointment:{appt.id}")
     audit.record(s, auth.actor, "diary.book", case_ref=case.ref if case else None, subject=f"appointment:{appt.id}",
                  staff=staff, on=starts_at.date(), **how)
     return _slot(auth, appt)

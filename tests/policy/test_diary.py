@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
+from sqlalchemy import select
 
 from pipeline import cases, diary
 from pipeline.dates import utcnow
+from pipeline.models import AuditEvent
 from pps_archive.errors import AppointmentNotFound, ManagerRequired, NotAuthorised, WouldIdentify
 from tests.policy.conftest import login
 
@@ -60,9 +63,11 @@ def test_an_appointment_is_activity_on_its_case(office) -> None:  # noqa: ANN001
     with office.transaction() as s:
         cases.open_case(s, office.config, A, today=dt.date(2026, 1, 5), actor="alice", consent_to_store=True)
         assert cases.status(office.config, cases.get_case(s, A), dt.date(2026, 12, 1)) == "inactive"
-        diary.book(s, office.config, alice, starts_at=dt.datetime(2026, 11, 30, 10, 0), minutes=60, place="Office", ref=A,
-                   now=utcnow())
+        slot = diary.book(s, office.config, alice, starts_at=dt.datetime(2026, 11, 30, 10, 0), minutes=60, place="Office",
+                          ref=A, now=utcnow())
         case = cases.get_case(s, A)
+        [touch] = [e for e in s.scalars(select(AuditEvent).where(AuditEvent.action == "case.touch"))]
+        assert json.loads(touch.details)["because"] == f"appointment:{slot.id}" and touch.case_ref == A
         assert case.last_activity == dt.date(2026, 11, 30)
         assert cases.status(office.config, case, dt.date(2026, 12, 1)) == "active"
         assert cases.case_dates(office.config, case.last_activity).archive_due == dt.date(2027, 5, 30)
