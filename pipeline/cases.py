@@ -82,11 +82,14 @@ def open_case(
     return case
 
 
-def set_store_consent(session: Session, ref: str, granted: bool, *, today: dt.date, actor: str) -> Case:
+def set_store_consent(session: Session, ref: str, granted: bool, *, today: dt.date, auth: Unlocked) -> Case:
+    """Record (or withdraw) the parent/carer's consent to store information, as ``auth.actor``
+    (any staff login). Runs in the caller's transaction."""
+    how = authority.require(session, auth, f"recording consent to store for case {ref}")
     case = _live_case(session, ref)
     case.store_consent = granted
     case.store_consent_on = today
-    audit.record(session, actor, "consent.store", case_ref=case.ref, granted=granted, on=today)
+    audit.record(session, auth.actor, "consent.store", case_ref=case.ref, granted=granted, on=today, **how)
     return case
 
 
@@ -102,9 +105,12 @@ def canonical_party(cfg: Config, name: str) -> str:
 
 
 def set_third_party_consent(
-    session: Session, cfg: Config, ref: str, party: str, allowed: bool, *, today: dt.date, actor: str
+    session: Session, cfg: Config, ref: str, party: str, allowed: bool, *, today: dt.date, auth: Unlocked
 ) -> ThirdPartyConsent:
+    """Allow or withdraw contact with a third party (a role, never a person), as ``auth.actor``
+    (any staff login). Runs in the caller's transaction."""
     party = canonical_party(cfg, party)
+    how = authority.require(session, auth, f"recording consent to contact {party} for case {ref}")
     case = _live_case(session, ref)
     row = next((tp for tp in case.third_parties if tp.party == party), None)
     if row is None:
@@ -113,7 +119,8 @@ def set_third_party_consent(
     else:
         row.allowed, row.changed_on = allowed, today
     session.flush()
-    audit.record(session, actor, "consent.third_party", case_ref=case.ref, party=party, allowed=allowed, on=today)
+    audit.record(session, auth.actor, "consent.third_party", case_ref=case.ref, party=party, allowed=allowed, on=today,
+                 **how)
     return row
 
 
@@ -123,26 +130,32 @@ def ensure_can_file(case: Case) -> None:
         raise ConsentRequired(ref=case.ref)
 
 
-def touch(session: Session, ref: str, on: dt.date, *, actor: str) -> Case:
-    """Record activity: the archive and disposal dates move on from the later of the two dates."""
+def touch(session: Session, ref: str, on: dt.date, *, auth: Unlocked) -> Case:
+    """Record activity, as ``auth.actor`` (any staff login): the archive and disposal dates move on
+    from the later of the two dates. Runs in the caller's transaction."""
     in_calendar(on, "the date of the activity")
+    how = authority.require(session, auth, f"recording activity on case {ref}")
     case = _live_case(session, ref)
     before = case.last_activity
     case.last_activity = max(before, on)
-    audit.record(session, actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity)
+    audit.record(session, auth.actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity, **how)
     return case
 
 
-def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.date, actor: str) -> Hold:
+def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.date, auth: Unlocked) -> Hold:
+    """Put a case on hold, as ``auth.actor``: any staff login may (a hold only stops destruction;
+    lifting it is a manager's, :func:`release_hold`). Runs in the caller's transaction."""
     if reason not in HOLD_REASONS:
         raise InvalidValue(f"{reason!r} is not a hold reason: use one of {', '.join(HOLD_REASONS)}.")
     if not note.strip():
         raise InvalidValue("a hold needs a note saying why (it stays in the database, never in the audit log).")
+    how = authority.require(session, auth, f"placing a hold on case {ref}")
     case = get_case(session, ref, for_update=True)
-    hold = Hold(reason=reason, note=note.strip(), placed_on=today, placed_by=actor)
+    hold = Hold(reason=reason, note=note.strip(), placed_on=today, placed_by=auth.actor)
     case.holds.append(hold)
     session.flush()
-    audit.record(session, actor, "hold.place", case_ref=case.ref, subject=f"hold:{hold.id}", reason=reason, on=today)
+    audit.record(session, auth.actor, "hold.place", case_ref=case.ref, subject=f"hold:{hold.id}", reason=reason, on=today,
+                 **how)
     return hold
 
 

@@ -411,7 +411,10 @@ def register(s: Session) -> list[dict]:
     ]
 
 
-def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
+def store(s: Session, label: str, location: str, *, auth: authority.Unlocked) -> Disc:
+    """Record where a verified disc is kept (the locked cupboard), as ``auth.actor`` (any staff
+    login). Runs in the caller's transaction."""
+    how = authority.require(s, auth, f"recording where disc {label} is kept")
     disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one_or_none()
     if disc is None:
         raise DiscNotFound(label=label)
@@ -419,7 +422,7 @@ def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
         raise NotArchived(what=f"disc {label}", hint="verify it before it goes in the cupboard",
                           cli_hint="Verify it with 'pps-archive media verify'.")
     disc.status, disc.location = "in-cupboard", location
-    audit.record(s, actor, "media.stored", subject=f"disc:{label}", location=location)
+    audit.record(s, auth.actor, "media.stored", subject=f"disc:{label}", location=location, **how)
     return disc
 
 

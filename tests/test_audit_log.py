@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import audit, cases
+from tests.auth_helpers import unlocked
 from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 
@@ -23,7 +24,7 @@ def _history(ws) -> None:
     with ws.transaction() as s:
         cases.open_case(s, ws.config, CASE_A, today=today, actor="alice", consent_to_store=True)
         cases.open_case(s, ws.config, CASE_B, today=today, actor="bob")
-        cases.place_hold(s, CASE_A, "safeguarding", NOTE, today=today, actor="alice")
+        cases.place_hold(s, CASE_A, "safeguarding", NOTE, today=today, auth=unlocked(s, ws.config, "alice"))
         audit.record(s, "carol", "test.other", subject="disc:1", n=3)
 
 

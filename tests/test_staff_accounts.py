@@ -120,7 +120,7 @@ def test_a_staff_account_is_refused_manager_actions_in_the_library(office) -> No
     with office.transaction() as s:
         cases.open_case(s, office.config, CASE, today=today, actor="alice", consent_to_store=True,
                         passphrase=PASSPHRASE.encode())
-        hold = cases.place_hold(s, CASE, "sar", "request", today=today, actor="alice")
+        hold = cases.place_hold(s, CASE, "sar", "request", today=today, auth=alice)
         hold_id = hold.id
     refused = [
         lambda s: cases.release_hold(s, CASE, hold_id, today=today, auth=alice, consent="--yes"),
@@ -151,6 +151,44 @@ def test_a_staff_account_is_refused_manager_actions_in_the_library(office) -> No
         assert h.released_by == "carol"
     [(actor, _subject, details)] = [e for e in _events(office, "hold.release")]
     assert (actor, details["unlocked_with"], details["actor_role"]) == ("carol", "staff password", "manager")
+
+
+
+def test_staff_change_the_register_as_themselves_and_only_a_manager_lifts_the_hold(office) -> None:  # noqa: ANN001
+    """The register's changes that need no key (consents, activity, holds, where a disc is kept)
+    take the login's keyring in the library: a staff account may make them, recorded under its own
+    name and role; lifting the hold it placed needs a manager; a disabled account's keyring is refused."""
+    from pipeline import cases, staff
+    from pps_archive.errors import NotAuthorised
+
+    alice, bob, carol = _login(office, "alice"), _login(office, "bob"), _login(office, "carol")
+    today = dt.date.today()
+    with office.transaction() as s:
+        cases.open_case(s, office.config, CASE, today=today, actor="alice", passphrase=carol)
+        cases.set_store_consent(s, CASE, True, today=today, auth=alice)
+        cases.set_third_party_consent(s, office.config, CASE, "School", True, today=today, auth=alice)
+        cases.touch(s, CASE, today, auth=alice)
+        hold_id = cases.place_hold(s, CASE, "safeguarding", "concern raised", today=today, auth=alice).id
+    for action in ("consent.store", "consent.third_party", "case.touch", "hold.place"):
+        [(actor, _subject, details)] = _events(office, action)
+        assert (actor, details["unlocked_with"], details["actor_role"]) == ("alice", "staff password", "staff"), action
+    with office.transaction() as s, pytest.raises(ManagerRequired, match="alice is logged in as staff"):
+        cases.release_hold(s, CASE, hold_id, today=today, auth=alice, consent="--yes")
+    with office.reader() as s:
+        assert [h.id for h in cases.active_holds(cases.get_case(s, CASE))] == [hold_id]
+    from pipeline import media
+    from pps_archive.errors import DiscNotFound
+
+    with office.transaction() as s, pytest.raises(NotAuthorised):  # where a disc is kept: a login too
+        media.store(s, "PPS-0001", "locked cupboard", auth=None)
+    with office.transaction() as s, pytest.raises(DiscNotFound):  # a staff login gets as far as the register
+        media.store(s, "PPS-0001", "locked cupboard", auth=alice)
+    staff.disable(office, carol, "bob")
+    with office.transaction() as s, pytest.raises(NotAuthorised, match="disabled"):
+        cases.touch(s, CASE, today, auth=bob)
+    with office.transaction() as s:
+        cases.release_hold(s, CASE, hold_id, today=today, auth=carol, consent="--yes")
+    assert [a for a, *_ in _events(office, "hold.release")] == ["carol"]
 
 
 def test_a_password_change_rewraps_only_its_own_slot(office) -> None:  # noqa: ANN001

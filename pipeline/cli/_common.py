@@ -221,12 +221,3 @@ def unlock(ws: Workspace, actor: str | None = None) -> Unlocked:
         auth = staff.login(ws, user, secret)
     return authority.check_actor(auth, given)
 
-
-def login_actor(ws: Workspace, actor: str | None) -> str:
-    """Log in (as :func:`unlock`) for a command that changes the register but needs no key, and
-    return the name its audit event records: the account that logged in, or, with the recovery
-    passphrase (no one's own), the --by name as before."""
-    from pipeline.authority import STAFF_PASSWORD
-
-    auth = unlock(ws, actor)
-    return auth.actor if auth.method == STAFF_PASSWORD else (auth.claimed_by or actor or auth.actor)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    ID, AppContext, as_of_option, by_option, json_option, login_actor, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
     view_as_of_option, yes_option,
 )
 
@@ -144,9 +144,9 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
     from pipeline import media as m
 
     ws = app.workspace()
-    actor = login_actor(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        m.store(s, label, location, actor=actor)
+        m.store(s, label, location, auth=auth)
     click.echo(f"disc {label}: in the cupboard at {location}")
 
 
