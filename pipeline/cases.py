@@ -58,27 +58,30 @@ def _live_case(session: Session, ref: str) -> Case:
 
 
 def open_case(
-    session: Session, cfg: Config, ref: str, *, today: dt.date, actor: str,
-    anonymous: bool = False, consent_to_store: bool = False, passphrase: bytes | None = None,
+    session: Session, cfg: Config, ref: str, *, today: dt.date, auth: Unlocked,
+    anonymous: bool = False, consent_to_store: bool = False, make_key: bool = True,
 ) -> Case:
-    """Open a case, in the caller's transaction. With the master ``passphrase`` the case's key is
-    made and signed too (intake, which holds no passphrase, can only encrypt to signed keys);
-    without it the case's documents wait in review until one is filed by hand."""
+    """Open a case as ``auth.actor`` (any staff login), in the caller's transaction. The case's key
+    is made and signed with the keyring's master key (intake, which holds no key, can only encrypt
+    to signed keys); with ``make_key=False`` (an archive upgraded from a version before case keys)
+    its documents wait in review until one is filed by hand."""
     from pipeline import keystore
 
     ref = check_ref(cfg, ref)
     in_calendar(today, "the opening date")
+    how = authority.require(session, auth, f"opening case {ref}")
     if session.scalars(select(Case.id).where(Case.ref == ref)).first() is not None:
         raise CaseExists(ref=ref)
-    if passphrase is not None:
-        keystore.ensure_case_key(session, keystore.unlock(session, passphrase), ref, actor=actor)
+    if make_key:
+        keystore.ensure_case_key(session, auth.master, ref, actor=auth.actor)
     case = Case(
         ref=ref, anonymous=anonymous, opened_on=today, last_activity=today,
         store_consent=consent_to_store, store_consent_on=today if consent_to_store else None,
     )
     session.add(case)
     session.flush()
-    audit.record(session, actor, "case.open", case_ref=ref, anonymous=anonymous, consent_to_store=consent_to_store, on=today)
+    audit.record(session, auth.actor, "case.open", case_ref=ref, anonymous=anonymous, consent_to_store=consent_to_store, on=today,
+                 **how)
     return case
 
 

@@ -37,7 +37,7 @@ def _load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, approvers: int = 2) -
     with ws.transaction() as s:
         unlocked(s, ws.config, "init")  # the master key
         for ref, day in ((OLD1, OPENED), (OLD2, OPENED), (LIVE, dt.date(2025, 6, 1))):
-            cases.open_case(s, ws.config, ref, today=day, actor="alice", consent_to_store=True)
+            cases.open_case(s, ws.config, ref, today=day, auth=unlocked(s, ws.config, "alice"), consent_to_store=True)
     return ws
 
 
@@ -135,7 +135,7 @@ def _touch(ws: Workspace) -> None:
 
 def _new_due_case(ws: Workspace) -> None:
     with ws.transaction() as s:
-        cases.open_case(s, ws.config, "PPS-2018-0003", today=OPENED, actor="carol", consent_to_store=True)
+        cases.open_case(s, ws.config, "PPS-2018-0003", today=OPENED, auth=unlocked(s, ws.config, "carol"), consent_to_store=True)
 
 
 @pytest.mark.parametrize(("change", "words"), [

@@ -118,8 +118,7 @@ def test_a_staff_account_is_refused_manager_actions_in_the_library(office) -> No
     carol = _login(office, "carol")
     today = dt.date.today()
     with office.transaction() as s:
-        cases.open_case(s, office.config, CASE, today=today, actor="alice", consent_to_store=True,
-                        passphrase=PASSPHRASE.encode())
+        cases.open_case(s, office.config, CASE, today=today, auth=alice, consent_to_store=True)
         hold = cases.place_hold(s, CASE, "sar", "request", today=today, auth=alice)
         hold_id = hold.id
     refused = [
@@ -164,12 +163,12 @@ def test_staff_change_the_register_as_themselves_and_only_a_manager_lifts_the_ho
     alice, bob, carol = _login(office, "alice"), _login(office, "bob"), _login(office, "carol")
     today = dt.date.today()
     with office.transaction() as s:
-        cases.open_case(s, office.config, CASE, today=today, actor="alice", passphrase=carol)
+        cases.open_case(s, office.config, CASE, today=today, auth=alice)
         cases.set_store_consent(s, CASE, True, today=today, auth=alice)
         cases.set_third_party_consent(s, office.config, CASE, "School", True, today=today, auth=alice)
         cases.touch(s, CASE, today, auth=alice)
         hold_id = cases.place_hold(s, CASE, "safeguarding", "concern raised", today=today, auth=alice).id
-    for action in ("consent.store", "consent.third_party", "case.touch", "hold.place"):
+    for action in ("case.open", "consent.store", "consent.third_party", "case.touch", "hold.place"):
         [(actor, _subject, details)] = _events(office, action)
         assert (actor, details["unlocked_with"], details["actor_role"]) == ("alice", "staff password", "staff"), action
     with office.transaction() as s, pytest.raises(ManagerRequired, match="alice is logged in as staff"):

@@ -45,10 +45,9 @@ def case_open(app: AppContext, ref: str, anonymous: bool, consent_to_store: bool
     from pipeline import cases
 
     ws = app.workspace()
-    secret = unlock(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        c = cases.open_case(s, ws.config, ref, today=as_of, actor=actor, anonymous=anonymous, consent_to_store=consent_to_store,
-                            passphrase=secret)
+        c = cases.open_case(s, ws.config, ref, today=as_of, auth=auth, anonymous=anonymous, consent_to_store=consent_to_store)
         ref = c.ref
     click.echo(f"opened case {ref}" + ("" if consent_to_store else " (no consent to store yet: its documents will wait in review)"))
 

@@ -89,7 +89,7 @@ def test_random_histories_keep_the_rules(_sqlite_template: Path, tmp_path_factor
         with ws.transaction() as s:
             auth = unlocked(s, ws.config, "t")
             for ref in REFS:
-                cases.open_case(s, ws.config, ref, today=START, actor="t", consent_to_store=True)
+                cases.open_case(s, ws.config, ref, today=START, auth=auth, consent_to_store=True)
         for n, step in enumerate(history):
             if step[0] == "dispose":
                 _dispose(ws, START + dt.timedelta(days=step[1]), auth)
