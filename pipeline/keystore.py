@@ -101,6 +101,7 @@ def unlock(session: Session, passphrase) -> bytes:  # noqa: ANN001 - bytes or a 
     row = _master_row(session)
     if row is None:
         raise NotInitialised(what="the master key", data_dir="this data directory")
+    authority.ensure_recovery_allowed(session)  # a failure here is not recorded: front-ends log in with recover()
     master = keys.unwrap_master_key(row.record, passphrase, archive_id(session))
     audit.seal_on_commit(session, master)
     return master

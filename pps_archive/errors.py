@@ -80,6 +80,8 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 71
     POLICY_REFUSAL = 72
     DISC_NOT_FOUND = 73
+    # lib-auth helper: 77-78
+    RECOVERY_BACKOFF = 77
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -541,6 +543,17 @@ class ActorMismatch(PPSArchiveError):
     template = (
         "the action is recorded as done by the account that logged in ({account}), but {given!r} was "
         "given as the person doing it: log in as {given}, or leave the name out. Nothing was done."
+    )
+
+
+class RecoveryBackoff(PPSArchiveError):
+    """Failed attempts with the recovery passphrase in a row: the next one waits (never a lock)."""
+
+    exit_code = ExitCode.RECOVERY_BACKOFF
+    http_status = 403
+    template = (
+        "the recovery passphrase has {failures} failed attempt(s) in a row: try again after {at} UTC "
+        "(each failure doubles the wait, up to a limit; it never locks the archive). Nothing was done."
     )
 
 

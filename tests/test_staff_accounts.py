@@ -230,25 +230,92 @@ def test_a_one_time_password_opens_only_the_password_change(office) -> None:  # 
 def test_backoff_then_a_lock_after_failed_logins_each_one_audited(office) -> None:  # noqa: ANN001
     from pipeline import staff
 
+    limits = staff.login_limits(office.config)
+    assert (limits.max_failures, limits.backoff(1), limits.backoff(30)) == (8, dt.timedelta(seconds=1), dt.timedelta(minutes=5))
     start = _later(0)
     with pytest.raises(LoginFailed):
         _login(office, "bob", "not bob's password at all", now=start)
     with pytest.raises(AccountLocked, match="try again after"):  # even the right password waits
         _login(office, "bob", now=start)
-    assert _login(office, "bob", now=start + staff.backoff(1)).actor == "bob"  # and the count starts again
+    assert _login(office, "bob", now=start + limits.backoff(1)).actor == "bob"  # and the count starts again
     t = start + dt.timedelta(seconds=5)
-    for _ in range(staff.MAX_FAILURES):
-        t += staff.backoff(staff.MAX_FAILURES) + dt.timedelta(seconds=1)
+    for _ in range(limits.max_failures):
+        t += limits.backoff(limits.max_failures) + dt.timedelta(seconds=1)
         with pytest.raises((LoginFailed, AccountLocked)):
             _login(office, "bob", "wrong guess number one", now=t)
     with pytest.raises(AccountLocked, match="is locked after"):
         _login(office, "bob", now=t + dt.timedelta(days=1))
     failed = _events(office, "auth.login_failed")
-    assert [d["reason"] for _a, _s, d in failed].count("wrong password") == staff.MAX_FAILURES + 1
+    assert [d["reason"] for _a, _s, d in failed].count("wrong password") == limits.max_failures + 1
     assert failed[-1][2] == {"reason": "locked"}
     assert all("wrong guess" not in json.dumps(d) and "bob's password" not in json.dumps(d) for _a, _s, d in failed)
     staff.unlock_account(office, _login(office, "dave"), "bob")
     assert _login(office, "bob", now=t + dt.timedelta(days=1)).actor == "bob"
+
+
+
+def test_login_limits_come_from_the_configuration(database_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """An office that configures a lower limit and a longer wait gets them: locked after the third
+    failure, and the waits are its own."""
+    from pipeline import authority, keystore, staff
+    from pipeline.workspace import Workspace
+
+    monkeypatch.setenv("PPS_ARCHIVE__STAFF__MAX_FAILED_LOGINS", "3")
+    monkeypatch.setenv("PPS_ARCHIVE__STAFF__BACKOFF_SECONDS", "10")
+    monkeypatch.setenv("PPS_ARCHIVE__STAFF__BACKOFF_MAX_SECONDS", "25")
+    ws = Workspace.load(tmp_path / "data")
+    ws.create_dirs()
+    try:
+        with ws.transaction() as s:
+            keystore.ensure_master_key(s, ws.config, PASSPHRASE.encode(), keystore.ensure_archive_id(s), actor="init")
+        staff.add(ws, authority.recover(ws, PASSPHRASE.encode()), "bob", "staff", PASSWORDS["bob"].encode())
+        limits = staff.login_limits(ws.config)
+        assert [limits.backoff(n).total_seconds() for n in (1, 2, 3, 9)] == [10, 20, 25, 25]
+        t = _later(0)
+        with pytest.raises(LoginFailed, match="after 3 in a row"):
+            _login(ws, "bob", "the wrong one, number 1", now=t)
+        with pytest.raises(AccountLocked, match="try again after"):  # 10 s, not the default 1 s
+            _login(ws, "bob", now=t + dt.timedelta(seconds=9))
+        for n in (2, 3):
+            t += dt.timedelta(seconds=30)
+            with pytest.raises(LoginFailed):
+                _login(ws, "bob", f"the wrong one, number {n}", now=t)
+        with pytest.raises(AccountLocked, match="is locked after 3 failed logins"):
+            _login(ws, "bob", now=t + dt.timedelta(days=1))
+    finally:
+        ws.close()
+
+
+def test_the_recovery_passphrase_backs_off_after_failures_but_never_locks(office) -> None:  # noqa: ANN001
+    """Failed recovery attempts are audit events and make the next attempt wait, doubling; the
+    right passphrase after the wait still opens the archive (no lock), and the count starts again."""
+    from pipeline import authority, keystore
+    from pps_archive.errors import RecoveryBackoff, WrongPassphrase
+
+    t = _later(0)
+    with pytest.raises(WrongPassphrase):
+        authority.recover(office, b"not the recovery passphrase", now=t)
+    with pytest.raises(RecoveryBackoff, match="1 failed attempt"):  # even the right one waits
+        authority.recover(office, PASSPHRASE.encode(), now=t)
+    for n in range(2, 30):  # far more failures than lock an account
+        t += dt.timedelta(minutes=10)
+        with pytest.raises(WrongPassphrase):
+            authority.recover(office, f"guess number {n}".encode(), now=t)
+    with office.reader() as s:
+        failures, next_at = authority.recovery_failures(s)
+    assert failures == 29 and next_at == t + dt.timedelta(minutes=5)  # the ceiling, never longer
+    with office.transaction() as s, pytest.raises(RecoveryBackoff):  # the in-transaction check too (t is ahead)
+        keystore.unlock(s, PASSPHRASE.encode())
+    with pytest.raises(RecoveryBackoff, match="29 failed attempt"):
+        authority.recover(office, PASSPHRASE.encode(), now=t + dt.timedelta(minutes=4))
+    auth = authority.recover(office, PASSPHRASE.encode(), now=t + dt.timedelta(minutes=5))
+    assert (auth.actor, auth.role) == ("recovery", "manager")
+    with office.reader() as s:
+        assert authority.recovery_failures(s)[0] == 0
+    failed = [d for a, _s, d in _events(office, "auth.login_failed") if a == "recovery"]
+    assert [d["reason"] for d in failed].count("wrong passphrase") == 29
+    assert [d["reason"] for d in failed].count("too soon") == 2
+    assert all("guess" not in json.dumps(d) for d in failed)
 
 
 def test_an_unknown_name_is_a_failure_but_is_not_written_down(office) -> None:  # noqa: ANN001
