@@ -64,6 +64,9 @@ def ensure_master_key(session: Session, cfg: Config, passphrase: bytes, archive:
 
     row = _master_row(session)
     if row is not None:
+        from pipeline import authority
+
+        authority.ensure_recovery_allowed(session)  # the recovery passphrase's backoff holds here too
         master = keys.unwrap_master_key(row.record, passphrase, archive)
     else:
         from pipeline.passphrase import check_strength

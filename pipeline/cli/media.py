@@ -207,17 +207,14 @@ def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, act
 
     Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log: the
     backup, its expiry included, is authenticated under the master key."""
-    from pipeline import keystore
-    from pps_archive.atomic import atomic_write_bytes
+    from pipeline.key_files import write_backup
 
     real_date(as_of, "exporting the key store")
     ws = app.workspace()
     consent = typed_consent(f"export the key store to {out}, valid for {valid_days} days", yes)
     auth = unlock(ws, actor)
-    with ws.transaction() as s:  # written before the export is recorded: a failed write records nothing
-        data = keystore.export_backup(s, today=as_of, valid_days=valid_days, auth=auth, consent=consent)
-        atomic_write_bytes(out, data, 0o600)
-    click.echo(f"key store backup written to {out}; it expires on {as_of + dt.timedelta(days=valid_days)}")
+    r = write_backup(ws, out, auth=auth, today=as_of, valid_days=valid_days, consent=consent)
+    click.echo(f"key store backup written to {r['path']}; it expires on {r['expires']}")
 
 
 @keys.command("import")
@@ -246,18 +243,13 @@ def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> No
 @pass_app
 def keys_export_case(app: AppContext, ref: str, out: Path, actor: str, yes: bool) -> None:
     """Write case REF's key as an age identity file: 'age -d -i FILE ITEM.AGE' then decrypts its items."""
-    from pipeline import keystore
-    from pipeline.cases import get_case
-    from pps_archive.atomic import atomic_write_bytes
+    from pipeline.key_files import write_case_key
 
     ws = app.workspace()
     consent = typed_consent(f"write the secret key of case {ref} to {out}", yes)
     auth = unlock(ws, actor)
-    with ws.transaction() as s:
-        ref = get_case(s, ref).ref
-        text = keystore.export_case_key(s, auth, ref, consent=consent)
-        atomic_write_bytes(out, text.encode("ascii"), 0o600)
-    click.echo(f"the key of case {ref} written to {out} (mode 0600): destroy the file when done")
+    r = write_case_key(ws, ref, out, auth=auth, consent=consent)
+    click.echo(f"the key of case {r['case_ref']} written to {r['path']} (mode 0600): destroy the file when done")
 
 
 @keys.command("change-passphrase")
