@@ -70,14 +70,16 @@ def test_the_four_long_jobs_report_rising_progress(database_url: str, tmp_path: 
         assert [r["outcome"] for r in results] == ["done", "done"]
         assert _rising(seen, "ingest")[-1] == 2
 
-        built = media.build(ws, tmp_path / "out", passphrase=PASSPHRASE.encode(), actor="bob", today=TODAY,
-                            progress=seen.append)
+        from pipeline import authority
+
+        bob = authority.recover(ws, PASSPHRASE.encode())
+        built = media.build(ws, tmp_path / "out", auth=bob, today=TODAY, progress=seen.append)
         assert _rising(seen, "build") == [0, len(built)] == [0, 1]  # default capacity: one disc
 
         image = Path(built[0]["path"])
-        report = media.verify(ws, image, full=True, passphrase=PASSPHRASE.encode(), actor="bob", progress=seen.append)
+        report = media.verify(ws, image, full=True, auth=bob, progress=seen.append)
         assert _rising(seen, "verify")[-1] == report["items"] >= 2
-        assert media.verify(ws, image, full=False, passphrase=None, actor="bob", progress=seen.append)["ok"]
+        assert media.verify(ws, image, full=False, auth=None, progress=seen.append)["ok"]
         assert len([p for p in seen if p.stage == "verify"]) == report["items"] + 1  # a quick read counts nothing
 
         with ws.reader() as s:

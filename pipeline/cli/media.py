@@ -67,10 +67,9 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
     from pipeline.cli._progress import progress_bar
 
     ws = app.workspace()
-    secret = unlock(ws, actor)
+    auth = unlock(ws, actor)
     with progress_bar("building discs", quiet=as_json) as progress:
-        built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
-                        progress=progress)
+        built = m.build(ws, out, capacity, auth=auth, today=as_of, consolidate=consolidate, progress=progress)
     if as_json:
         print_json(built)
         return
@@ -93,11 +92,12 @@ def media_verify(app: AppContext, sources: tuple[Path, ...], full: bool, actor: 
 
     ws = app.workspace()
     # a read from the disc counts only with the key (its mark is MACed): a login, else the passphrase if given
-    secret = unlock(ws, actor) if full or app.user else passphrase_if_available()
+    secret = None if full or app.user else passphrase_if_available()
+    auth = unlock(ws, actor, secret) if full or app.user or secret is not None else None
     reports = []
     for src in sources:
         with progress_bar(f"verifying {src.name}", quiet=as_json or not full) as progress:
-            reports.append(m.verify(ws, src, full=full, passphrase=secret, actor=actor, progress=progress))
+            reports.append(m.verify(ws, src, full=full, auth=auth, claimed_by=actor, progress=progress))
     if as_json:
         print_json(reports)
     else:
@@ -184,7 +184,7 @@ def restore(app: AppContext, source: Path, document: int, out: Path, original: b
     from pipeline import media as m
 
     ws = app.workspace()
-    r = m.restore(ws, source, document, out, passphrase=unlock(ws, actor), actor=actor, original=original)
+    r = m.restore(ws, source, document, out, auth=unlock(ws, actor), original=original)
     what = "the original file of document" if r["original"] else "document"
     click.echo(f"{what} {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
 
