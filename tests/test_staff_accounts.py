@@ -386,3 +386,24 @@ def test_staff_names_are_validated_in_the_library(name: str) -> None:
 
     with pytest.raises(InvalidValue):
         staff.validate_name(name)
+
+
+def test_changing_the_recovery_passphrase_logs_in_with_it_and_records_it_as_such(office) -> None:  # noqa: ANN001
+    """The recovery passphrase's own change is a recovery login (a wrong one counts towards its
+    backoff); the change is recorded as by ``recovery``, the name given beside it."""
+    from pipeline import authority, keystore
+    from pps_archive.errors import WrongPassphrase
+
+    new = b"copper lighthouse walrus 7 saffron"
+    with pytest.raises(WrongPassphrase):
+        keystore.change_recovery_passphrase(office, b"not the old passphrase", new, claimed_by="carol")
+    with office.reader() as s:
+        assert authority.recovery_failures(s)[0] == 1
+    with office.transaction() as s:  # the wait is over (as a day later)
+        authority._set_recovery_failures(s, 1, _later(-1))  # noqa: SLF001 - time passes
+    keystore.change_recovery_passphrase(office, PASSPHRASE.encode(), new, claimed_by="carol")
+    [(actor, _subject, details)] = _events(office, "keys.passphrase_changed")
+    assert (actor, details) == ("recovery", {"unlocked_with": "recovery passphrase", "claimed_by": "carol"})
+    assert authority.recover(office, new).actor == "recovery"
+    with pytest.raises(WrongPassphrase):
+        authority.recover(office, PASSPHRASE.encode())

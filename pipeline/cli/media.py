@@ -231,7 +231,7 @@ def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> No
 
     ws = app.workspace()
     with ws.transaction() as s:
-        r = keystore.import_backup(s, backup.read_bytes(), passphrase(), today=as_of, actor=actor)
+        r = keystore.import_backup(s, backup.read_bytes(), passphrase(), today=as_of, claimed_by=actor)
     click.echo(f"imported {r['added']} key(s) from the backup of {r['backup_created']}; {r['skipped_disposed']} of disposed cases skipped")
 
 
@@ -267,7 +267,5 @@ def keys_change_passphrase(app: AppContext, actor: str) -> None:
     ws = app.workspace()
     old = passphrase()
     new = get_new_passphrase(os.environ, prompt_passphrase if sys.stdin.isatty() else None)
-    with ws.transaction() as s:
-        keystore.unlock(s, old)
-        keystore.change_passphrase(s, ws.config, old, new, actor=actor)
+    keystore.change_recovery_passphrase(ws, old, new, claimed_by=actor)
     click.echo("master key re-wrapped under the new passphrase; nothing else was re-encrypted")
