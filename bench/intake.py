@@ -125,11 +125,13 @@ def run_pipeline(work: Path, files: list[Path]) -> tuple[float, int, dict[str, s
     from pipeline import cases
     from pipeline.workspace import Workspace
 
+    from pipeline import authority
+
     ws = Workspace.load(home, environ=env)
+    auth = authority.recover(ws, PASS.encode())
     with ws.transaction() as s:
         for ref in REFS:
-            cases.open_case(s, ws.config, ref, today=dt.date.today(), actor="bench", consent_to_store=True,
-                            passphrase=PASS.encode())
+            cases.open_case(s, ws.config, ref, today=dt.date.today(), auth=auth, consent_to_store=True)
     ws.close()
     copies = []
     for f in files:

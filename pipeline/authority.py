@@ -98,29 +98,96 @@ def unlock(s: Session, passphrase: bytes, *, actor: str = RECOVERY_ACTOR) -> Unl
     return keyring(actor=actor, method=RECOVERY, archive_id=keystore.archive_id(s), master=master, role=MANAGER)
 
 
-def recover(ws: Workspace, passphrase: bytes) -> Unlocked:
+#: the settings row that counts failed attempts with the recovery passphrase in a row
+RECOVERY_FAILURES = "recovery_failures"
+
+
+def recover(ws: Workspace, passphrase: bytes, *, now: dt.datetime | None = None) -> Unlocked:
     """Log in with the recovery passphrase (``init``'s): a manager's keyring whose actor is
     ``"recovery"``. The wrapped master key is read in a short read transaction, the KDF runs
-    outside any transaction, and the login is recorded after (a failure too)."""
-    from archive_media import keys
-    from pipeline import audit, keystore
-    from pps_archive.errors import NotInitialised, WrongPassphrase
+    outside any transaction, and the login is recorded after (a failure too).
 
+    Failed attempts are rate-limited as staff logins are (``[staff]`` backoff_seconds, doubling up
+    to backoff_max_seconds): an attempt before the wait is over is refused without trying the
+    passphrase (:class:`RecoveryBackoff`, itself an audit event). There is no lock: the recovery
+    passphrase is how the office gets back in, so it must never be locked out for good."""
+    from archive_media import keys
+    from pipeline import audit, keystore, staff
+    from pps_archive.errors import NotInitialised, RecoveryBackoff, WrongPassphrase
+
+    now = now or _utcnow()
+    limits = staff.login_limits(ws.config)
     with ws.reader() as s:
         row = keystore._master_row(s)  # noqa: SLF001 - the keystore's own row, read-only
         if row is None:
             raise NotInitialised(what="the master key", data_dir="this data directory")
         record, archive = bytes(row.record), keystore.archive_id(s)
+        failures, next_at = recovery_failures(s)
+    if next_at is not None and now < next_at:
+        with ws.transaction() as s:
+            audit.record(s, RECOVERY_ACTOR, "auth.login_failed", method=RECOVERY, reason="too soon", failures=failures)
+        raise RecoveryBackoff(failures=failures, at=next_at.isoformat())
     try:
         master = keys.unwrap_master_key(record, passphrase, archive)
     except WrongPassphrase:
         with ws.transaction() as s:
-            audit.record(s, RECOVERY_ACTOR, "auth.login_failed", method=RECOVERY)
+            failures, _next = recovery_failures(s, for_update=True)
+            failures += 1
+            _set_recovery_failures(s, failures, now + limits.backoff(failures))
+            audit.record(s, RECOVERY_ACTOR, "auth.login_failed", method=RECOVERY, reason="wrong passphrase", failures=failures)
         raise
     with ws.transaction() as s:
         audit.seal_on_commit(s, master)
+        _set_recovery_failures(s, 0, None)
         audit.record(s, RECOVERY_ACTOR, "auth.login", method=RECOVERY)
     return keyring(actor=RECOVERY_ACTOR, method=RECOVERY, archive_id=archive, master=master, role=MANAGER)
+
+
+def recovery_failures(s: Session, *, for_update: bool = False) -> tuple[int, dt.datetime | None]:
+    """Failed attempts with the recovery passphrase in a row, and when the next may be made."""
+    import json
+
+    from sqlalchemy import select
+
+    from pipeline.models import Setting
+
+    stmt = select(Setting).where(Setting.key == RECOVERY_FAILURES)
+    row = s.scalars(stmt.with_for_update() if for_update else stmt).one_or_none()
+    if row is None:
+        return 0, None
+    value = json.loads(row.value)
+    next_at = value.get("next_attempt_at")
+    return int(value.get("failures", 0)), dt.datetime.fromisoformat(next_at) if next_at else None
+
+
+def ensure_recovery_allowed(s: Session, *, now: dt.datetime | None = None) -> None:
+    """Refuse the recovery passphrase while its backoff lasts (for callers that check it inside
+    their own transaction, such as ``keystore.unlock``; :func:`recover` also records the attempt)."""
+    from pps_archive.errors import RecoveryBackoff
+
+    failures, next_at = recovery_failures(s)
+    if next_at is not None and (now or _utcnow()) < next_at:
+        raise RecoveryBackoff(failures=failures, at=next_at.isoformat())
+
+
+def _set_recovery_failures(s: Session, failures: int, next_at: dt.datetime | None) -> None:
+    import json
+
+    from pipeline.models import Setting
+
+    row = s.get(Setting, RECOVERY_FAILURES)
+    if row is None and failures == 0:
+        return
+    value = json.dumps({"failures": failures, "next_attempt_at": next_at.isoformat() if next_at else None})
+    if row is None:
+        s.add(Setting(key=RECOVERY_FAILURES, value=value))
+    else:
+        row.value = value
+    s.flush()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
 
 
 def require(s: Session, auth: Unlocked | None, what: str, *, role: str | None = None) -> dict:

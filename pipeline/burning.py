@@ -54,13 +54,13 @@ def _record(ws: Workspace, actor: str, event: str, label: str, **fields: object)
         audit.record(s, actor, event, subject=f"disc:{label}", **fields)
 
 
-def burn(ws: Workspace, label: str, device: Path, *, passphrase, actor: str, image: Path | None = None,  # noqa: ANN001
+def burn(ws: Workspace, label: str, device: Path, *, auth, image: Path | None = None,  # noqa: ANN001 - an Unlocked
          progress: ProgressCallback | None = None) -> dict:
     """Burn disc ``label``'s image (``image``, else the one 'media build' recorded) to the blank
     medium in ``device``, read it back and verify it in full from there.
 
-    ``passphrase``: a login's keyring (or the recovery passphrase), needed by the full
-    verification. Raises :class:`NoDrive`, :class:`DiscNotBlank`, :class:`DiscTooSmall` before
+    ``auth``: the login's keyring (any staff), needed by the full verification; the events record
+    ``auth.actor``. Raises :class:`NoDrive`, :class:`DiscNotBlank`, :class:`DiscTooSmall` before
     anything is written; :class:`BurnFailed` when the write fails or the read-back differs (the
     register is unchanged then, the failure is in the audit log). The result holds the
     verification's report (``verification``); ``counts`` says whether it was a read from a disc
@@ -68,6 +68,8 @@ def burn(ws: Workspace, label: str, device: Path, *, passphrase, actor: str, ima
     from archive_media import burn as b
     from pipeline import media
     from pps_archive.errors import BurnFailed
+
+    actor = auth.actor
 
     with ws.transaction() as s:
         disc = _disc(s, label)
@@ -108,12 +110,12 @@ def burn(ws: Workspace, label: str, device: Path, *, passphrase, actor: str, ima
         audit.record(s, actor, "media.burnt", subject=f"disc:{label}", device_kind=state.kind, sectors=b.sectors(size),
                      ecc=bool(ecc))
     if state.is_drive:
-        report = media.verify(ws, Path(device), full=True, passphrase=passphrase, actor=actor, progress=progress)
+        report = media.verify(ws, Path(device), full=True, auth=auth, progress=progress)
     else:  # a pseudo-drive file: verify the bytes read back from it, as the image file they are
         copy = make_private_dir(ws.path("media")) / f".readback-{label}.iso"
         try:
             b.recover_image(Path(device), size, copy, sha, ecc=False)
-            report = {**media.verify(ws, copy, full=True, passphrase=passphrase, actor=actor, progress=progress),
+            report = {**media.verify(ws, copy, full=True, auth=auth, progress=progress),
                       "media": str(device)}
         finally:
             copy.unlink(missing_ok=True)
@@ -122,7 +124,7 @@ def burn(ws: Workspace, label: str, device: Path, *, passphrase, actor: str, ima
             "error_correction": ecc, "verification": report}
 
 
-def replace(ws: Workspace, label: str, out_dir: Path, *, passphrase, actor: str, today: dt.date,  # noqa: ANN001
+def replace(ws: Workspace, label: str, out_dir: Path, *, auth, today: dt.date,  # noqa: ANN001 - an Unlocked
             capacity: int | None = None, progress: ProgressCallback | None = None) -> dict:
     """Build, from the vault copies, new disc images holding exactly the live items of disc
     ``label`` (degraded or failed), each recording that it replaces ``label``; the old disc is
@@ -130,13 +132,14 @@ def replace(ws: Workspace, label: str, out_dir: Path, *, passphrase, actor: str,
     disposed of meanwhile are not re-burnt. :class:`Conflict` if it already has a live replacement."""
     from pipeline import media
 
+    actor = auth.actor
     with ws.transaction() as s:
         _disc(s, label)
         other = s.scalars(select(Disc.label).where(Disc.replaces == label, Disc.status != "destroyed")).first()
         if other is not None:
             raise Conflict(f"disc {label} already has a replacement, disc {other}: burn it, verify it from the drive, then "
                            f"record {label} destroyed")
-    built = media.build(ws, out_dir, capacity, passphrase=passphrase, actor=actor, today=today, progress=progress,
+    built = media.build(ws, out_dir, capacity, auth=auth, today=today, progress=progress,
                         replacing=label)
     _record(ws, actor, "media.replacement_built", label, replacements=[b["label"] for b in built])
     return {"replaces": label, "built": built,

@@ -58,46 +58,54 @@ def _live_case(session: Session, ref: str) -> Case:
 
 
 def open_case(
-    session: Session, cfg: Config, ref: str, *, today: dt.date, actor: str,
-    anonymous: bool = False, consent_to_store: bool = False, passphrase: bytes | None = None,
+    session: Session, cfg: Config, ref: str, *, today: dt.date, auth: Unlocked,
+    anonymous: bool = False, consent_to_store: bool = False, make_key: bool = True,
 ) -> Case:
-    """Open a case, in the caller's transaction. With the master ``passphrase`` the case's key is
-    made and signed too (intake, which holds no passphrase, can only encrypt to signed keys);
-    without it the case's documents wait in review until one is filed by hand."""
+    """Open a case as ``auth.actor`` (any staff login), in the caller's transaction. The case's key
+    is made and signed with the keyring's master key (intake, which holds no key, can only encrypt
+    to signed keys); with ``make_key=False`` (an archive upgraded from a version before case keys)
+    its documents wait in review until one is filed by hand."""
     from pipeline import keystore
 
     ref = check_ref(cfg, ref)
     in_calendar(today, "the opening date")
+    how = authority.require(session, auth, f"opening case {ref}")
     if session.scalars(select(Case.id).where(Case.ref == ref)).first() is not None:
         raise CaseExists(ref=ref)
-    if passphrase is not None:
-        keystore.ensure_case_key(session, keystore.unlock(session, passphrase), ref, actor=actor)
+    if make_key:
+        keystore.ensure_case_key(session, auth.master, ref, actor=auth.actor)
     case = Case(
         ref=ref, anonymous=anonymous, opened_on=today, last_activity=today,
         store_consent=consent_to_store, store_consent_on=today if consent_to_store else None,
     )
     session.add(case)
     session.flush()
-    audit.record(session, actor, "case.open", case_ref=ref, anonymous=anonymous, consent_to_store=consent_to_store, on=today)
+    audit.record(session, auth.actor, "case.open", case_ref=ref, anonymous=anonymous, consent_to_store=consent_to_store, on=today,
+                 **how)
     return case
 
 
-def set_store_consent(session: Session, ref: str, granted: bool, *, today: dt.date, actor: str) -> Case:
+def set_store_consent(session: Session, ref: str, granted: bool, *, today: dt.date, auth: Unlocked) -> Case:
+    """Record (or withdraw) the parent/carer's consent to store information, as ``auth.actor``
+    (any staff login). Runs in the caller's transaction."""
+    how = authority.require(session, auth, f"recording consent to store for case {ref}")
     case = _live_case(session, ref)
     case.store_consent = granted
     case.store_consent_on = today
-    audit.record(session, actor, "consent.store", case_ref=case.ref, granted=granted, on=today)
+    audit.record(session, auth.actor, "consent.store", case_ref=case.ref, granted=granted, on=today, **how)
     return case
 
 
-def set_la_identify_consent(session: Session, ref: str, granted: bool, *, today: dt.date, actor: str) -> Case:
+def set_la_identify_consent(session: Session, ref: str, granted: bool, *, today: dt.date, auth: Unlocked) -> Case:
     """Record whether the parent/carer gives permission to be identified to the Local Authority
     (the policy: issues are brought to the LA's attention anonymously "unless they give permission
-    to be identified"; :mod:`pipeline.reports`). Runs in the caller's transaction, audited."""
+    to be identified"; :mod:`pipeline.reports`), as ``auth.actor`` (any staff login). Runs in the
+    caller's transaction, audited."""
+    how = authority.require(session, auth, f"recording permission to identify case {ref} to the Local Authority")
     case = _live_case(session, ref)
     case.la_identify = granted
     case.la_identify_on = today
-    audit.record(session, actor, "consent.la_identify", case_ref=case.ref, granted=granted, on=today)
+    audit.record(session, auth.actor, "consent.la_identify", case_ref=case.ref, granted=granted, on=today, **how)
     return case
 
 
@@ -113,9 +121,12 @@ def canonical_party(cfg: Config, name: str) -> str:
 
 
 def set_third_party_consent(
-    session: Session, cfg: Config, ref: str, party: str, allowed: bool, *, today: dt.date, actor: str
+    session: Session, cfg: Config, ref: str, party: str, allowed: bool, *, today: dt.date, auth: Unlocked
 ) -> ThirdPartyConsent:
+    """Allow or withdraw contact with a third party (a role, never a person), as ``auth.actor``
+    (any staff login). Runs in the caller's transaction."""
     party = canonical_party(cfg, party)
+    how = authority.require(session, auth, f"recording consent to contact {party} for case {ref}")
     case = _live_case(session, ref)
     row = next((tp for tp in case.third_parties if tp.party == party), None)
     if row is None:
@@ -124,7 +135,8 @@ def set_third_party_consent(
     else:
         row.allowed, row.changed_on = allowed, today
     session.flush()
-    audit.record(session, actor, "consent.third_party", case_ref=case.ref, party=party, allowed=allowed, on=today)
+    audit.record(session, auth.actor, "consent.third_party", case_ref=case.ref, party=party, allowed=allowed, on=today,
+                 **how)
     return row
 
 
@@ -134,16 +146,18 @@ def ensure_can_file(case: Case) -> None:
         raise ConsentRequired(ref=case.ref)
 
 
-def touch(session: Session, ref: str, on: dt.date, *, actor: str, because: str | None = None) -> Case:
-    """Record activity: the archive and disposal dates move on from the later of the two dates.
-    ``because`` names the record the activity comes from (``document:12``, ``appointment:3``) in
-    the audit event, when it is not a person recording it by hand."""
+def touch(session: Session, ref: str, on: dt.date, *, auth: Unlocked, because: str | None = None) -> Case:
+    """Record activity, as ``auth.actor`` (any staff login): the archive and disposal dates move on
+    from the later of the two dates. ``because`` names the record the activity comes from
+    (``appointment:3``) in the audit event, when it is not a person recording it by hand. Runs in
+    the caller's transaction."""
     in_calendar(on, "the date of the activity")
+    how = authority.require(session, auth, f"recording activity on case {ref}")
     case = _live_case(session, ref)
     before = case.last_activity
     case.last_activity = max(before, on)
     extra = {"because": because} if because else {}
-    audit.record(session, actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity, **extra)
+    audit.record(session, auth.actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity, **how, **extra)
     return case
 
 
@@ -151,27 +165,36 @@ def record_document_activity(session: Session, doc, on: dt.date, *, actor: str) 
     """A document filed to its case is activity on the case (it moves the archive and disposal
     dates, as :func:`touch`), unless it was scanned while archiving the case (``doc.archiving``,
     from an archiving cover sheet): old paper sorted for the archive is no new work. Returns
-    whether the case was touched. Runs in the caller's transaction."""
+    whether the case was touched. ``actor``: who filed it (``intake``, which needs no login, or the
+    person who assigned it from review, whose login the caller has checked). Runs in the caller's
+    transaction."""
     if doc.case_id is None or doc.archiving:
         return False
     case = session.get(Case, doc.case_id)
     if case is None or case.disposed_on is not None:
         return False
     if on > case.last_activity:
-        touch(session, case.ref, on, actor=actor, because=f"document:{doc.id}")
+        in_calendar(on, "the date of the activity")
+        case.last_activity = on
+        audit.record(session, actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity,
+                     because=f"document:{doc.id}")
     return True
 
 
-def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.date, actor: str) -> Hold:
+def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.date, auth: Unlocked) -> Hold:
+    """Put a case on hold, as ``auth.actor``: any staff login may (a hold only stops destruction;
+    lifting it is a manager's, :func:`release_hold`). Runs in the caller's transaction."""
     if reason not in HOLD_REASONS:
         raise InvalidValue(f"{reason!r} is not a hold reason: use one of {', '.join(HOLD_REASONS)}.")
     if not note.strip():
         raise InvalidValue("a hold needs a note saying why (it stays in the database, never in the audit log).")
+    how = authority.require(session, auth, f"placing a hold on case {ref}")
     case = get_case(session, ref, for_update=True)
-    hold = Hold(reason=reason, note=note.strip(), placed_on=today, placed_by=actor)
+    hold = Hold(reason=reason, note=note.strip(), placed_on=today, placed_by=auth.actor)
     case.holds.append(hold)
     session.flush()
-    audit.record(session, actor, "hold.place", case_ref=case.ref, subject=f"hold:{hold.id}", reason=reason, on=today)
+    audit.record(session, auth.actor, "hold.place", case_ref=case.ref, subject=f"hold:{hold.id}", reason=reason, on=today,
+                 **how)
     return hold
 
 

@@ -408,6 +408,9 @@ RULES_BY_KEY: dict[str, Check] = {
     "disposal.erase_wait_seconds": _at_least(0, 3600),
     "lifecycle.disposal_approvers": _at_least(1, 2),
     "lifecycle.disposal_plan_days": _at_least(1, 365),
+    "staff.max_failed_logins": _at_least(1, 100),
+    "staff.backoff_seconds": _at_least(1, 3600),
+    "staff.backoff_max_seconds": _at_least(1, 86400),
     "web.host": _host,
     "web.port": _at_least(1, 65535),
     "web.idle_timeout_minutes": _at_least(1, 24 * 60),
@@ -465,6 +468,8 @@ def _validate(raw: dict[str, Any], source: str, insecure_test_kdf: bool = False)
     web = raw["web"]
     if web["idle_timeout_minutes"] > web["absolute_timeout_hours"] * 60:
         raise ConfigInvalid(file=source, key="web.idle_timeout_minutes", problem="must not be longer than web.absolute_timeout_hours")
+    if raw["staff"]["backoff_max_seconds"] < raw["staff"]["backoff_seconds"]:
+        raise ConfigInvalid(file=source, key="staff.backoff_max_seconds", problem="must not be less than staff.backoff_seconds")
     _validate_kdf(raw["crypto"], source, insecure_test_kdf)
 
 

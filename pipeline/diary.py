@@ -95,7 +95,7 @@ def book(s: Session, cfg: Config, auth: Unlocked, *, starts_at: dt.datetime, min
     s.add(appt)
     s.flush()
     if case is not None:  # an appointment is activity on its case, on its day
-        cases.touch(s, case.ref, start.date(), actor=auth.actor, because=f"appointment:{appt.id}")
+        cases.touch(s, case.ref, start.date(), auth=auth, because=f"appointment:{appt.id}")
     audit.record(s, auth.actor, "diary.book", case_ref=case.ref if case else None, subject=f"appointment:{appt.id}",
                  staff=staff, on=starts_at.date(), **how)
     return _slot(auth, appt)

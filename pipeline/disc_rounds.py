@@ -128,7 +128,8 @@ def present_disc(s: Session, ws: Workspace, run: int | DiscRound, source: Path |
     try:
         kind = read_from(source)
         # a read-back verifies first: a damaged or forged disc of the register is marked failed there
-        report = verify(ws, source, full=full, passphrase=auth, actor=who) if row.purpose == VERIFY else None
+        report = verify(ws, source, full=full, auth=auth if isinstance(auth, authority.Unlocked) else None,
+                                claimed_by=actor) if row.purpose == VERIFY else None
         index = _read_index(s, ws, source)
         digest = _digest(index)
         earlier = s.scalars(select(PresentedDiscRow).where(PresentedDiscRow.round_id == row.id,

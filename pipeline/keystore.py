@@ -64,6 +64,9 @@ def ensure_master_key(session: Session, cfg: Config, passphrase: bytes, archive:
 
     row = _master_row(session)
     if row is not None:
+        from pipeline import authority
+
+        authority.ensure_recovery_allowed(session)  # the recovery passphrase's backoff holds here too
         master = keys.unwrap_master_key(row.record, passphrase, archive)
     else:
         from pipeline.passphrase import check_strength
@@ -101,6 +104,7 @@ def unlock(session: Session, passphrase) -> bytes:  # noqa: ANN001 - bytes or a 
     row = _master_row(session)
     if row is None:
         raise NotInitialised(what="the master key", data_dir="this data directory")
+    authority.ensure_recovery_allowed(session)  # a failure here is not recorded: front-ends log in with recover()
     master = keys.unwrap_master_key(row.record, passphrase, archive_id(session))
     audit.seal_on_commit(session, master)
     return master
@@ -434,12 +438,14 @@ def export_backup(session: Session, *, today: dt.date, valid_days: int, auth, co
     return data
 
 
-def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt.date, actor: str) -> dict:
+def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt.date, claimed_by: str | None = None) -> dict:
     """Restore missing wrapped keys from a backup of this archive. Keys of cases disposed of since
     are never brought back; a record that differs from the one stored is refused. The passphrase
     must open the backup's master key (that also proves the backup belongs to this archive), and
-    the backup must be unaltered and unexpired on the real date (``today`` must be it)."""
+    the backup must be unaltered and unexpired on the real date (``today`` must be it). Recorded as
+    done with the recovery passphrase (``recovery``), the name given beside it (``claimed_by``)."""
     from archive_media import keys
+    from pipeline import authority
     from archive_media.keystore import load_backup
     from pipeline.models import Case
     from pps_archive.errors import IntegrityError
@@ -481,20 +487,42 @@ def import_backup(session: Session, data: bytes, passphrase: bytes, *, today: dt
             raise IntegrityError(what=f"the backup's {purpose} key{f' of case {ref}' if ref else ''}",
                                  problem="it differs from the one in the database; nothing was imported")
     session.flush()
-    audit.record(session, actor, "keys.imported", subject=f"archive:{backup.archive_id}", added=added, skipped_disposed=skipped)
+    audit.record(session, authority.RECOVERY_ACTOR, "keys.imported", subject=f"archive:{backup.archive_id}", added=added,
+                 skipped_disposed=skipped, **_recovery_how(claimed_by))
     return {"added": added, "skipped_disposed": skipped, "backup_created": backup.created.isoformat()}
 
 
-def change_passphrase(session: Session, cfg: Config, old: bytes, new: bytes, *, actor: str) -> None:
+def change_passphrase(session: Session, cfg: Config, old: bytes, new: bytes, *, claimed_by: str | None = None) -> None:
     """Re-wrap the master key under a new passphrase (which must pass the strength check);
-    nothing else is re-encrypted."""
+    nothing else is re-encrypted. Runs in the caller's transaction (the KDF too): a front-end calls
+    :func:`change_recovery_passphrase`."""
     from archive_media import keys
+    from pipeline import authority
     from pipeline.passphrase import check_strength
 
     check_strength(new, context=_strength_context(cfg))
     row = _master_row(session)
     row.record = keys.rewrap_master_key(row.record, old, new, archive_id(session), kdf_params(cfg))
-    audit.record(session, actor, "keys.passphrase_changed", subject=f"archive:{archive_id(session)}")
+    audit.record(session, authority.RECOVERY_ACTOR, "keys.passphrase_changed", subject=f"archive:{archive_id(session)}",
+                 **_recovery_how(claimed_by))
+
+
+def change_recovery_passphrase(ws, old: bytes, new: bytes, *, claimed_by: str | None = None) -> None:  # noqa: ANN001 - a Workspace
+    """Log in with the recovery passphrase ``old`` (rate-limited and recorded, the KDF outside any
+    transaction: ``authority.recover``), then re-wrap the master key under ``new``."""
+    from pipeline import authority
+
+    auth = authority.recover(ws, old)
+    with ws.transaction() as s:
+        audit.seal_on_commit(s, auth.master)
+        change_passphrase(s, ws.config, old, new, claimed_by=claimed_by)
+
+
+def _recovery_how(claimed_by: str | None) -> dict:
+    from pipeline import authority
+
+    how = {"unlocked_with": authority.RECOVERY}
+    return how | {"claimed_by": claimed_by} if claimed_by else how
 
 
 def export_case_key(session: Session, auth, case_ref: str, *, consent: str) -> str:  # noqa: ANN001 - authority.Unlocked

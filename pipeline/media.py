@@ -198,16 +198,16 @@ def public_key(s: Session, data_dir: Path) -> bytes:
     return keystore.trusted_signing_key(s, data_dir)
 
 
-def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphrase: bytes, actor: str, today: dt.date,
+def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, auth: authority.Unlocked, today: dt.date,
           consolidate: tuple[str, ...] = (), progress: ProgressCallback | None = None, now: bool = False,
           replacing: str | None = None) -> list[dict]:
-    """Build, read back and register an image for every disc :func:`plan` gives on ``today``
-    (``capacity``, ``consolidate``, ``now``: see :func:`plan_report`; pending documents the rule
-    holds back for a fuller disc are left for a later build); ``progress`` counts the discs
-    registered (stage ``"build"``). ``replacing``: the label of a degraded disc whose live items,
-    and only those, are built again from the vault onto new discs that record it
-    (:func:`pipeline.burning.replace` checks it first). Each result's ``error_correction`` says
-    whether dvdisaster data was added.
+    """Build, read back and register an image for every disc :func:`plan` gives on ``today``, as
+    ``auth.actor`` (any staff login; the keyring signs the disc index): ``capacity``,
+    ``consolidate``, ``now``: see :func:`plan_report` (pending documents the rule holds back for a
+    fuller disc are left for a later build); ``progress`` counts the discs registered (stage
+    ``"build"``). ``replacing``: the label of a degraded disc whose live items, and only those, are
+    built again from the vault onto new discs that record it (:func:`pipeline.burning.replace`
+    checks it first). Each result's ``error_correction`` says whether dvdisaster data was added.
 
     Each image is written as ``.LABEL.iso.part`` and renamed to ``LABEL.iso`` only once it is in
     the register, so ``out_dir`` never shows an image the register does not know; what a killed
@@ -220,8 +220,10 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
     results = []
     with _one_build_at_a_time(ws):
         _sweep_out_dir(ws, out_dir)
+        actor = auth.actor
         with ws.transaction() as s:
-            master = keystore.unlock(s, passphrase)
+            authority.require(s, auth, "building disc images")
+            master = auth.master
             signing, archive = _signing_key(s, master), keystore.archive_id(s)
             if public_key_of(signing) != keystore.trusted_signing_key(s, ws.data_dir):
                 from pps_archive.errors import SigningKeyUntrusted
@@ -246,7 +248,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
             try:
                 verify_quick(built.path, public_key=public_key_of(signing), archive_id=archive, image_sha256=built.sha256)
                 with ws.transaction() as s:
-                    audit.seal_on_commit(s, master)  # the build's own events are sealed too
+                    how = authority.require(s, auth, f"registering disc {disc.label}")  # and seals its events
                     row = Disc(label=disc.label, iso_sha256=built.sha256, size=built.size, dispose_year=disc.dispose_year,
                                status="built", built_at=utcnow(), ecc=built.ecc, image_path=str(path.resolve()),
                                replaces=replacing)
@@ -256,7 +258,7 @@ def build(ws: Workspace, out_dir: Path, capacity: int | None = None, *, passphra
                         s.add(DiscItemRow(disc_id=row.id, document_id=i.document_id, vault_item=i.item_id, case_ref=i.case_ref,
                                           dispose_after=i.dispose_after))
                     audit.record(s, actor, "media.built", subject=f"disc:{disc.label}", items=len(disc.items), sha256=built.sha256,
-                                 ecc=built.ecc, **({"replaces": replacing} if replacing else {}))
+                                 ecc=built.ecc, **({"replaces": replacing} if replacing else {}), **how)
             except BaseException:
                 pending.unlink(missing_ok=True)  # never leave an image that is not in the register
                 raise
@@ -337,6 +339,10 @@ def public_key_of(signing: bytes) -> bytes:
 
 
 
+#: the actor of a quick verification made without a login (it records no verification mark)
+NO_LOGIN = "(no login)"
+
+
 def _failed(ws: Workspace, source: Path, label: str, exc: Exception, *, level: str, actor: str) -> MediaError:
     """Revoke disc ``label`` after a failed verification: it no longer counts as archived, so the
     shred entries it was unlocking are blocked again. Returns the error to raise."""
@@ -371,7 +377,7 @@ def _label_of_failed(s: Session, source: Path) -> str | None:
     return None
 
 
-def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None, actor: str,
+def verify(ws: Workspace, source: Path, *, full: bool, auth: authority.Unlocked | None, claimed_by: str | None = None,
            progress: ProgressCallback | None = None) -> dict:
     """Read an image, a mounted disc or the optical drive back and record the result in the register.
     With ``full``, ``progress`` counts the disc's items decrypted and re-hashed (stage ``"verify"``).
@@ -382,8 +388,9 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
     interlock (unless ``media.archive_medium`` says otherwise), and only items a full verification
     has decrypted and re-hashed. ``counts`` in the result says whether this read counted.
     Those marks carry a MAC made with the master key (:mod:`pipeline.verify_marks`), so a read
-    from the disc counts only when ``passphrase`` is given (``without_passphrase`` in the result
-    says it was not); a full verification always needs it.
+    from the disc counts only with a login's keyring (``auth``; ``without_passphrase`` in the result
+    says there was none); a full verification always needs it. The events record ``auth.actor``,
+    or, for a quick read without a login, ``(no login)`` with the name given (``claimed_by``).
     """
     from archive_media.iso import read_disc, verify_full, verify_quick
     from archive_media.medium import read_from
@@ -393,6 +400,11 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
 
     sweep_stale(ws)  # plaintext a killed command left (rule 2)
     level = "full" if full else "quick"
+    actor = auth.actor if auth is not None else NO_LOGIN
+    if full and auth is None:
+        from pps_archive.errors import NotAuthorised
+
+        raise NotAuthorised(what="a full verification", problem="it decrypts every item, so it needs a login")
     if not os.access(source, os.R_OK):
         raise MediaError(media=str(source), problem="it cannot be read (check its permissions); the register is unchanged")
     kind = read_from(Path(source))
@@ -416,7 +428,9 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
         expected = disc.iso_sha256 if kind == "image" else None
         identities: dict[str, str] = {}
         plaintext: dict[str, str] = {}
-        master = keystore.unlock(s, passphrase) if full or passphrase is not None else None
+        how = authority.require(s, auth, f"verifying disc {label}") if auth is not None else (
+            {"claimed_by": claimed_by} if claimed_by else {})
+        master = auth.master if auth is not None else None
         if full:
             docs = {d.id: d for d in s.scalars(select(Document).where(Document.id.in_([i.document_id for i in disc.items])))}
             for item in disc.items:
@@ -457,8 +471,10 @@ def verify(ws: Workspace, source: Path, *, full: bool, passphrase: bytes | None,
                     item.checked_mac = marks.item_mac(key, archive, label, disc.iso_sha256, item.document_id, item.vault_item, now)
         if unmarked:
             counts = False
+        if auth is not None:
+            how = authority.require(s, auth, f"verifying disc {label}")  # still logged in, and sealed on commit
         audit.record(s, actor, "media.verified", subject=f"disc:{label}", level=level, items=quick.items, read_from=kind,
-                     counts=counts, items_rehashed=checked)
+                     counts=counts, items_rehashed=checked, **how)
         status = disc.status
     return {"media": str(source), "label": label, "ok": True, "level": level, "items": quick.items,
             "files": quick.files, "status": status, "verified_from": kind, "counts": counts, "readme_signed": quick.readme_signed,
@@ -526,7 +542,10 @@ def discs_due_for_reread(s: Session, cfg: Config, today: dt.date) -> list[dict]:
     return sorted(out, key=lambda r: (r["due_on"], r["label"]))
 
 
-def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
+def store(s: Session, label: str, location: str, *, auth: authority.Unlocked) -> Disc:
+    """Record where a verified disc is kept (the locked cupboard), as ``auth.actor`` (any staff
+    login). Runs in the caller's transaction."""
+    how = authority.require(s, auth, f"recording where disc {label} is kept")
     disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one_or_none()
     if disc is None:
         raise DiscNotFound(label=label)
@@ -534,7 +553,7 @@ def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
         raise NotArchived(what=f"disc {label}", hint="verify it before it goes in the cupboard",
                           cli_hint="Verify it with 'pps-archive media verify'.")
     disc.status, disc.location = "in-cupboard", location
-    audit.record(s, actor, "media.stored", subject=f"disc:{label}", location=location)
+    audit.record(s, auth.actor, "media.stored", subject=f"disc:{label}", location=location, **how)
     return disc
 
 
@@ -565,9 +584,10 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
     return disc
 
 
-def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphrase: bytes, actor: str,
+def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, auth: authority.Unlocked,
             original: bool = False) -> dict:
-    """Decrypt one document from a disc image or a mounted disc, checking its plaintext hash.
+    """Decrypt one document from a disc image or a mounted disc, checking its plaintext hash, as
+    ``auth.actor`` (any staff login).
     ``original``: the input file's own bytes kept beside it (a born-digital or signed PDF)."""
     from archive_media.iso import read_disc
     from pipeline.jobcontext import sweep_stale
@@ -579,7 +599,8 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
             raise DocumentNotFound(document=document_id)
         if doc.case is None or doc.vault_item is None or doc.decision != "retain":
             raise Conflict(f"document {document_id} has no retained scan to restore ({doc.decision}, {doc.state})")
-        master = keystore.unlock(s, passphrase)
+        authority.require(s, auth, f"restoring document {document_id}")
+        master = auth.master
         identity = keystore.case_identity(s, master, doc.case.ref)
         pub, archive = public_key(s, ws.data_dir), keystore.archive_id(s)
         item, expected, ref = doc.vault_item, doc.plaintext_sha256, doc.case.ref
@@ -593,8 +614,9 @@ def restore(ws: Workspace, source: Path, document_id: int, out: Path, *, passphr
         reader.decrypt_item(item, identity, out, expected)
         label = reader.index.label
     with ws.transaction() as s:
-        audit.record(s, actor, "document.restored", case_ref=ref, subject=f"document:{document_id}", disc=label,
-                     original=original)
+        how = authority.require(s, auth, f"restoring document {document_id}")  # still logged in; sealed on commit
+        audit.record(s, auth.actor, "document.restored", case_ref=ref, subject=f"document:{document_id}", disc=label,
+                     original=original, **how)
     return {"document": document_id, "case_ref": ref, "disc": label, "out": str(out), "original": original}
 
 

@@ -15,6 +15,7 @@ import logging
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,6 +23,9 @@ from sqlalchemy.orm import Session
 from pipeline import audit, keystore
 from pipeline.models import Input, QuarantineEntry
 from pipeline.workspace import Workspace, make_private_dir
+
+if TYPE_CHECKING:
+    from pipeline.authority import Unlocked
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +73,15 @@ def resolve_for_retry(ws: Workspace, s: Session, row: Input, *, now: dt.datetime
         audit.record(s, actor, "quarantine.resolved", subject=f"quarantine:{entry.id}", by="dropped in again")
 
 
-def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: bytes, *, actor: str) -> list[Path]:
-    """Decrypt a quarantined file for a person to look at (the export is an audit event)."""
+def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, *, auth: Unlocked) -> list[Path]:
+    """Decrypt a quarantined file for a person to look at, as ``auth.actor`` (any staff login; the
+    export is an audit event). Runs in the caller's transaction."""
     from archive_media import envelope
+    from pipeline import authority
     from pipeline.jobcontext import sweep_stale
     from pps_archive.errors import NotFound
 
+    how = authority.require(s, auth, f"exporting quarantine entry {entry_id}")
     sweep_stale(ws)  # plaintext a killed command left (rule 2)
     entry = s.get(QuarantineEntry, entry_id)
     if entry is None or not entry.path:
@@ -83,7 +90,7 @@ def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: 
     members = sorted((ws.data_dir / entry.path).glob("*.age"))
     if not members:
         raise NotFound(f"the file of quarantine entry {entry_id} is missing from {entry.path}")
-    identity = keystore.archive_identity(s, keystore.unlock(s, passphrase))
+    identity = keystore.archive_identity(s, auth.master)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for i, member in enumerate(members, start=1):
@@ -91,7 +98,7 @@ def export(ws: Workspace, s: Session, entry_id: int, out_dir: Path, passphrase: 
         target = out_dir / Path(name).name
         envelope.decrypt_file(member, target, identity, what=f"quarantine entry {entry_id}")
         written.append(target)
-    audit.record(s, actor, "quarantine.exported", subject=f"quarantine:{entry_id}")
+    audit.record(s, auth.actor, "quarantine.exported", subject=f"quarantine:{entry_id}", **how)
     return written
 
 

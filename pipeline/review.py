@@ -27,32 +27,15 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import audit, cases, keystore
+from pipeline import audit, authority, cases, keystore
+from pipeline.authority import Unlocked
 from pipeline.documents import as_row, get_document
 from pipeline.jobcontext import sweep_stale
 from pipeline.models import AuditEvent, Disc, DiscItemRow, Document, ShredEntry
 from pipeline.workspace import Workspace
 from pps_archive.errors import Conflict, DecisionRequired, InvalidValue, NotInReview, PolicyRefusal, UndoRefused
 
-Passphrase = bytes | Callable[[], bytes] | None
 _WAS = " (was in review: "
-
-
-def _secret(passphrase: Passphrase, what: str) -> bytes:
-    if callable(passphrase):
-        passphrase = passphrase()
-    if passphrase is None:
-        raise InvalidValue(f"{what} needs the master passphrase")
-    return passphrase
-
-
-def _authorise(s: Session, passphrase: Passphrase, what: str) -> None:
-    """A keyring (one login's) is checked even when the change needs no key (a SHRED filing): the
-    account must still be live, and the audit log is sealed when the change commits."""
-    from pipeline.authority import Unlocked, require
-
-    if isinstance(passphrase, Unlocked):
-        require(s, passphrase, what)
 
 
 def _in_review(doc: Document, hint: str, cli_hint: str | None = None) -> None:
@@ -110,10 +93,10 @@ def _run(ws: Workspace, vault, change: Callable[[Session, list, list[str]], dict
 # --- assign ------------------------------------------------------------------------------------
 
 def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_class: str | None, *,
-           actor: str, passphrase: Passphrase, today: dt.date) -> dict:
-    """File review item ``doc_id`` to ``case_ref``. ``decision`` is "retain", "shred", or None for
-    the cover sheet's decision (:class:`DecisionRequired` when it came without one). ``passphrase``
-    (bytes, or a function asked only when needed) unlocks the review copy for a RETAIN. The row
+           auth: Unlocked, today: dt.date) -> dict:
+    """File review item ``doc_id`` to ``case_ref``, as ``auth.actor`` (any staff login, whose
+    keyring opens the review copy for a RETAIN). ``decision`` is "retain", "shred", or None for
+    the cover sheet's decision (:class:`DecisionRequired` when it came without one). The row
     returned has ``decision_from``: "staff" or "cover sheet"."""
     if decision not in (None, "retain", "shred"):
         raise InvalidValue("a document is assigned retain or shred")
@@ -121,7 +104,8 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
-        _authorise(s, passphrase, f"filing document {doc_id}")
+        how = authority.require(s, auth, f"filing review item {doc_id}")
+        actor = auth.actor
         doc = get_document(s, doc_id, for_update=True)
         _in_review(doc, "a decision already taken can be undone first", cli_hint="See 'pps-archive review list'.")
         chosen, source = (decision, "staff") if decision is not None else (doc.sheet_decision, "cover sheet")
@@ -141,7 +125,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
                 raise Conflict(
                     f"no scan of document {doc_id} was kept (its cover sheet said SHRED): scan the paper again "
                     f"with a RETAIN cover sheet for {case.ref}")
-            master = keystore.unlock(s, _secret(passphrase, "filing a review item as RETAIN"))
+            master = auth.master
             old.extend(i for i in (doc.vault_item, doc.original_item) if i)
             recipient = keystore.ensure_case_key(s, master, case.ref, actor=actor)
             made.extend(_reencrypt(vault, doc, keystore.archive_identity(s, master), recipient, "case"))
@@ -157,7 +141,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
         s.flush()
         cases.record_document_activity(s, doc, doc.created_at.date(), actor=actor)  # received that day
         audit.record(s, actor, "review.assign", case_ref=case.ref, subject=f"document:{doc.id}", decision=chosen,
-                     doc_class=new_class, decision_from=source, was_source=was_source)
+                     doc_class=new_class, decision_from=source, was_source=was_source, **how)
         s.flush()
         return {**as_row(doc), "decision_from": source}
 
@@ -188,23 +172,23 @@ def _was_source(s: Session, doc_id: int) -> str:
     return was if was in ("barcode", "ocr_text") else "ocr_text"
 
 
-def undo(ws: Workspace, doc_id: int, *, actor: str, passphrase: Passphrase, today: dt.date) -> dict:
-    """Take back the review decision on ``doc_id``: it returns to the queue (case suggested), its
-    shred entry is withdrawn, and a RETAIN copy is re-encrypted from the case key to the archive
-    key (needs the passphrase). Refused (:class:`UndoRefused`) once the paper is confirmed
+def undo(ws: Workspace, doc_id: int, *, auth: Unlocked, today: dt.date) -> dict:
+    """Take back the review decision on ``doc_id``, as ``auth.actor`` (any staff login): it returns
+    to the queue (case suggested), its shred entry is withdrawn, and a RETAIN copy is re-encrypted
+    from the case key to the archive key (with the keyring's master key). Refused (:class:`UndoRefused`) once the paper is confirmed
     shredded, the scan is on a disc, or the case was disposed of."""
     sweep_stale(ws)
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> dict:
-        _authorise(s, passphrase, f"undoing the decision on document {doc_id}")
+        how = authority.require(s, auth, f"undoing the review decision on document {doc_id}")
         doc = get_document(s, doc_id, for_update=True)
         why = _why_not_undoable(s, doc)
         if why:
             raise UndoRefused(document=doc.id, reason=why)
         case = doc.case
         if doc.encrypted_to == "case":
-            master = keystore.unlock(s, _secret(passphrase, "undoing a RETAIN"))
+            master = auth.master
             old.extend(i for i in (doc.vault_item, doc.original_item) if i)
             recipient = keystore.archive_recipient(s, data_dir=ws.data_dir)
             made.extend(_reencrypt(vault, doc, keystore.case_identity(s, master, case.ref), recipient, "archive"))
@@ -215,7 +199,8 @@ def undo(ws: Workspace, doc_id: int, *, actor: str, passphrase: Passphrase, toda
         doc.reason = was[:-1] if sep and was.endswith(")") else doc.reason
         doc.decision, doc.state, doc.case_id, doc.suggested_ref = "review", "review", None, case.ref
         doc.source = _was_source(s, doc.id)
-        audit.record(s, actor, "review.undo", case_ref=case.ref, subject=f"document:{doc.id}", was=decision, on=today)
+        audit.record(s, auth.actor, "review.undo", case_ref=case.ref, subject=f"document:{doc.id}", was=decision, on=today,
+                     **how)
         s.flush()
         s.expire(doc, ["case", "shred_entry"])
         return as_row(doc)
@@ -269,17 +254,19 @@ def plan_split(pages: int, parts: list[tuple[int, ...]], dropped: tuple[int, ...
     return SplitPlan(tuple(parts), tuple(sorted(dropped)))
 
 
-def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tuple[int, ...] = (), *, actor: str,
-          passphrase: Passphrase, today: dt.date) -> list[dict]:
+def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tuple[int, ...] = (), *, auth: Unlocked,
+          today: dt.date) -> list[dict]:
     """Split review item ``doc_id`` into ``parts`` (1-based pages), dropping the pages ``dropped``
     (separator sheets). The first part keeps the document's id, class and cover-sheet decision;
     each further part is a new review item. Their copies are cut from the review copy in memory
-    and encrypted to the archive key again (the passphrase opens the review copy)."""
+    and encrypted to the archive key again (the keyring opens the review copy), as ``auth.actor``
+    (any staff login)."""
     sweep_stale(ws)
     vault = _vault(ws)
 
     def change(s: Session, made: list, old: list[str]) -> list[dict]:
-        _authorise(s, passphrase, f"splitting document {doc_id}")
+        how = authority.require(s, auth, f"splitting review item {doc_id}")
+        actor = auth.actor
         doc = get_document(s, doc_id, for_update=True)
         _in_review(doc, "only review items are split; undo the decision first")
         plan = plan_split(doc.pages, parts, dropped)
@@ -288,7 +275,7 @@ def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tup
         if doc.vault_item is not None:
             from pipeline.ocr import cut_pages
 
-            master = keystore.unlock(s, _secret(passphrase, "splitting a review item"))
+            master = auth.master
             whole = vault.read_bytes(doc.vault_item, keystore.archive_identity(s, master), doc.plaintext_sha256)
             pdfs = [cut_pages(whole, [n - 1 for n in part]) for part in plan.parts]
             del whole
@@ -319,7 +306,7 @@ def split(ws: Workspace, doc_id: int, parts: list[tuple[int, ...]], dropped: tup
         s.flush()
         audit.record(s, actor, "review.split", case_ref=None, subject=f"document:{doc.id}",
                      parts=[{"document": d.id, "pages": _spans(p)} for d, p in zip(docs, plan.parts, strict=True)],
-                     dropped=_spans(plan.dropped) if plan.dropped else None)
+                     dropped=_spans(plan.dropped) if plan.dropped else None, **how)
         return [as_row(d) for d in docs]
 
     return _run(ws, vault, change)
@@ -349,8 +336,7 @@ def queue(s: Session) -> list[dict]:
             for d in docs]
 
 
-def drop_pages(ws: Workspace, doc_id: int, pages: tuple[int, ...], *, actor: str, passphrase: Passphrase,
-               today: dt.date) -> dict:
+def drop_pages(ws: Workspace, doc_id: int, pages: tuple[int, ...], *, auth: Unlocked, today: dt.date) -> dict:
     """Drop ``pages`` (a separator sheet scanned as a page, say) from review item ``doc_id``: the
     other pages stay one document, with its id (a :func:`split` into one part). Returns its row."""
     with ws.reader() as s:
@@ -362,4 +348,4 @@ def drop_pages(ws: Workspace, doc_id: int, pages: tuple[int, ...], *, actor: str
         raise InvalidValue("give the page(s) to drop")
     if not keep:
         raise InvalidValue(f"document {doc_id} has {count} page(s): dropping them all would leave nothing to file")
-    return split(ws, doc_id, [keep], tuple(pages), actor=actor, passphrase=passphrase, today=today)[0]
+    return split(ws, doc_id, [keep], tuple(pages), auth=auth, today=today)[0]

@@ -12,10 +12,12 @@ called inside a transaction of the caller (nesting works, but the KDF would then
 Managing accounts needs a manager's keyring (:func:`pipeline.authority.require` with
 ``role="manager"``); changing one's own password needs one's own keyring.
 
-Logins are rate-limited per account: after each failure in a row the next attempt waits twice as
-long (:data:`BACKOFF_FIRST_SECONDS`, up to :data:`BACKOFF_MAX_SECONDS`), and after
-:data:`MAX_FAILURES` the account is locked until a manager unlocks or resets it. Every failure is
-an audit event (``auth.login_failed``: the account and the count, never the password).
+Logins are rate-limited per account (:func:`login_limits`, the ``[staff]`` configuration): after
+each failure in a row the next attempt waits twice as long (``staff.backoff_seconds``, up to
+``staff.backoff_max_seconds``), and after ``staff.max_failed_logins`` the account is locked until
+a manager unlocks or resets it. Every failure is an audit event (``auth.login_failed``: the account
+and the count, never the password). The recovery passphrase backs off the same way but is never
+locked (``pipeline.authority.recover``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -34,12 +37,9 @@ from pps_archive.errors import AccountLocked, AccountNotFound, InvalidValue, Log
 
 if TYPE_CHECKING:
     from pipeline.authority import Unlocked
+    from pipeline.config import Config
     from pipeline.workspace import Workspace
 
-#: failed logins in a row after which the account is locked
-MAX_FAILURES = 8
-BACKOFF_FIRST_SECONDS = 1
-BACKOFF_MAX_SECONDS = 300
 #: names the audit log already uses for programs and the recovery passphrase
 RESERVED_NAMES = frozenset({authority.RECOVERY_ACTOR, "init", "intake", "daemon", "system"})
 _NAME = re.compile(r"[a-z][a-z0-9._-]{0,63}")
@@ -239,11 +239,27 @@ def unlock_account(ws: Workspace, auth: Unlocked, name: str) -> dict:
 # --- logging in -------------------------------------------------------------------------------
 
 
-def backoff(failures: int) -> dt.timedelta:
-    """How long the next attempt waits after ``failures`` failed logins in a row."""
-    if failures <= 0:
-        return dt.timedelta(0)
-    return dt.timedelta(seconds=min(BACKOFF_FIRST_SECONDS * 2 ** (failures - 1), BACKOFF_MAX_SECONDS))
+@dataclass(frozen=True)
+class LoginLimits:
+    """How failed logins are limited (the ``[staff]`` configuration)."""
+
+    #: failed logins in a row after which a staff account is locked
+    max_failures: int
+    backoff_first_seconds: int
+    backoff_max_seconds: int
+
+    def backoff(self, failures: int) -> dt.timedelta:
+        """How long the next attempt waits after ``failures`` failed logins in a row."""
+        if failures <= 0:
+            return dt.timedelta(0)
+        exponent = min(failures - 1, 32)  # 2**32 seconds is past any ceiling: no huge numbers
+        return dt.timedelta(seconds=min(self.backoff_first_seconds * 2 ** exponent, self.backoff_max_seconds))
+
+
+def login_limits(cfg: Config) -> LoginLimits:
+    c = cfg.section("staff")
+    return LoginLimits(max_failures=c["max_failed_logins"], backoff_first_seconds=c["backoff_seconds"],
+                       backoff_max_seconds=c["backoff_max_seconds"])
 
 
 def login(ws: Workspace, name: str, password: bytes, *, now: dt.datetime | None = None) -> Unlocked:
@@ -256,6 +272,7 @@ def login(ws: Workspace, name: str, password: bytes, *, now: dt.datetime | None 
     from pipeline import keystore
 
     now = now or _now()
+    limits = login_limits(ws.config)
     name = name.strip() if isinstance(name, str) else name
     with ws.reader() as s:
         archive = keystore.archive_id(s)
@@ -267,27 +284,27 @@ def login(ws: Workspace, name: str, password: bytes, *, now: dt.datetime | None 
             state = (acct.role, slot.slot_version, bytes(slot.record), acct.must_change, acct.locked_at, acct.next_attempt_at,
                      acct.failures)
     if state is None:
-        _record_failure(ws, name, now, reason="no enabled account")
-        raise LoginFailed(account=name, limit=MAX_FAILURES)
+        _record_failure(ws, name, now, limits, reason="no enabled account")
+        raise LoginFailed(account=name, limit=limits.max_failures)
     role, version, record, must_change, locked_at, next_at, failures = state
     if locked_at is not None:
-        _record_failure(ws, name, now, reason="locked")
+        _record_failure(ws, name, now, limits, reason="locked")
         raise AccountLocked(account=name, problem=f"is locked after {failures} failed logins in a row: a manager can unlock it "
                                                   "(or reset its password)")
     if next_at is not None and now < next_at:
-        _record_failure(ws, name, now, reason="too soon")
+        _record_failure(ws, name, now, limits, reason="too soon")
         raise AccountLocked(account=name, problem=f"has {failures} failed login(s) in a row: try again after "
                                                   f"{next_at.isoformat()} UTC")
     try:
         master = keys.unwrap_slot(record, password, archive, name, role, version)
     except WrongPassphrase:
-        _record_failure(ws, name, now, reason="wrong password", count=True)
-        raise LoginFailed(account=name, limit=MAX_FAILURES) from None
+        _record_failure(ws, name, now, limits, reason="wrong password", count=True)
+        raise LoginFailed(account=name, limit=limits.max_failures) from None
     with ws.transaction() as s:
         acct = _account(s, name, for_update=True)
         slot = _slot(s, acct) if acct is not None else None
         if acct is None or slot is None or slot.slot_version != version or acct.role != role or acct.disabled_at is not None:
-            raise LoginFailed(account=name, limit=MAX_FAILURES)  # changed while the KDF ran: log in again
+            raise LoginFailed(account=name, limit=limits.max_failures)  # changed while the KDF ran: log in again
         acct.failures, acct.next_attempt_at, acct.last_login_at = 0, None, now
         audit.seal_on_commit(s, master)
         audit.record(s, name, "auth.login", subject=f"staff:{name}", method=authority.STAFF_PASSWORD, role=role,
@@ -296,15 +313,15 @@ def login(ws: Workspace, name: str, password: bytes, *, now: dt.datetime | None 
                              must_change=must_change)
 
 
-def _record_failure(ws: Workspace, name: str, now: dt.datetime, *, reason: str, count: bool = False) -> None:
+def _record_failure(ws: Workspace, name: str, now: dt.datetime, limits: LoginLimits, *, reason: str, count: bool = False) -> None:
     """An audit event for a failed login; a wrong password also counts towards backoff and lock."""
     with ws.transaction() as s:
         acct = _account(s, name, for_update=True) if isinstance(name, str) and _NAME.fullmatch(name or "") else None
         details: dict = {"reason": reason}
         if acct is not None and count:
             acct.failures += 1
-            acct.next_attempt_at = now + backoff(acct.failures)
-            if acct.failures >= MAX_FAILURES:
+            acct.next_attempt_at = now + limits.backoff(acct.failures)
+            if acct.failures >= limits.max_failures:
                 acct.locked_at = now
             details.update(failures=acct.failures, locked=acct.locked_at is not None)
         # an unknown name is not written down: it may be a mistyped password or a person's name

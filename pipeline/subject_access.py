@@ -49,7 +49,7 @@ def open_request(s: Session, ref: str, note: str, *, today: dt.date, auth: autho
     member of staff (``auth``). ``note`` says what was asked and when it is due (it stays in the
     database, never in the audit log). In the caller's transaction."""
     how = authority.require(s, auth, f"recording a subject access request for case {ref}", role=authority.STAFF)
-    hold = cases.place_hold(s, ref, SAR, note, today=today, actor=_actor(auth))
+    hold = cases.place_hold(s, ref, SAR, note, today=today, auth=auth)
     audit.record(s, _actor(auth), "sar.opened", case_ref=hold.case.ref, subject=f"hold:{hold.id}", on=today, **how)
     return hold
 

@@ -96,6 +96,8 @@ class ExitCode(enum.IntEnum):
     DISC_NOT_BLANK = 84
     DISC_TOO_SMALL = 85
     BURN_FAILED = 86
+    # lib-auth helper: 77-78
+    RECOVERY_BACKOFF = 77
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -653,6 +655,17 @@ class WouldIdentify(PolicyRefusal):
 class AppointmentNotFound(NotFound):
     exit_code = ExitCode.APPOINTMENT_NOT_FOUND
     template = "there is no booked appointment {appointment} (it may have been cancelled): see the diary."
+
+
+class RecoveryBackoff(PPSArchiveError):
+    """Failed attempts with the recovery passphrase in a row: the next one waits (never a lock)."""
+
+    exit_code = ExitCode.RECOVERY_BACKOFF
+    http_status = 403
+    template = (
+        "the recovery passphrase has {failures} failed attempt(s) in a row: try again after {at} UTC "
+        "(each failure doubles the wait, up to a limit; it never locks the archive). Nothing was done."
+    )
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

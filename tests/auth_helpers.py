@@ -6,12 +6,17 @@ from pipeline.config import Config
 from tests.conftest import PASSPHRASE
 
 
-def unlocked(s, cfg: Config, actor: str = "alice"):  # noqa: ANN001, ANN201 - a Session; pipeline.authority.Unlocked
-    """Set up the master key in this database if needed, then unlock it as ``actor``."""
+def unlocked(s, cfg: Config | None, actor: str = "alice"):  # noqa: ANN001, ANN201 - a Session; pipeline.authority.Unlocked
+    """Set up the master key in this database if needed (``cfg``: its KDF settings; None: the
+    configuration of this test's environment), then unlock it as ``actor``."""
+    import os
+
     from pipeline import authority, keystore
+    from pipeline.config import load_config
 
     archive = keystore.ensure_archive_id(s)
     if not keystore.master_key_exists(s):
+        cfg = cfg if cfg is not None else load_config(None, os.environ)
         keystore.ensure_master_key(s, cfg, PASSPHRASE.encode(), archive, actor="init")
     return authority.unlock(s, PASSPHRASE.encode(), actor=actor)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline import audit, cases
+from tests.auth_helpers import unlocked
 from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 
@@ -21,9 +22,10 @@ KEYS = ["seq", "at", "actor", "action", "case_ref", "subject", "details"]
 def _history(ws) -> None:
     today = dt.date.today()
     with ws.transaction() as s:
-        cases.open_case(s, ws.config, CASE_A, today=today, actor="alice", consent_to_store=True)
-        cases.open_case(s, ws.config, CASE_B, today=today, actor="bob")
-        cases.place_hold(s, CASE_A, "safeguarding", NOTE, today=today, actor="alice")
+        cases.open_case(s, ws.config, CASE_A, today=today, auth=unlocked(s, ws.config, "alice"), consent_to_store=True,
+                        make_key=False)
+        cases.open_case(s, ws.config, CASE_B, today=today, auth=unlocked(s, ws.config, "bob"), make_key=False)
+        cases.place_hold(s, CASE_A, "safeguarding", NOTE, today=today, auth=unlocked(s, ws.config, "alice"))
         audit.record(s, "carol", "test.other", subject="disc:1", n=3)
 
 
@@ -83,14 +85,17 @@ def home(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_cli_audit_log_json(home: Path) -> None:
     events = run("audit", "log", "--json").json()
     assert all(list(e) == KEYS for e in events)
-    assert ("alice", "hold.place", CASE_A) in [(e["actor"], e["action"], e["case_ref"]) for e in events]
+    # the recovery passphrase is no one's own: the --by name is recorded beside it, as a claim
+    assert ("recovery", "hold.place", CASE_A, "alice") in [(e["actor"], e["action"], e["case_ref"], e["details"].get("claimed_by"))
+                                                           for e in events]
     assert any(e["action"] == "keys.master_created" for e in events)
     assert "Anytown" not in json.dumps(events)
 
 
 def test_cli_audit_log_filters(home: Path) -> None:
     of_b = run("audit", "log", "--case", CASE_B, "--json").json()
-    assert [(e["actor"], e["action"]) for e in of_b] == [("bob", "keys.case_created"), ("bob", "case.open")]
+    assert [(e["actor"], e["action"], e["details"].get("claimed_by")) for e in of_b] == [
+        ("recovery", "keys.case_created", None), ("recovery", "case.open", "bob")]
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
     assert run("audit", "log", "--since", tomorrow, "--json").json() == []
     assert run("audit", "log", "--since", dt.date.today().isoformat(), "--json").json() == run("audit", "log", "--json").json()
@@ -102,6 +107,6 @@ def test_cli_audit_log_table(home: Path) -> None:
     r = run("audit", "log", "--case", CASE_A)
     header, *rows = r.out.splitlines()
     assert header.split() == [k.upper() for k in KEYS]
-    assert any("hold.place" in row and "alice" in row and "reason=safeguarding" in row for row in rows)
+    assert any("hold.place" in row and "claimed_by=alice" in row and "reason=safeguarding" in row for row in rows)
     assert "Anytown" not in r.out
     assert run("audit", "log", "--case", "PPS-1999-0001").out.strip() == "(no events)"

@@ -43,7 +43,7 @@ def test_the_library_refuses_dates_that_would_overflow_the_calendar(workspace) -
     from pps_archive.errors import InvalidValue
 
     with workspace.transaction() as s, pytest.raises(InvalidValue, match="check the year"):
-        cases.open_case(s, workspace.config, "PPS-2024-0009", today=dt.date(9999, 12, 31), actor="t")
+        cases.open_case(s, workspace.config, "PPS-2024-0009", today=dt.date(9999, 12, 31), auth=None)
 
 
 @pytest.mark.parametrize("ref", ["PPS-٢٠٢٤-٠٠٠١", "PPS-２０２４-０００１", "PPS-2024-000१", "PPſ-2024-0001"])

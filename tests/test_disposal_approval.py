@@ -37,7 +37,7 @@ def _load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, approvers: int = 2) -
     with ws.transaction() as s:
         unlocked(s, ws.config, "init")  # the master key
         for ref, day in ((OLD1, OPENED), (OLD2, OPENED), (LIVE, dt.date(2025, 6, 1))):
-            cases.open_case(s, ws.config, ref, today=day, actor="alice", consent_to_store=True)
+            cases.open_case(s, ws.config, ref, today=day, auth=unlocked(s, ws.config, "alice"), consent_to_store=True)
     return ws
 
 
@@ -66,7 +66,7 @@ def _actions(ws: Workspace, subject: str) -> list[tuple[str, str]]:
 def test_the_approved_plan_executes_exactly_its_cases(ws: Workspace) -> None:
     alice, bob = _auth(ws, "alice"), _auth(ws, "bob")
     with ws.transaction() as s:
-        cases.place_hold(s, OLD2, "sar", "request received", today=dt.date(2025, 1, 1), actor="alice")
+        cases.place_hold(s, OLD2, "sar", "request received", today=dt.date(2025, 1, 1), auth=unlocked(s, ws.config, "alice"))
     prepared = disposal_plans.prepare(ws, [], AS_OF, auth=alice)
     assert [d["case_ref"] for d in prepared["plan"]["dispose"]] == [OLD1]
     assert [h["case_ref"] for h in prepared["plan"]["held"]] == [OLD2]
@@ -125,17 +125,17 @@ def test_an_approval_written_into_the_database_does_not_count(ws: Workspace, dat
 
 def _hold(ws: Workspace) -> None:
     with ws.transaction() as s:
-        cases.place_hold(s, OLD1, "safeguarding", "concern raised", today=AS_OF, actor="carol")
+        cases.place_hold(s, OLD1, "safeguarding", "concern raised", today=AS_OF, auth=unlocked(s, ws.config, "carol"))
 
 
 def _touch(ws: Workspace) -> None:
     with ws.transaction() as s:
-        cases.touch(s, OLD1, dt.date(2025, 12, 1), actor="carol")
+        cases.touch(s, OLD1, dt.date(2025, 12, 1), auth=unlocked(s, ws.config, "carol"))
 
 
 def _new_due_case(ws: Workspace) -> None:
     with ws.transaction() as s:
-        cases.open_case(s, ws.config, "PPS-2018-0003", today=OPENED, actor="carol", consent_to_store=True)
+        cases.open_case(s, ws.config, "PPS-2018-0003", today=OPENED, auth=unlocked(s, ws.config, "carol"), consent_to_store=True)
 
 
 @pytest.mark.parametrize(("change", "words"), [

@@ -136,3 +136,46 @@ def test_blocked_reasons_are_neutral_and_carry_the_cli_hint() -> None:
 
     assert "pps-archive" not in NOT_ON_DISC and "'pps-archive media build'" in NOT_ON_DISC.cli_hint
     assert isinstance(NOT_ON_DISC, str) and Reason("x").cli_hint == ""  # a plain string in JSON
+
+
+def test_init_and_the_key_files_are_library_functions(workspace, tmp_path: Path) -> None:  # noqa: ANN001
+    """``init``, ``keys export`` and ``keys export-case`` are one library call each: a front-end
+    sets the archive up, or writes a key file, without the CLI (and gets plain values back)."""
+    import datetime as dt
+    import stat
+
+    from pipeline import authority, cases, staff
+    from pipeline.archive_init import initialise
+    from pipeline.key_files import write_backup, write_case_key
+    from pps_archive.errors import CaseNotFound, ManagerRequired, WrongPassphrase
+
+    asked: list[bool] = []
+
+    def source(confirm: bool) -> bytes:
+        asked.append(confirm)
+        return PASSPHRASE.encode()
+
+    first = initialise(workspace, source)
+    assert (first.database, first.master_created, first.signed, first.repaired) == ("up to date", True, (), ())
+    again = initialise(workspace, source)
+    assert (again.master_created, again.archive_id) == (False, first.archive_id) and asked == [True, False]
+    with pytest.raises(WrongPassphrase):
+        initialise(workspace, lambda _confirm: b"not the recovery passphrase")
+    recovery = authority.recover(workspace, PASSPHRASE.encode())
+    staff.add(workspace, recovery, "alice", "staff", b"violet harbour cinnamon 42")
+    with workspace.transaction() as s:
+        cases.open_case(s, workspace.config, "PPS-2024-0500", today=dt.date.today(), auth=recovery, consent_to_store=True)
+    out = tmp_path / "case.key"
+    r = write_case_key(workspace, "pps-2024-0500", out, auth=recovery, consent="--yes")
+    assert r == {"case_ref": "PPS-2024-0500", "path": out} and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_text().startswith("# ") and "AGE-SECRET-KEY-" in out.read_text()
+    alice = staff.login(workspace, "alice", b"violet harbour cinnamon 42")
+    with pytest.raises(ManagerRequired):
+        write_case_key(workspace, "PPS-2024-0500", tmp_path / "refused.key", auth=alice, consent="--yes")
+    with pytest.raises(CaseNotFound):
+        write_case_key(workspace, "PPS-2024-0999", tmp_path / "none.key", auth=recovery, consent="--yes")
+    backup = write_backup(workspace, tmp_path / "keys.backup", auth=recovery, today=dt.date.today(), valid_days=7, consent="typed")
+    assert backup["expires"] == dt.date.today() + dt.timedelta(days=7) and backup["path"].stat().st_size > 0
+    with pytest.raises(ManagerRequired):
+        write_backup(workspace, tmp_path / "refused.backup", auth=alice, today=dt.date.today(), valid_days=7, consent="typed")
+    assert not any((tmp_path / n).exists() for n in ("refused.key", "none.key", "refused.backup"))

@@ -245,7 +245,7 @@ def test_a_subject_access_hold_blocks_disposal_until_closed(workspace: Workspace
     the request's hold keeps a case that is due out of the disposal run until it is answered."""
     with workspace.transaction() as s:
         auth = unlocked(s, workspace.config, "mara")
-        cases.open_case(s, workspace.config, A, today=dt.date(2018, 1, 1), actor="mara", consent_to_store=True)
+        cases.open_case(s, workspace.config, A, today=dt.date(2018, 1, 1), auth=unlocked(s, None, "mara"), consent_to_store=True)
         hold = subject_access.open_request(s, A, "asked in person", today=TODAY, auth=auth)
         backdate(s, dt.date(2018, 1, 1), [A])
     plan = disposal.dry_run(workspace, [], TODAY)
@@ -265,7 +265,7 @@ def test_the_export_passphrase_is_strength_checked(workspace: Workspace, tmp_pat
     only under a passphrase that resists guessing; a weak one writes nothing."""
     with workspace.transaction() as s:
         auth = unlocked(s, workspace.config, "mara")
-        cases.open_case(s, workspace.config, A, today=OPENED, actor="mara", consent_to_store=True, passphrase=PASSPHRASE.encode())
+        cases.open_case(s, workspace.config, A, today=OPENED, auth=unlocked(s, None, "mara"), consent_to_store=True)
     with pytest.raises(WeakPassphrase):
         subject_access.export_case(workspace, A, tmp_path / "x.age", "letmein", auth=auth, today=TODAY)
     assert not (tmp_path / "x.age").exists()
@@ -335,7 +335,7 @@ def test_safeguarding_needs_words(workspace: Workspace) -> None:
 
     with workspace.transaction() as s:
         auth = unlocked(s, workspace.config, "mara")
-        cases.open_case(s, workspace.config, B, today=OPENED, actor="mara", consent_to_store=True)
+        cases.open_case(s, workspace.config, B, today=OPENED, auth=unlocked(s, None, "mara"), consent_to_store=True)
     with workspace.transaction() as s, pytest.raises(InvalidValue):
         safeguarding.record_concern(s, B, "   ", today=TODAY, auth=auth)
     with workspace.reader() as s:
@@ -361,7 +361,7 @@ def test_closing_an_export_without_a_request_writes_nothing(workspace: Workspace
     request that is not open is refused before a file is written (no bundle without its audit event)."""
     with workspace.transaction() as s:
         auth = unlocked(s, workspace.config, "mara")
-        cases.open_case(s, workspace.config, A, today=OPENED, actor="mara", consent_to_store=True, passphrase=PASSPHRASE.encode())
+        cases.open_case(s, workspace.config, A, today=OPENED, auth=unlocked(s, None, "mara"), consent_to_store=True)
     with pytest.raises(HoldNotFound):
         subject_access.export_case(workspace, A, tmp_path / "x.age", EXPORT_PASSPHRASE, auth=auth, today=TODAY, close=True)
     assert not (tmp_path / "x.age").exists()
@@ -385,7 +385,7 @@ def test_an_erasure_stopped_after_the_key_went_is_finished_by_running_it_again(
     try:
         with ws.transaction() as s:
             auth = unlocked(s, ws.config, "mara")
-            cases.open_case(s, ws.config, A, today=OPENED, actor="mara", passphrase=PASSPHRASE.encode())
+            cases.open_case(s, ws.config, A, today=OPENED, auth=unlocked(s, None, "mara"))
         if ws.engine.dialect.name == "sqlite":
             reader = sqlite3.connect(ws.engine.url.database, isolation_level=None)
             reader.execute("BEGIN")

@@ -70,14 +70,16 @@ def test_the_four_long_jobs_report_rising_progress(database_url: str, tmp_path: 
         assert [r["outcome"] for r in results] == ["done", "done"]
         assert _rising(seen, "ingest")[-1] == 2
 
-        built = media.build(ws, tmp_path / "out", passphrase=PASSPHRASE.encode(), actor="bob", today=TODAY,
-                            progress=seen.append)
+        from pipeline import authority
+
+        bob = authority.recover(ws, PASSPHRASE.encode())
+        built = media.build(ws, tmp_path / "out", auth=bob, today=TODAY, progress=seen.append)
         assert _rising(seen, "build") == [0, len(built)] == [0, 1]  # default capacity: one disc
 
         image = Path(built[0]["path"])
-        report = media.verify(ws, image, full=True, passphrase=PASSPHRASE.encode(), actor="bob", progress=seen.append)
+        report = media.verify(ws, image, full=True, auth=bob, progress=seen.append)
         assert _rising(seen, "verify")[-1] == report["items"] >= 2
-        assert media.verify(ws, image, full=False, passphrase=None, actor="bob", progress=seen.append)["ok"]
+        assert media.verify(ws, image, full=False, auth=None, progress=seen.append)["ok"]
         assert len([p for p in seen if p.stage == "verify"]) == report["items"] + 1  # a quick read counts nothing
 
         with ws.reader() as s:
@@ -150,3 +152,33 @@ def test_ingest_from_a_thread_leaves_the_process_as_it_was(database_url: str, tm
     assert dict(os.environ) == before_env and tempfile.tempdir == before_tmp
     assert len(seen_env) > 5 and all(env == before_env for env in seen_env)
     assert seen_tmp == {before_tmp}
+
+
+@pytest.mark.slow
+def test_cli_dispose_draws_a_bar_on_a_terminal_and_none_with_json(database_url: str, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disposal run's progress reaches the CLI's bar (cases disposed of, on stderr) for a person
+    at a terminal; with --json on the same terminal nothing but the certificate is printed."""
+    from pipeline import cli as _cli  # noqa: F401 - the CLI's modules, loaded before the patch
+    from pipeline.cli import _progress
+    from pipeline.workspace import Workspace
+    from tests.auth_helpers import backdate
+
+    home = _setup(tmp_path, monkeypatch)
+    monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # about progress, not the approval
+    for name, ref in (("f.pdf", A), ("gg.pdf", B)):
+        run("ingest", str(_batch(tmp_path, name, ref)))
+    [disc] = run("media", "build", "--out", str(tmp_path / "out"), "--json").json()
+    monkeypatch.setattr(_progress, "_isatty", lambda _stream: True)  # as if a person were watching
+    ws = Workspace.load(home)
+    try:
+        for ref in (A, B):
+            with ws.transaction() as s:  # one case at a time is six years inactive (register and log alike)
+                backdate(s, dt.date(TODAY.year - 8, 1, 1), [ref])
+            r = run("dispose", "--media", disc["path"], "--yes", *(["--json"] if ref == B else []))
+            if ref == A:
+                assert "disposing of cases" in r.err and "1/1" in r.err and f"cases to dispose of: {A}" in r.out
+            else:
+                assert r.err == "" and [c["case_ref"] for c in r.json()["destroyed"]] == [B]
+    finally:
+        ws.close()

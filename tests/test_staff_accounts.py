@@ -118,9 +118,8 @@ def test_a_staff_account_is_refused_manager_actions_in_the_library(office) -> No
     carol = _login(office, "carol")
     today = dt.date.today()
     with office.transaction() as s:
-        cases.open_case(s, office.config, CASE, today=today, actor="alice", consent_to_store=True,
-                        passphrase=PASSPHRASE.encode())
-        hold = cases.place_hold(s, CASE, "sar", "request", today=today, actor="alice")
+        cases.open_case(s, office.config, CASE, today=today, auth=alice, consent_to_store=True)
+        hold = cases.place_hold(s, CASE, "sar", "request", today=today, auth=alice)
         hold_id = hold.id
     refused = [
         lambda s: cases.release_hold(s, CASE, hold_id, today=today, auth=alice, consent="--yes"),
@@ -151,6 +150,44 @@ def test_a_staff_account_is_refused_manager_actions_in_the_library(office) -> No
         assert h.released_by == "carol"
     [(actor, _subject, details)] = [e for e in _events(office, "hold.release")]
     assert (actor, details["unlocked_with"], details["actor_role"]) == ("carol", "staff password", "manager")
+
+
+
+def test_staff_change_the_register_as_themselves_and_only_a_manager_lifts_the_hold(office) -> None:  # noqa: ANN001
+    """The register's changes that need no key (consents, activity, holds, where a disc is kept)
+    take the login's keyring in the library: a staff account may make them, recorded under its own
+    name and role; lifting the hold it placed needs a manager; a disabled account's keyring is refused."""
+    from pipeline import cases, staff
+    from pps_archive.errors import NotAuthorised
+
+    alice, bob, carol = _login(office, "alice"), _login(office, "bob"), _login(office, "carol")
+    today = dt.date.today()
+    with office.transaction() as s:
+        cases.open_case(s, office.config, CASE, today=today, auth=alice)
+        cases.set_store_consent(s, CASE, True, today=today, auth=alice)
+        cases.set_third_party_consent(s, office.config, CASE, "School", True, today=today, auth=alice)
+        cases.touch(s, CASE, today, auth=alice)
+        hold_id = cases.place_hold(s, CASE, "safeguarding", "concern raised", today=today, auth=alice).id
+    for action in ("case.open", "consent.store", "consent.third_party", "case.touch", "hold.place"):
+        [(actor, _subject, details)] = _events(office, action)
+        assert (actor, details["unlocked_with"], details["actor_role"]) == ("alice", "staff password", "staff"), action
+    with office.transaction() as s, pytest.raises(ManagerRequired, match="alice is logged in as staff"):
+        cases.release_hold(s, CASE, hold_id, today=today, auth=alice, consent="--yes")
+    with office.reader() as s:
+        assert [h.id for h in cases.active_holds(cases.get_case(s, CASE))] == [hold_id]
+    from pipeline import media
+    from pps_archive.errors import DiscNotFound
+
+    with office.transaction() as s, pytest.raises(NotAuthorised):  # where a disc is kept: a login too
+        media.store(s, "PPS-0001", "locked cupboard", auth=None)
+    with office.transaction() as s, pytest.raises(DiscNotFound):  # a staff login gets as far as the register
+        media.store(s, "PPS-0001", "locked cupboard", auth=alice)
+    staff.disable(office, carol, "bob")
+    with office.transaction() as s, pytest.raises(NotAuthorised, match="disabled"):
+        cases.touch(s, CASE, today, auth=bob)
+    with office.transaction() as s:
+        cases.release_hold(s, CASE, hold_id, today=today, auth=carol, consent="--yes")
+    assert [a for a, *_ in _events(office, "hold.release")] == ["carol"]
 
 
 def test_a_password_change_rewraps_only_its_own_slot(office) -> None:  # noqa: ANN001
@@ -193,25 +230,92 @@ def test_a_one_time_password_opens_only_the_password_change(office) -> None:  # 
 def test_backoff_then_a_lock_after_failed_logins_each_one_audited(office) -> None:  # noqa: ANN001
     from pipeline import staff
 
+    limits = staff.login_limits(office.config)
+    assert (limits.max_failures, limits.backoff(1), limits.backoff(30)) == (8, dt.timedelta(seconds=1), dt.timedelta(minutes=5))
     start = _later(0)
     with pytest.raises(LoginFailed):
         _login(office, "bob", "not bob's password at all", now=start)
     with pytest.raises(AccountLocked, match="try again after"):  # even the right password waits
         _login(office, "bob", now=start)
-    assert _login(office, "bob", now=start + staff.backoff(1)).actor == "bob"  # and the count starts again
+    assert _login(office, "bob", now=start + limits.backoff(1)).actor == "bob"  # and the count starts again
     t = start + dt.timedelta(seconds=5)
-    for _ in range(staff.MAX_FAILURES):
-        t += staff.backoff(staff.MAX_FAILURES) + dt.timedelta(seconds=1)
+    for _ in range(limits.max_failures):
+        t += limits.backoff(limits.max_failures) + dt.timedelta(seconds=1)
         with pytest.raises((LoginFailed, AccountLocked)):
             _login(office, "bob", "wrong guess number one", now=t)
     with pytest.raises(AccountLocked, match="is locked after"):
         _login(office, "bob", now=t + dt.timedelta(days=1))
     failed = _events(office, "auth.login_failed")
-    assert [d["reason"] for _a, _s, d in failed].count("wrong password") == staff.MAX_FAILURES + 1
+    assert [d["reason"] for _a, _s, d in failed].count("wrong password") == limits.max_failures + 1
     assert failed[-1][2] == {"reason": "locked"}
     assert all("wrong guess" not in json.dumps(d) and "bob's password" not in json.dumps(d) for _a, _s, d in failed)
     staff.unlock_account(office, _login(office, "dave"), "bob")
     assert _login(office, "bob", now=t + dt.timedelta(days=1)).actor == "bob"
+
+
+
+def test_login_limits_come_from_the_configuration(database_url: str, tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    """An office that configures a lower limit and a longer wait gets them: locked after the third
+    failure, and the waits are its own."""
+    from pipeline import authority, keystore, staff
+    from pipeline.workspace import Workspace
+
+    monkeypatch.setenv("PPS_ARCHIVE__STAFF__MAX_FAILED_LOGINS", "3")
+    monkeypatch.setenv("PPS_ARCHIVE__STAFF__BACKOFF_SECONDS", "10")
+    monkeypatch.setenv("PPS_ARCHIVE__STAFF__BACKOFF_MAX_SECONDS", "25")
+    ws = Workspace.load(tmp_path / "data")
+    ws.create_dirs()
+    try:
+        with ws.transaction() as s:
+            keystore.ensure_master_key(s, ws.config, PASSPHRASE.encode(), keystore.ensure_archive_id(s), actor="init")
+        staff.add(ws, authority.recover(ws, PASSPHRASE.encode()), "bob", "staff", PASSWORDS["bob"].encode())
+        limits = staff.login_limits(ws.config)
+        assert [limits.backoff(n).total_seconds() for n in (1, 2, 3, 9)] == [10, 20, 25, 25]
+        t = _later(0)
+        with pytest.raises(LoginFailed, match="after 3 in a row"):
+            _login(ws, "bob", "the wrong one, number 1", now=t)
+        with pytest.raises(AccountLocked, match="try again after"):  # 10 s, not the default 1 s
+            _login(ws, "bob", now=t + dt.timedelta(seconds=9))
+        for n in (2, 3):
+            t += dt.timedelta(seconds=30)
+            with pytest.raises(LoginFailed):
+                _login(ws, "bob", f"the wrong one, number {n}", now=t)
+        with pytest.raises(AccountLocked, match="is locked after 3 failed logins"):
+            _login(ws, "bob", now=t + dt.timedelta(days=1))
+    finally:
+        ws.close()
+
+
+def test_the_recovery_passphrase_backs_off_after_failures_but_never_locks(office) -> None:  # noqa: ANN001
+    """Failed recovery attempts are audit events and make the next attempt wait, doubling; the
+    right passphrase after the wait still opens the archive (no lock), and the count starts again."""
+    from pipeline import authority, keystore
+    from pps_archive.errors import RecoveryBackoff, WrongPassphrase
+
+    t = _later(0)
+    with pytest.raises(WrongPassphrase):
+        authority.recover(office, b"not the recovery passphrase", now=t)
+    with pytest.raises(RecoveryBackoff, match="1 failed attempt"):  # even the right one waits
+        authority.recover(office, PASSPHRASE.encode(), now=t)
+    for n in range(2, 30):  # far more failures than lock an account
+        t += dt.timedelta(minutes=10)
+        with pytest.raises(WrongPassphrase):
+            authority.recover(office, f"guess number {n}".encode(), now=t)
+    with office.reader() as s:
+        failures, next_at = authority.recovery_failures(s)
+    assert failures == 29 and next_at == t + dt.timedelta(minutes=5)  # the ceiling, never longer
+    with office.transaction() as s, pytest.raises(RecoveryBackoff):  # the in-transaction check too (t is ahead)
+        keystore.unlock(s, PASSPHRASE.encode())
+    with pytest.raises(RecoveryBackoff, match="29 failed attempt"):
+        authority.recover(office, PASSPHRASE.encode(), now=t + dt.timedelta(minutes=4))
+    auth = authority.recover(office, PASSPHRASE.encode(), now=t + dt.timedelta(minutes=5))
+    assert (auth.actor, auth.role) == ("recovery", "manager")
+    with office.reader() as s:
+        assert authority.recovery_failures(s)[0] == 0
+    failed = [d for a, _s, d in _events(office, "auth.login_failed") if a == "recovery"]
+    assert [d["reason"] for d in failed].count("wrong passphrase") == 29
+    assert [d["reason"] for d in failed].count("too soon") == 2
+    assert all("guess" not in json.dumps(d) for d in failed)
 
 
 def test_an_unknown_name_is_a_failure_but_is_not_written_down(office) -> None:  # noqa: ANN001
@@ -282,3 +386,24 @@ def test_staff_names_are_validated_in_the_library(name: str) -> None:
 
     with pytest.raises(InvalidValue):
         staff.validate_name(name)
+
+
+def test_changing_the_recovery_passphrase_logs_in_with_it_and_records_it_as_such(office) -> None:  # noqa: ANN001
+    """The recovery passphrase's own change is a recovery login (a wrong one counts towards its
+    backoff); the change is recorded as by ``recovery``, the name given beside it."""
+    from pipeline import authority, keystore
+    from pps_archive.errors import WrongPassphrase
+
+    new = b"copper lighthouse walrus 7 saffron"
+    with pytest.raises(WrongPassphrase):
+        keystore.change_recovery_passphrase(office, b"not the old passphrase", new, claimed_by="carol")
+    with office.reader() as s:
+        assert authority.recovery_failures(s)[0] == 1
+    with office.transaction() as s:  # the wait is over (as a day later)
+        authority._set_recovery_failures(s, 1, _later(-1))  # noqa: SLF001 - time passes
+    keystore.change_recovery_passphrase(office, PASSPHRASE.encode(), new, claimed_by="carol")
+    [(actor, _subject, details)] = _events(office, "keys.passphrase_changed")
+    assert (actor, details) == ("recovery", {"unlocked_with": "recovery passphrase", "claimed_by": "carol"})
+    assert authority.recover(office, new).actor == "recovery"
+    with pytest.raises(WrongPassphrase):
+        authority.recover(office, PASSPHRASE.encode())

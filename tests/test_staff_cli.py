@@ -70,7 +70,13 @@ def test_by_that_does_not_match_the_login_is_refused(office: Path, tmp_path: Pat
     r = run("case", "touch", REF, "--by", "carol", env=_as(tmp_path, "alice"), expect=ExitCode.ACTOR_MISMATCH)
     assert "'carol' was given" in r.err and "alice" in r.err
     r = run("shred", "confirm", "1", "--by", "carol", "--yes", env=_as(tmp_path, "alice"), expect=ExitCode.ACTOR_MISMATCH)
+    run("case", "hold", REF, "--reason", "sar", "--note", "request", "--by", "carol", env=_as(tmp_path, "alice"),
+        expect=ExitCode.ACTOR_MISMATCH)
+    run("case", "consent", REF, "--store", "no", "--by", "carol", env=_as(tmp_path, "alice"), expect=ExitCode.ACTOR_MISMATCH)
     run("case", "touch", REF, "--by", "alice", env=_as(tmp_path, "alice"))  # the same name is fine
+    assert not [e for e in _log(office) if e["action"] in ("hold.place", "consent.store")]
+    [touch] = [e for e in _log(office) if e["action"] == "case.touch"]
+    assert (touch["actor"], touch["details"]["actor_role"]) == ("alice", "staff")  # recorded by the library
     assert not [e for e in _log(office) if e["action"] == "shred.confirm"]
 
 

@@ -82,3 +82,6 @@ def test_a_read_from_the_drive_without_the_passphrase_unlocks_no_shredding(archi
     r = run("media", "verify", str(drive), expect=ExitCode.NOT_READ_FROM_DISC)
     assert "without the passphrase" in r.err
     assert "not vouched for" in _states()["PPS-LETTER"]["blocked_reason"]
+    # and nobody is recorded as having logged in for it: the name given is only a claim
+    last = [e for e in run("audit", "log", "--json").json() if e["action"] == "media.verified"][-1]
+    assert last["actor"] == "(no login)" and "unlocked_with" not in last["details"] and last["details"]["claimed_by"]

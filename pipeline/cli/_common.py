@@ -197,10 +197,10 @@ def login_user() -> str | None:
     return app.user if app is not None else None
 
 
-def unlock(ws: Workspace, actor: str | None = None) -> Unlocked:
+def unlock(ws: Workspace, actor: str | None = None, recovery: bytes | None = None) -> Unlocked:
     """Log in once for this command: as --user with its password ($PPS_ARCHIVE_PASSWORD_FILE or a
-    prompt), else with the recovery passphrase from its one source. A --by given on the command
-    line must be the account that logged in (the library refuses another)."""
+    prompt), else with the recovery passphrase from its one source (or ``recovery``, read already).
+    A --by given on the command line must be the account that logged in (the library refuses another)."""
     from click.core import ParameterSource
 
     from pipeline import authority, staff
@@ -211,7 +211,7 @@ def unlock(ws: Workspace, actor: str | None = None) -> Unlocked:
     given = actor if actor is not None and ctx.get_parameter_source("actor") == ParameterSource.COMMANDLINE else None
     user = login_user()
     if user is None:
-        auth = authority.recover(ws, passphrase())
+        auth = authority.recover(ws, passphrase() if recovery is None else recovery)
     else:
         if given is not None and given != user:  # before the password is asked for
             from pps_archive.errors import ActorMismatch
@@ -221,12 +221,3 @@ def unlock(ws: Workspace, actor: str | None = None) -> Unlocked:
         auth = staff.login(ws, user, secret)
     return authority.check_actor(auth, given)
 
-
-def login_actor(ws: Workspace, actor: str | None) -> str:
-    """Log in (as :func:`unlock`) for a command that changes the register but needs no key, and
-    return the name its audit event records: the account that logged in, or, with the recovery
-    passphrase (no one's own), the --by name as before."""
-    from pipeline.authority import STAFF_PASSWORD
-
-    auth = unlock(ws, actor)
-    return auth.actor if auth.method == STAFF_PASSWORD else (auth.claimed_by or actor or auth.actor)

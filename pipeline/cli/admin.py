@@ -31,28 +31,19 @@ def init(app: AppContext) -> None:
 
     Safe to run again: it only upgrades the schema and checks the passphrase.
     """
-    from pipeline import keystore
-    from pipeline.db import migrate
+    from pipeline.archive_init import initialise
 
-    ws = app.workspace(ready=False)
-    ws.create_dirs()
-    before, after = migrate(ws.engine)
-    with ws.transaction() as s:
-        archive_id = keystore.ensure_archive_id(s)
-        created = keystore.master_key_exists(s) is False
-    secret = passphrase(confirm=created)
-    with ws.transaction() as s:
-        master = keystore.ensure_master_key(s, ws.config, secret, archive_id, actor="init")
-        keys = keystore.authenticate_keys(s, master, ws.data_dir, actor="init")
-    click.echo(f"data directory: {ws.data_dir}")
-    click.echo(f"database: {'created' if before is None else 'upgraded' if before != after else 'up to date'} (schema {after})")
-    click.echo(f"archive id: {archive_id}")
-    if keys["signed"]:
-        click.echo(f"keys signed on first use (an archive made by an older version; see the audit log): {len(keys['signed'])} case key(s)")
-    if keys["repaired"]:
-        click.echo("WARNING: put right from the keys' wrapped secrets: " + "; ".join(keys["repaired"])
+    r = initialise(app.workspace(ready=False), lambda confirm: passphrase(confirm=confirm))
+    click.echo(f"data directory: {r.data_dir}")
+    click.echo(f"database: {r.database} (schema {r.schema})")
+    click.echo(f"archive id: {r.archive_id}")
+    if r.signed:
+        click.echo(f"keys signed on first use (an archive made by an older version; see the audit log): {len(r.signed)} case key(s)")
+    if r.repaired:
+        click.echo("WARNING: put right from the keys' wrapped secrets: " + "; ".join(r.repaired)
                    + ". The database or the data directory was changed: find out by whom (audit log, backups).", err=True)
-    click.echo("master key: " + ("created — keep the passphrase safe and back up the key store with 'pps-archive keys export'" if created else "checked"))
+    click.echo("master key: " + ("created — keep the passphrase safe and back up the key store with 'pps-archive keys export'"
+                                 if r.master_created else "checked"))
 
 
 @click.group()

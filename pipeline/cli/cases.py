@@ -12,7 +12,6 @@ from pipeline.cli._common import (
     as_of_option,
     by_option,
     json_option,
-    login_actor,
     parse_day,
     pass_app,
     print_json,
@@ -46,10 +45,9 @@ def case_open(app: AppContext, ref: str, anonymous: bool, consent_to_store: bool
     from pipeline import cases
 
     ws = app.workspace()
-    secret = unlock(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        c = cases.open_case(s, ws.config, ref, today=as_of, actor=actor, anonymous=anonymous, consent_to_store=consent_to_store,
-                            passphrase=secret)
+        c = cases.open_case(s, ws.config, ref, today=as_of, auth=auth, anonymous=anonymous, consent_to_store=consent_to_store)
         ref = c.ref
     click.echo(f"opened case {ref}" + ("" if consent_to_store else " (no consent to store yet: its documents will wait in review)"))
 
@@ -73,9 +71,9 @@ def case_consent(app: AppContext, ref: str, store: str | None, party: str | None
         if store is not None or party is not None:
             raise click.UsageError("give --identify-to-la yes|no on its own")
         ws = app.workspace()
-        actor = login_actor(ws, actor)
+        auth = unlock(ws, actor)
         with ws.transaction() as s:
-            c = cases.set_la_identify_consent(s, ref, identify == "yes", today=as_of, actor=actor)
+            c = cases.set_la_identify_consent(s, ref, identify == "yes", today=as_of, auth=auth)
             ref = c.ref
         click.echo(f"case {ref}: permission to be identified to the Local Authority "
                    f"{'recorded' if identify == 'yes' else 'withdrawn'}")
@@ -87,10 +85,10 @@ def case_consent(app: AppContext, ref: str, store: str | None, party: str | None
     if party is None and allow is not None:
         raise click.UsageError("--allow/--withdraw go with --third-party NAME")
     ws = app.workspace()
-    actor = login_actor(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
         if store is not None:
-            c = cases.set_store_consent(s, ref, store == "yes", today=as_of, actor=actor)
+            c = cases.set_store_consent(s, ref, store == "yes", today=as_of, auth=auth)
             msg = f"case {c.ref}: consent to store {'recorded' if store == 'yes' else 'withdrawn'}"
             if store == "no":
                 from pipeline import erasure
@@ -98,7 +96,7 @@ def case_consent(app: AppContext, ref: str, store: str | None, party: str | None
 
                 msg += "; " + offer_text(erasure.offer(s, c.ref))
         else:
-            tp = cases.set_third_party_consent(s, ws.config, ref, party, bool(allow), today=as_of, actor=actor)
+            tp = cases.set_third_party_consent(s, ws.config, ref, party, bool(allow), today=as_of, auth=auth)
             msg = f"case {tp.case.ref}: contact with {tp.party} {'allowed' if allow else 'withdrawn'}"
     click.echo(msg)
 
@@ -115,9 +113,9 @@ def case_touch(app: AppContext, ref: str, on: str | None, as_of: dt.date, actor:
 
     day = as_of if on is None else parse_day(on, "--on")
     ws = app.workspace()
-    actor = login_actor(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        c = cases.touch(s, ref, day, actor=actor)
+        c = cases.touch(s, ref, day, auth=auth)
         dates = cases.case_dates(ws.config, c.last_activity)
         ref = c.ref
     click.echo(f"case {ref}: last activity {c.last_activity}, archive due {dates.archive_due}, dispose after {dates.dispose_after}")
@@ -136,9 +134,9 @@ def case_hold(app: AppContext, ref: str, reason: str, note: str, as_of: dt.date,
     from pipeline import cases
 
     ws = app.workspace()
-    actor = login_actor(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        h = cases.place_hold(s, ref, reason, note, today=as_of, actor=actor)
+        h = cases.place_hold(s, ref, reason, note, today=as_of, auth=auth)
         hold_id, ref = h.id, h.case.ref
     click.echo(f"case {ref}: hold {hold_id} ({reason}) placed")
 

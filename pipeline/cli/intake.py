@@ -131,7 +131,7 @@ def review_assign(app: AppContext, doc: int, case_ref: str, retain: bool | None,
 
     ws = app.workspace()
     decision = None if retain is None else ("retain" if retain else "shred")
-    row = assign(ws, doc, case_ref, decision, doc_class, actor=actor, passphrase=unlock(ws, actor), today=as_of)
+    row = assign(ws, doc, case_ref, decision, doc_class, auth=unlock(ws, actor), today=as_of)
     how = " (as its cover sheet said)" if row["decision_from"] == "cover sheet" else ""
     click.echo(f"document {row['id']}: {row['decision']} {row['class']} for {row['case_ref']}{how}")
 
@@ -150,7 +150,7 @@ def review_undo(app: AppContext, doc: int, as_of: dt.date, actor: str) -> None:
     from pipeline.review import undo
 
     ws = app.workspace()
-    row = undo(ws, doc, actor=actor, passphrase=unlock(ws, actor), today=as_of)
+    row = undo(ws, doc, auth=unlock(ws, actor), today=as_of)
     click.echo(f"document {row['id']}: back in the review queue (suggested case {row['suggested_case_ref']})")
 
 
@@ -168,15 +168,15 @@ def review_split(app: AppContext, doc: int, pages: str, drop: str | None, as_of:
     """Mend a mis-split review item DOC: each part becomes a review item of its own.
 
     A page range may be dropped as a separator with --drop; a page in no part and not dropped is
-    refused, so nothing is lost by a typing mistake. The first part keeps DOC's id. Needs the
-    passphrase (the review copy is cut in memory and encrypted again).
+    refused, so nothing is lost by a typing mistake. The first part keeps DOC's id. Needs a
+    login (the review copy is cut in memory and encrypted again).
     """
     from pipeline.review import parse_ranges, split
 
     parts = parse_ranges(pages, "--pages")
     dropped = tuple(n for r in parse_ranges(drop, "--drop") for n in r) if drop else ()
     ws = app.workspace()
-    rows = split(ws, doc, parts, dropped, actor=actor, passphrase=unlock(ws, actor), today=as_of)
+    rows = split(ws, doc, parts, dropped, auth=unlock(ws, actor), today=as_of)
     for row in rows:
         click.echo(f"document {row['id']}: {row['pages']} page(s), in review ({', '.join(row['source_pages'])})")
 
@@ -209,9 +209,9 @@ def quarantine_export(app: AppContext, entry: int, out: Path, actor: str) -> Non
     from pipeline.quarantine import export
 
     ws = app.workspace()
-    secret = unlock(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        written = export(ws, s, entry, out, secret, actor=actor)
+        written = export(ws, s, entry, out, auth=auth)
     for path in written:
         click.echo(f"written: {path} (delete it when done)")
 

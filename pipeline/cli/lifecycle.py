@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,10 @@ from pipeline.cli._common import (
     view_as_of_option, yes_option,
 )
 from pps_archive.errors import DisposalNotApproved
+
+if TYPE_CHECKING:
+    from pipeline.authority import Unlocked
+    from pipeline.workspace import Workspace
 
 
 @click.command("archive-due")
@@ -209,7 +214,7 @@ def dispose(app: AppContext, sources: tuple[str, ...], more_sources: tuple[str, 
         real_date(dt.date.fromisoformat(shown["as_of"]), "the disposal run")
         _print_saved(shown, as_json)
         consent = typed_consent(_destroy_words(shown), yes)
-        _print_certificate(disposal_plans.execute(ws, execute_id, paths, auth=auth(), consent=consent), as_json)
+        _print_certificate(_execute(ws, execute_id, paths, auth=auth(), consent=consent, as_json=as_json), as_json)
         return
     real_date(as_of, "preparing the disposal run" if prepare else "the disposal run")
     if not prepare:
@@ -232,7 +237,7 @@ def dispose(app: AppContext, sources: tuple[str, ...], more_sources: tuple[str, 
     if not as_json:
         _print_saved(saved, as_json)
     consent = typed_consent(_destroy_words(saved), yes)  # the plan shown is the plan executed
-    _print_certificate(disposal_plans.execute(ws, saved["id"], paths, auth=auth(), consent=consent), as_json)
+    _print_certificate(_execute(ws, saved["id"], paths, auth=auth(), consent=consent, as_json=as_json), as_json)
 
 
 def _dispose_round(ws, round_id, new_round, paths, one_by_one, auth, insert_one_by_one, as_json, *,  # noqa: ANN001, ANN202, PLR0913
@@ -295,6 +300,15 @@ def _dispose_round(ws, round_id, new_round, paths, one_by_one, auth, insert_one_
                    + "; ".join(f"{r['media']}: {r['problem']}" for r in refused), err=True)
         click.get_current_context().exit(int(ExitCode.DISCS_REFUSED))
     return None
+
+
+def _execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth: Unlocked, consent: str, as_json: bool) -> dict:
+    """Execute the plan with a progress bar (cases disposed of) for a person at a terminal."""
+    from pipeline import disposal_plans
+    from pipeline.cli._progress import progress_bar
+
+    with progress_bar("disposing of cases", quiet=as_json) as progress:
+        return disposal_plans.execute(ws, plan_id, sources, auth=auth, consent=consent, progress=progress)
 
 
 def _destroy_words(saved: dict) -> str:

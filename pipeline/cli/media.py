@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from pipeline.cli._common import (
-    ID, AppContext, as_of_option, by_option, json_option, login_actor, pass_app, print_json, print_table, real_date, typed_consent, unlock,
+    ID, AppContext, as_of_option, by_option, json_option, pass_app, print_json, print_table, real_date, typed_consent, unlock,
     view_as_of_option, yes_option,
 )
 
@@ -87,10 +87,9 @@ def media_build(app: AppContext, out: Path, capacity: int | None, consolidate: t
     from pipeline.cli._progress import progress_bar
 
     ws = app.workspace()
-    secret = unlock(ws, actor)
+    auth = unlock(ws, actor)
     with progress_bar("building discs", quiet=as_json) as progress:
-        built = m.build(ws, out, capacity, passphrase=secret, actor=actor, today=as_of, consolidate=consolidate,
-                        progress=progress, now=now)
+        built = m.build(ws, out, capacity, auth=auth, today=as_of, consolidate=consolidate, progress=progress, now=now)
     _warn_without_ecc(built)  # on stderr, with --json too
     if as_json:
         print_json(built)
@@ -133,14 +132,15 @@ def media_verify(app: AppContext, sources: tuple[str, ...], full: bool, one_by_o
         raise click.UsageError("give the discs to verify (or put them in one at a time with --one-by-one)")
     ws = app.workspace()
     # a read from the disc counts only with the key (its mark is MACed): a login, else the passphrase if given
-    secret = unlock(ws, actor) if full or app.user else passphrase_if_available()
+    secret = None if full or app.user else passphrase_if_available()
+    auth = unlock(ws, actor, secret) if full or app.user or secret is not None else None
     if one_by_one or new_round:
-        reports = _verify_round(ws, paths, secret, full=full, actor=actor, one_by_one=one_by_one, new=new_round, as_json=as_json)
+        reports = _verify_round(ws, paths, auth, full=full, actor=actor, one_by_one=one_by_one, new=new_round, as_json=as_json)
     else:
         reports = []
         for src in paths:
             with progress_bar(f"verifying {src.name}", quiet=as_json or not full) as progress:
-                reports.append(m.verify(ws, src, full=full, passphrase=secret, actor=actor, progress=progress))
+                reports.append(m.verify(ws, src, full=full, auth=auth, claimed_by=actor, progress=progress))
         if as_json:
             print_json(reports)
         else:
@@ -247,7 +247,7 @@ def media_burn(app: AppContext, label: str, device: Path, image: Path | None, ac
     ws = app.workspace()
     auth = unlock(ws, actor)
     with progress_bar(f"verifying {label}", quiet=as_json) as progress:
-        r = burning.burn(ws, label, device, passphrase=auth, actor=auth.actor, image=image, progress=progress)
+        r = burning.burn(ws, label, device, auth=auth, image=image, progress=progress)
     if as_json:
         print_json(r)
     else:
@@ -279,7 +279,7 @@ def media_replace(app: AppContext, label: str, out: Path, as_of: dt.date, actor:
 
     ws = app.workspace()
     auth = unlock(ws, actor)
-    r = burning.replace(ws, label, out, passphrase=auth, actor=auth.actor, today=as_of)
+    r = burning.replace(ws, label, out, auth=auth, today=as_of)
     _warn_without_ecc(r["built"])
     if as_json:
         print_json(r)
@@ -306,7 +306,7 @@ def media_repair(app: AppContext, label: str, device: Path, out: Path, actor: st
     from pipeline import burning
 
     ws = app.workspace()
-    actor = login_actor(ws, actor)
+    actor = unlock(ws, actor).actor  # a login, for the audit event; the repair itself needs no key
     r = burning.repair(ws, label, device, out, actor=actor)
     if as_json:
         print_json(r)
@@ -326,9 +326,9 @@ def media_store(app: AppContext, label: str, location: str, actor: str) -> None:
     from pipeline import media as m
 
     ws = app.workspace()
-    actor = login_actor(ws, actor)
+    auth = unlock(ws, actor)
     with ws.transaction() as s:
-        m.store(s, label, location, actor=actor)
+        m.store(s, label, location, auth=auth)
     click.echo(f"disc {label}: in the cupboard at {location}")
 
 
@@ -366,7 +366,7 @@ def restore(app: AppContext, source: Path, document: int, out: Path, original: b
     from pipeline import media as m
 
     ws = app.workspace()
-    r = m.restore(ws, source, document, out, passphrase=unlock(ws, actor), actor=actor, original=original)
+    r = m.restore(ws, source, document, out, auth=unlock(ws, actor), original=original)
     what = "the original file of document" if r["original"] else "document"
     click.echo(f"{what} {r['document']} of case {r['case_ref']} restored from disc {r['disc']} to {r['out']}")
 
@@ -389,17 +389,14 @@ def keys_export(app: AppContext, out: Path, valid_days: int, as_of: dt.date, act
 
     Runs on the real date and needs a manager's login (--user, else the recovery passphrase), recorded in the audit log: the
     backup, its expiry included, is authenticated under the master key."""
-    from pipeline import keystore
-    from pps_archive.atomic import atomic_write_bytes
+    from pipeline.key_files import write_backup
 
     real_date(as_of, "exporting the key store")
     ws = app.workspace()
     consent = typed_consent(f"export the key store to {out}, valid for {valid_days} days", yes)
     auth = unlock(ws, actor)
-    with ws.transaction() as s:  # written before the export is recorded: a failed write records nothing
-        data = keystore.export_backup(s, today=as_of, valid_days=valid_days, auth=auth, consent=consent)
-        atomic_write_bytes(out, data, 0o600)
-    click.echo(f"key store backup written to {out}; it expires on {as_of + dt.timedelta(days=valid_days)}")
+    r = write_backup(ws, out, auth=auth, today=as_of, valid_days=valid_days, consent=consent)
+    click.echo(f"key store backup written to {r['path']}; it expires on {r['expires']}")
 
 
 @keys.command("import")
@@ -416,7 +413,7 @@ def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> No
 
     ws = app.workspace()
     with ws.transaction() as s:
-        r = keystore.import_backup(s, backup.read_bytes(), passphrase(), today=as_of, actor=actor)
+        r = keystore.import_backup(s, backup.read_bytes(), passphrase(), today=as_of, claimed_by=actor)
     click.echo(f"imported {r['added']} key(s) from the backup of {r['backup_created']}; {r['skipped_disposed']} of disposed cases skipped")
 
 
@@ -428,18 +425,13 @@ def keys_import(app: AppContext, backup: Path, as_of: dt.date, actor: str) -> No
 @pass_app
 def keys_export_case(app: AppContext, ref: str, out: Path, actor: str, yes: bool) -> None:
     """Write case REF's key as an age identity file: 'age -d -i FILE ITEM.AGE' then decrypts its items."""
-    from pipeline import keystore
-    from pipeline.cases import get_case
-    from pps_archive.atomic import atomic_write_bytes
+    from pipeline.key_files import write_case_key
 
     ws = app.workspace()
     consent = typed_consent(f"write the secret key of case {ref} to {out}", yes)
     auth = unlock(ws, actor)
-    with ws.transaction() as s:
-        ref = get_case(s, ref).ref
-        text = keystore.export_case_key(s, auth, ref, consent=consent)
-        atomic_write_bytes(out, text.encode("ascii"), 0o600)
-    click.echo(f"the key of case {ref} written to {out} (mode 0600): destroy the file when done")
+    r = write_case_key(ws, ref, out, auth=auth, consent=consent)
+    click.echo(f"the key of case {r['case_ref']} written to {r['path']} (mode 0600): destroy the file when done")
 
 
 @keys.command("change-passphrase")
@@ -457,7 +449,5 @@ def keys_change_passphrase(app: AppContext, actor: str) -> None:
     ws = app.workspace()
     old = passphrase()
     new = get_new_passphrase(os.environ, prompt_passphrase if sys.stdin.isatty() else None)
-    with ws.transaction() as s:
-        keystore.unlock(s, old)
-        keystore.change_passphrase(s, ws.config, old, new, actor=actor)
+    keystore.change_recovery_passphrase(ws, old, new, claimed_by=actor)
     click.echo("master key re-wrapped under the new passphrase; nothing else was re-encrypted")

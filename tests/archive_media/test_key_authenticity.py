@@ -146,10 +146,12 @@ def test_a_case_without_a_key_goes_to_review_and_filing_it_makes_the_key(
 ) -> None:
     from pipeline import cases
     from pipeline.workspace import Workspace
+    from tests.auth_helpers import unlocked
 
     ws = Workspace.load(home)
-    with ws.transaction() as s:  # opened without the passphrase (the library allows it): no key
-        cases.open_case(s, ws.config, NO_KEY, today=dt.date(2024, 3, 1), actor="t", consent_to_store=True)
+    with ws.transaction() as s:  # opened as an archive from before case keys would have it: no key
+        cases.open_case(s, ws.config, NO_KEY, today=dt.date(2024, 3, 1), auth=unlocked(s, ws.config, "t"), consent_to_store=True,
+                        make_key=False)
     ws.close()
     batch = _batch(tmp_path, "scan_0005.pdf", ref=NO_KEY)
     assert run("ingest", str(batch.files[0]), "--json").json()["inputs"][0]["outcome"] == "done"

@@ -89,7 +89,7 @@ def test_random_histories_keep_the_rules(_sqlite_template: Path, tmp_path_factor
         with ws.transaction() as s:
             auth = unlocked(s, ws.config, "t")
             for ref in REFS:
-                cases.open_case(s, ws.config, ref, today=START, actor="t", consent_to_store=True)
+                cases.open_case(s, ws.config, ref, today=START, auth=auth, consent_to_store=True)
         for n, step in enumerate(history):
             if step[0] == "dispose":
                 _dispose(ws, START + dt.timedelta(days=step[1]), auth)
@@ -107,13 +107,13 @@ def _step(ws: Workspace, s, step: tuple, n: int, auth) -> None:  # noqa: ANN001
     if kind == "doc" and step[1] in live:
         _add_doc(s, step[1], step[2], n)
     elif kind == "hold" and step[1] in live:
-        cases.place_hold(s, step[1], step[2], "note", today=START, actor="t")
+        cases.place_hold(s, step[1], step[2], "note", today=START, auth=auth)
     elif kind == "release":
         case = cases.get_case(s, step[1])
         for h in cases.active_holds(case):
             cases.release_hold(s, step[1], h.id, today=START, auth=auth, consent="--yes")
     elif kind == "touch" and step[1] in live:
-        cases.touch(s, step[1], START + dt.timedelta(days=step[2]), actor="t")
+        cases.touch(s, step[1], START + dt.timedelta(days=step[2]), auth=auth)
     elif kind == "verify_disc" and step[1] in live:
         _verify_disc(s, step[1], n, auth)
     elif kind == "confirm":

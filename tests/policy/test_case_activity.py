@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.cli_helpers import run
+from tests.auth_helpers import unlocked
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
 
@@ -91,7 +92,7 @@ def test_a_document_filed_from_review_moves_last_activity_unless_archiving(works
     from pipeline.models import Case, Document, Input
 
     for ref in (FILED, ARCHIVED):
-        cases.open_case(session, cfg, ref, today=OPENED, actor="alice", consent_to_store=True)
+        cases.open_case(session, cfg, ref, today=OPENED, auth=unlocked(session, None, "alice"), consent_to_store=True)
     row = Input(sha256="1" * 64, display_name="a.pdf", profile="office", size=1, received_at=dt.datetime(2026, 3, 2),
                 state="done")
     session.add(row)

@@ -13,6 +13,7 @@ from pipeline.dates import utcnow
 from pipeline.models import AuditEvent
 from pps_archive.errors import AppointmentNotFound, ManagerRequired, NotAuthorised, WouldIdentify
 from tests.policy.conftest import login
+from tests.auth_helpers import unlocked
 
 A, B = "PPS-2026-0501", "PPS-2026-0502"
 MONDAY = dt.date(2026, 12, 7)
@@ -26,7 +27,7 @@ def test_everyone_sees_where_appointments_are_booked_but_not_who_with(office) ->
     now = utcnow()
     with office.transaction() as s:
         for ref in (A, B):
-            cases.open_case(s, office.config, ref, today=dt.date(2026, 1, 5), actor="alice", consent_to_store=True)
+            cases.open_case(s, office.config, ref, today=dt.date(2026, 1, 5), auth=unlocked(s, None, "alice"), consent_to_store=True)
         a = diary.book(s, office.config, alice, starts_at=dt.datetime(2026, 12, 8, 10, 0), minutes=60,
                        place="Galley Hill, room 2", ref=A, now=now)
         diary.book(s, office.config, bob, starts_at=dt.datetime(2026, 12, 9, 14, 30), minutes=45, place="School visit",
@@ -61,7 +62,7 @@ def test_an_appointment_is_activity_on_its_case(office) -> None:  # noqa: ANN001
     on its case, so booking one moves the case's last activity (and its archive and disposal dates)."""
     alice = login(office, "alice")
     with office.transaction() as s:
-        cases.open_case(s, office.config, A, today=dt.date(2026, 1, 5), actor="alice", consent_to_store=True)
+        cases.open_case(s, office.config, A, today=dt.date(2026, 1, 5), auth=unlocked(s, None, "alice"), consent_to_store=True)
         assert cases.status(office.config, cases.get_case(s, A), dt.date(2026, 12, 1)) == "inactive"
         slot = diary.book(s, office.config, alice, starts_at=dt.datetime(2026, 11, 30, 10, 0), minutes=60, place="Office",
                           ref=A, now=utcnow())

@@ -13,6 +13,7 @@ from pipeline.models import AuditEvent, Document, Input
 from pipeline.reports import WITHHELD, la_issue_report, write_la_report
 from pps_archive.errors import ExitCode, IdentificationRefused
 from tests.policy.conftest import login
+from tests.auth_helpers import unlocked
 
 REF = "PPS-2025-0311"
 D = dt.date(2025, 6, 2)
@@ -39,7 +40,7 @@ def test_without_permission_the_report_is_anonymous_and_refuses_the_case_and_its
     identifying details, the case reference, e-mail, telephone and postcode are withheld from the text."""
     auth = login(office, "alice")
     with office.transaction() as s:
-        case = cases.open_case(s, office.config, REF, today=D, actor="alice", consent_to_store=True)
+        case = cases.open_case(s, office.config, REF, today=D, auth=unlocked(s, None, "alice"), consent_to_store=True)
         doc_id = _doc(s, case)
         with pytest.raises(IdentificationRefused) as refused:
             la_issue_report(s, office.config, auth, issue=ISSUE, today=D, ref=REF)
@@ -63,12 +64,12 @@ def test_with_permission_the_report_names_the_case_its_details_and_documents(off
     the LA" recorded, the report names the case, its details and documents; the PDF is written."""
     auth = login(office, "alice")
     with office.transaction() as s:
-        case = cases.open_case(s, office.config, REF, today=D, actor="alice", consent_to_store=True)
+        case = cases.open_case(s, office.config, REF, today=D, auth=unlocked(s, None, "alice"), consent_to_store=True)
         doc_id = _doc(s, case)
-        cases.set_la_identify_consent(s, REF, True, today=D, actor="alice")
+        cases.set_la_identify_consent(s, REF, True, today=D, auth=unlocked(s, None, "alice"))
         rep = la_issue_report(s, office.config, auth, issue=ISSUE, today=D, ref=REF, identifying=DETAILS, documents=[doc_id])
         assert cases.list_cases(s, office.config, D)[0]["may_identify_to_la"] is True
-        cases.set_la_identify_consent(s, REF, False, today=D, actor="alice")  # withdrawn: refused again
+        cases.set_la_identify_consent(s, REF, False, today=D, auth=unlocked(s, None, "alice"))  # withdrawn: refused again
         with pytest.raises(IdentificationRefused):
             la_issue_report(s, office.config, auth, issue=ISSUE, today=D, ref=REF)
     assert rep.identified and rep.case_ref == REF and rep.issue == ISSUE and rep.withheld == 0

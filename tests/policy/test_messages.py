@@ -13,6 +13,7 @@ from pipeline.messages import build_message, case_names_list
 from pipeline.models import Document, Input
 from pps_archive.errors import ConfigInvalid, ExitCode, InvalidValue, WouldIdentify
 from tests.policy.conftest import login
+from tests.auth_helpers import unlocked
 
 REF = "PPS-2025-0420"
 PHONE = "01908 000000"
@@ -45,7 +46,7 @@ def test_the_message_says_who_it_is_for_who_called_and_the_number_only(office, p
     cfg = phoned
     auth = login(office, "alice")
     with office.transaction() as s:
-        case = cases.open_case(s, cfg, REF, today=dt.date(2025, 5, 1), actor="alice", consent_to_store=True)
+        case = cases.open_case(s, cfg, REF, today=dt.date(2025, 5, 1), auth=unlocked(s, None, "alice"), consent_to_store=True)
         _filed_as(s, case, "Letter about Gwenllian Ferch.pdf")
         _filed_as(s, case, "scan_0042.pdf")
         _filed_as(s, case, "EHCP Draft Report for Annual Review.pdf")

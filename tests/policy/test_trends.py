@@ -18,11 +18,11 @@ def test_counts_over_time_are_anonymous_with_small_numbers_suppressed(session, c
     unlocked(session, cfg)
     refs = [f"PPS-2025-{n:04d}" for n in range(1, 8)]
     for ref in refs:
-        cases.open_case(session, cfg, ref, today=dt.date(2025, 1, 10), actor="alice", consent_to_store=True)
+        cases.open_case(session, cfg, ref, today=dt.date(2025, 1, 10), auth=unlocked(session, None, "alice"), consent_to_store=True)
     backdate(session, dt.date(2025, 1, 10))
     for ref in refs[:6]:  # six stay active: seen again in March
-        cases.touch(session, ref, dt.date(2025, 3, 1), actor="alice")
-    cases.place_hold(session, refs[0], "sar", "request", today=dt.date(2025, 2, 3), actor="alice")
+        cases.touch(session, ref, dt.date(2025, 3, 1), auth=unlocked(session, None, "alice"))
+    cases.place_hold(session, refs[0], "sar", "request", today=dt.date(2025, 2, 3), auth=unlocked(session, None, "alice"))
     t = trends(session, cfg, dt.date(2025, 1, 1), dt.date(2025, 9, 30))
     assert t.months[0] == "2025-01" and t.months[-1] == "2025-09" and len(t.months) == 9
     c = t.groups["cases"]

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from tests.conftest import PASSPHRASE
+from tests.auth_helpers import unlocked
 
 PASSWORDS = {
     "alice": "violet harbour cinnamon 42",
@@ -154,9 +155,8 @@ def _build(request, backend: str, root: Path, monkeypatch) -> tuple[Path, str]: 
         for name, role in ROLES.items():
             staff.add(ws, recovery, name, role, PASSWORDS[name].encode())
         with ws.transaction() as s:
-            cases.open_case(s, ws.config, REF_A, today=TODAY, actor="carol", consent_to_store=True,
-                            passphrase=recovery)
-            cases.open_case(s, ws.config, REF_B, today=TODAY, actor="carol")
+            cases.open_case(s, ws.config, REF_A, today=TODAY, auth=unlocked(s, None, "carol"), consent_to_store=True)
+            cases.open_case(s, ws.config, REF_B, today=TODAY, auth=unlocked(s, None, "carol"))
         inbox = root / "in"
         batch = ScanFactory(seed=3).batch(inbox, HOSTILE_SCAN, [
             Cover(REF_A, "retain", "NOTE"), Doc("note", REF_A),

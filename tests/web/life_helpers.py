@@ -37,7 +37,7 @@ def open_case(ws, ref: str, day: dt.date, *, consent: bool = True) -> None:  # n
 
     auth = recovery(ws)
     with ws.transaction() as s:
-        cases.open_case(s, ws.config, ref, today=day, actor="carol", consent_to_store=consent, passphrase=auth)
+        cases.open_case(s, ws.config, ref, today=day, auth=auth, consent_to_store=consent)
 
 
 def filed(ws, tmp_path: Path) -> dict[str, int]:  # noqa: ANN001

@@ -10,7 +10,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from tests.auth_helpers import backdate
+from tests.auth_helpers import backdate, unlocked
 from tests.web.life_helpers import OLD1, OLD_OPENED, REF, filed, open_case, recovery, wait_job
 
 LABEL = "PPS-2030-001"
@@ -25,7 +25,7 @@ def due(office, tmp_path):  # noqa: ANN001, ANN201
     [built] = media.build(office, media.images_dir(office), passphrase=recovery(office), actor="carol", today=dt.date.today())
     open_case(office, OLD1, OLD_OPENED)
     with office.transaction() as s:
-        cases.place_hold(s, OLD1, "tribunal", "hearing listed", today=dt.date.today(), actor="carol")
+        cases.place_hold(s, OLD1, "tribunal", "hearing listed", today=dt.date.today(), auth=unlocked(s, None, "carol"))
         backdate(s, OLD_OPENED, [REF])
     return built["path"]
 

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.web.life_helpers import REF, filed
+from tests.auth_helpers import unlocked
 
 
 @pytest.fixture
@@ -72,7 +73,7 @@ def test_the_list_shows_each_state_and_confirming_needs_the_typed_word(browser, 
     from pipeline import cases
 
     with office.transaction() as s:
-        cases.touch(s, REF, dt.date.today(), actor="alice")
+        cases.touch(s, REF, dt.date.today(), auth=unlocked(s, None, "alice"))
     r = browser.get("/shred")
     assert "Waiting (1)" in r.text
     assert "WAITING: keep until" in browser.get("/shred/print").text
@@ -82,7 +83,7 @@ def test_a_hold_blocks_an_entry_with_its_reason(browser, office, entries) -> Non
     from pipeline import cases
 
     with office.transaction() as s:
-        cases.place_hold(s, REF, "safeguarding", "concern raised", today=dt.date.today(), actor="carol")
+        cases.place_hold(s, REF, "safeguarding", "concern raised", today=dt.date.today(), auth=unlocked(s, None, "carol"))
     browser.login("bob")
     r = browser.get("/shred")
     assert "Pending (0)" in r.text and "Blocked (2)" in r.text and "under a safeguarding concern hold" in r.text

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 from pipeline.web.charts import bar_chart
+from tests.auth_helpers import unlocked
 
 
 def test_no_statistics_without_login(browser) -> None:  # noqa: ANN001
@@ -19,9 +20,9 @@ def test_counts_and_charts_with_small_numbers_suppressed(browser, office) -> Non
 
     with office.transaction() as s:
         for n in range(6):
-            cases.open_case(s, office.config, f"PPS-2025-{n + 1:04d}", today=dt.date(2025, 3, 3), actor="carol")
+            cases.open_case(s, office.config, f"PPS-2025-{n + 1:04d}", today=dt.date(2025, 3, 3), auth=unlocked(s, None, "carol"))
         for n in range(2):
-            cases.open_case(s, office.config, f"PPS-2025-{n + 101:04d}", today=dt.date(2025, 4, 3), actor="carol")
+            cases.open_case(s, office.config, f"PPS-2025-{n + 101:04d}", today=dt.date(2025, 4, 3), auth=unlocked(s, None, "carol"))
     browser.login("bob")
     r = browser.get("/statistics")
     assert r.status_code == 200 and "<script" not in r.text

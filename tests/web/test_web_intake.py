@@ -71,14 +71,14 @@ def test_the_dashboard_lists_cases_due_for_archiving_and_disposal(intake_browser
     import datetime as dt
 
     from pipeline import cases
-    from tests.auth_helpers import backdate
+    from tests.auth_helpers import backdate, unlocked
     from tests.web.conftest import REF_B
 
     today = dt.date.today()
     with intake_office.transaction() as s:
         backdate(s, today - dt.timedelta(days=230), [REF_A])  # inactive for 7 months or so: archive due
         backdate(s, dt.date(today.year - 7, 1, 10), [REF_B])  # 7 years: due for disposal
-        cases.place_hold(s, REF_B, "sar", "subject access request received", today=today, actor="carol")
+        cases.place_hold(s, REF_B, "sar", "subject access request received", today=today, auth=unlocked(s, None, "carol"))
     intake_browser.login("alice")
     html = intake_browser.get("/").text
     row = html.split("<h2>Cases due for archiving</h2>")[1]

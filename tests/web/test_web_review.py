@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from tests.web.conftest import HOSTILE_SCAN, REF_A, REF_B, REF_C, review_items
+from tests.auth_helpers import unlocked
 
 
 def _events(ws, action: str) -> list[dict]:  # noqa: ANN001
@@ -100,7 +101,7 @@ def test_assign_is_refused_without_consent_then_files_as_the_cover_sheet_said(in
     assert r.status_code == 403 and "no recorded consent to store" in r.text  # the library's rule, its message
     assert f'<a href="/review/{b["id"]}">Back</a>' in r.text
     with intake_office.transaction() as s:
-        cases.set_store_consent(s, REF_B, True, today=dt.date.today(), actor="alice")
+        cases.set_store_consent(s, REF_B, True, today=dt.date.today(), auth=unlocked(s, None, "alice"))
     intake_browser.get(f"/review/{b['id']}")
     r = intake_browser.post(f"/review/{b['id']}/assign", {"case": REF_B, "class": "PPS-LETTER", "decision": ""})
     assert r.status_code == 200 and f"filed to {REF_B} as RETAIN PPS-LETTER" in r.text

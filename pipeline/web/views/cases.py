@@ -38,8 +38,8 @@ async def case_open(request: Request) -> Response:
     ws = workspace(request)
 
     def open_it(s, ref: str) -> str:  # noqa: ANN001 - a Session
-        return cases.open_case(s, ws.config, ref, today=today(), actor=sess.account, anonymous=bool(data.get("anonymous")),
-                               consent_to_store=bool(data.get("consent_to_store")), passphrase=sess.auth).ref
+        return cases.open_case(s, ws.config, ref, today=today(), auth=sess.auth, anonymous=bool(data.get("anonymous")),
+                               consent_to_store=bool(data.get("consent_to_store"))).ref
 
     ref = await call(in_transaction, ws, open_it, text(data, "ref"))
     return see_other(request, _url(ref), flash=f"Case {ref} opened.")
@@ -59,7 +59,7 @@ async def consent_store(request: Request) -> Response:
     ws = workspace(request)
     granted = text(data, "store") == "yes"
     ref = await call(in_transaction, ws, lambda s: cases.set_store_consent(
-        s, request.path_params["ref"], granted, today=today(), actor=sess.account).ref)
+        s, request.path_params["ref"], granted, today=today(), auth=sess.auth).ref)
     if not granted:  # withdrawal leads to the erasure offer (or the hold that keeps the data)
         return see_other(request, _url(ref) + "/erasure", flash="Consent to store withdrawn: nothing more is filed to the case.")
     return see_other(request, _url(ref), flash="Consent to store recorded.")
@@ -72,7 +72,7 @@ async def consent_party(request: Request) -> Response:
     allowed = text(data, "allowed") == "yes"
     def record(s) -> tuple[str, str]:  # noqa: ANN001 - a Session
         tp = cases.set_third_party_consent(s, ws.config, request.path_params["ref"], text(data, "party"), allowed,
-                                           today=today(), actor=sess.account)
+                                           today=today(), auth=sess.auth)
         return tp.case.ref, tp.party
 
     ref, party = await call(in_transaction, ws, record)
@@ -84,7 +84,7 @@ async def touch(request: Request) -> Response:
     data = await form(request)
     ws = workspace(request)
     on = day(text(data, "on"), "the date of the activity", default=today())
-    ref = await call(in_transaction, ws, lambda s: cases.touch(s, request.path_params["ref"], on, actor=sess.account).ref)
+    ref = await call(in_transaction, ws, lambda s: cases.touch(s, request.path_params["ref"], on, auth=sess.auth).ref)
     return see_other(request, _url(ref), flash=f"Activity on {on.isoformat()} recorded.")
 
 
@@ -94,7 +94,7 @@ async def hold_place(request: Request) -> Response:
     ws = workspace(request)
     def place(s) -> tuple[str, int]:  # noqa: ANN001 - a Session
         hold = cases.place_hold(s, request.path_params["ref"], text(data, "reason"), text(data, "note"), today=today(),
-                                actor=sess.account)
+                                auth=sess.auth)
         return hold.case.ref, hold.id
 
     ref, hold = await call(in_transaction, ws, place)

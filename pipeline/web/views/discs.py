@@ -44,7 +44,7 @@ async def discs_build(request: Request) -> Response:
     out = await call(media.images_dir, ws)
     job = jobs(request).start(
         BUILD_TITLE, sess.account,
-        lambda progress: media.build(ws, out, passphrase=sess.auth, actor=sess.account, today=today(), progress=progress),
+        lambda progress: media.build(ws, out, auth=sess.auth, today=today(), progress=progress),
         next_url=lambda built: "/discs?flash=" + quote(f"Built {len(built)} disc(s): download each image and burn it to a CD-R."
                                                        if built else "Nothing to build: every retained document is on a disc."))
     return see_other(request, f"/jobs/{job.id}")
@@ -64,7 +64,7 @@ async def discs_verify(request: Request) -> Response:
     source = text(data, "source").strip()
     if not source:
         raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    result = await call(media.verify, ws, Path(source), full=bool(data.get("full")), passphrase=sess.auth, actor=sess.account)
+    result = await call(media.verify, ws, Path(source), full=bool(data.get("full")), auth=sess.auth)
     return render(request, "discs_verified.html", r=result)
 
 
@@ -75,7 +75,7 @@ async def discs_store(request: Request) -> Response:
     label, location = request.path_params["label"], text(data, "location").strip()
     if not location:
         raise InvalidValue("say where the disc is kept, e.g. 'locked cupboard, shelf 2'")
-    label = await call(in_transaction, ws, lambda s: media.store(s, label, location, actor=sess.account).label)
+    label = await call(in_transaction, ws, lambda s: media.store(s, label, location, auth=sess.auth).label)
     return see_other(request, "/discs", flash=f"Disc {label}: in the cupboard at {location}.")
 
 

@@ -59,7 +59,7 @@ async def assign(request: Request) -> Response:
     doc = _doc_id(request)
     decision = str(data.get("decision", "")) or None  # empty: the cover sheet's decision
     row = await call(review.assign, workspace(request), doc, str(data.get("case", "")), decision,
-                     str(data.get("class", "")) or None, actor=sess.account, passphrase=sess.auth, today=dt.date.today())
+                     str(data.get("class", "")) or None, auth=sess.auth, today=dt.date.today())
     return see_other(request, "/review", flash=f"Document {row['id']} filed to {row['case_ref']} as "
                                                 f"{row['decision'].upper()} {row['class']}.")
 
@@ -70,8 +70,8 @@ async def split(request: Request) -> Response:
     parts = review.parse_ranges(str(data.get("parts", "")), "the parts")
     drop = str(data.get("drop", "")).strip()
     dropped = tuple(n for r in review.parse_ranges(drop, "the pages to drop") for n in r) if drop else ()
-    rows = await call(review.split, workspace(request), _doc_id(request), parts, dropped, actor=sess.account,
-                      passphrase=sess.auth, today=dt.date.today())
+    rows = await call(review.split, workspace(request), _doc_id(request), parts, dropped, auth=sess.auth,
+                      today=dt.date.today())
     return see_other(request, "/review", flash="Split into documents " + ", ".join(str(r["id"]) for r in rows) + ".")
 
 
@@ -79,8 +79,8 @@ async def drop(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     pages = tuple(n for r in review.parse_ranges(str(data.get("pages", "")), "the pages to drop") for n in r)
-    row = await call(review.drop_pages, workspace(request), _doc_id(request), pages, actor=sess.account,
-                     passphrase=sess.auth, today=dt.date.today())
+    row = await call(review.drop_pages, workspace(request), _doc_id(request), pages, auth=sess.auth,
+                     today=dt.date.today())
     return see_other(request, f"/review/{row['id']}", flash=f"Dropped; document {row['id']} has {row['pages']} page(s).")
 
 
