@@ -80,6 +80,9 @@ class ExitCode(enum.IntEnum):
     CONFLICT = 71
     POLICY_REFUSAL = 72
     DISC_NOT_FOUND = 73
+    # ops-service helper: 79-82
+    BACKUP_EXPIRED = 79
+    RESTORE_TARGET_IN_USE = 80
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -87,6 +90,8 @@ class ExitCode(enum.IntEnum):
     INPUTS_REFUSED = 104
     NOT_READ_FROM_DISC = 103
     NO_MANAGER_ACCOUNT = 107
+    RESTORED_BEFORE_DISPOSAL = 106
+    STATUS_UNHEALTHY = 108
 
 
 class PPSArchiveError(Exception):
@@ -541,6 +546,26 @@ class ActorMismatch(PPSArchiveError):
     template = (
         "the action is recorded as done by the account that logged in ({account}), but {given!r} was "
         "given as the person doing it: log in as {given}, or leave the name out. Nothing was done."
+    )
+
+
+class BackupExpired(PolicyRefusal):
+    """A database backup past its expiry: it may hold case keys destroyed since (crypto-erase)."""
+
+    exit_code = ExitCode.BACKUP_EXPIRED
+    template = (
+        "the database backup made on {created} expired on {expires}: it may still hold case keys destroyed "
+        "since (disposal), so it is not restored. Destroy it, and restore a newer backup."
+    )
+
+
+class RestoreTargetInUse(Conflict):
+    """A backup is restored only into an empty database, never over a live one."""
+
+    exit_code = ExitCode.RESTORE_TARGET_IN_USE
+    template = (
+        "{target} already holds a database: a backup is restored only into a new, empty data directory or "
+        "database, never over a live one. Nothing was changed."
     )
 
 
