@@ -238,8 +238,7 @@ def restore_backup(ws: Workspace, data: bytes, passphrase: bytes, *, today: dt.d
 
     from archive_media import keys
     from archive_media.envelope import decrypt_stream
-    from pipeline import audit, db, keystore
-    from pipeline.keystore import ARCHIVE_KEY_REF, _require_real_date
+    from pipeline.keystore import ARCHIVE_KEY_REF, _require_real_date, pin_path
 
     _require_real_date(today, "a database restore", past_ok=False)
     header, line, body = _split(data)
@@ -266,26 +265,62 @@ def restore_backup(ws: Workspace, data: bytes, passphrase: bytes, *, today: dt.d
 
     ws.create_dirs()
     _target_empty(ws, engine)
+    pinned_before = pin_path(ws.data_dir).exists()
     (_write_sqlite if engine == "sqlite" else _write_postgresql)(ws, dump)
-    with ws.engine.connect() as conn:
-        counts, head = _counts_sa(conn)
-    if counts != header["counts"] or head != header["audit_head"]:
-        raise IntegrityError(what="the restored database", problem="its table counts or audit head differ from "
-                             "those recorded in the backup")
-    db.migrate(ws.engine)
-    with ws.transaction() as s:
-        if keystore.archive_id(s) != archive:
-            raise IntegrityError(what="the restored database", problem="it belongs to another archive than its backup says")
-        report = audit.verify(s, master)  # keyed: a backup forged with the public key alone fails here
-        keystore.authenticate_keys(s, master, ws.data_dir, actor=actor)  # pins the signing key, as init does
-        audit.seal_on_commit(s, master)
-        audit.record(s, actor, "database.restored", subject=f"archive:{archive}", created=header["created"],
-                     expires=header["expires"], events=report.events)
+    try:
+        report = _check_restored(ws, header, master, archive, actor)
+    except BaseException:
+        _undo(ws, engine, None if pinned_before else pin_path(ws.data_dir))  # a database that failed its checks must not look like a restored archive
+        raise
+    counts = header["counts"]
     return {
         "engine": engine, "created": header["created"], "expires": header["expires"], "counts": counts,
         "audit_events": report.events, "audit_head": report.head,
         "disposal_runs_since": _disposal_runs_since(ws.data_dir, dt.date.fromisoformat(header["created"])),
     }
+
+
+def _check_restored(ws: Workspace, header: dict[str, Any], master: bytes, archive: str, actor: str):  # noqa: ANN202
+    from pipeline import audit, db, keystore
+
+    with ws.engine.connect() as conn:
+        counts, head = _counts_sa(conn)
+    if counts != header["counts"] or head != header["audit_head"]:
+        raise IntegrityError(what="the restored database", problem="its table counts or audit head differ from "
+                             "those recorded in the backup; nothing was restored")
+    db.migrate(ws.engine)
+    with ws.transaction() as s:
+        if keystore.archive_id(s) != archive:
+            raise IntegrityError(what="the restored database", problem="it belongs to another archive than its backup "
+                                 "says; nothing was restored")
+        report = audit.verify(s, master)  # keyed: a backup forged with the public key alone fails here
+        keystore.authenticate_keys(s, master, ws.data_dir, actor=actor)  # pins the signing key, as init does
+        audit.seal_on_commit(s, master)
+        audit.record(s, actor, "database.restored", subject=f"archive:{archive}", created=header["created"],
+                     expires=header["expires"], events=report.events)
+    return report
+
+
+def _undo(ws: Workspace, engine: str, pin: Path | None) -> None:
+    """Leave the target as empty as it was: the SQLite file emptied, or the tables dropped (and
+    the signing key's pin removed if the restore wrote it)."""
+    from sqlalchemy import MetaData
+
+    from pps_archive.atomic import atomic_write_bytes
+
+    ws.engine.dispose()
+    if pin is not None:
+        pin.unlink(missing_ok=True)
+    if engine == "sqlite":
+        path = Path(ws.engine.url.database)
+        for extra in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+            extra.unlink(missing_ok=True)
+        atomic_write_bytes(path, b"", 0o600)
+        return
+    meta = MetaData()
+    meta.reflect(ws.engine)
+    meta.drop_all(ws.engine)
+    ws.engine.dispose()
 
 
 def _disposal_runs_since(data_dir: Path, created: dt.date) -> list[str]:

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from pipeline import audit, backup, cases, keystore
 from pipeline.models import AuditEvent, Base, Case
 from pipeline.workspace import Workspace
-from pps_archive.errors import BackupExpired, IntegrityError, RestoreTargetInUse, WrongPassphrase
+from pps_archive.errors import AuditChainBroken, BackupExpired, IntegrityError, RestoreTargetInUse, WrongPassphrase
 from tests.conftest import PASSPHRASE, _pg_admin_url, _pg_exec, pg_drop_database
 
 TODAY = dt.date.today()
@@ -171,3 +171,60 @@ def test_pg_restore_checks_the_dump_it_was_given(workspace: Workspace, fresh: Wo
     assert r["counts"] == info["counts"]
     with fresh.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM cases")).scalar_one() == len(REFS)
+
+
+def test_a_backup_forged_with_the_public_key_alone_is_refused(tmp_path: Path) -> None:
+    """Someone who can write the data directory has the archive's public key and could make a
+    backup file of a database of their own (here: the real one with its audit log rewritten, hashes
+    recomputed). The restore's keyed check of the seals refuses it, and leaves the target empty."""
+    import io
+    import sqlite3
+
+    from archive_media.envelope import decrypt_stream, encrypt_stream
+
+    ws = Workspace.load(tmp_path / "home", environ={})
+    ws.create_dirs()
+    from pipeline.db import migrate
+
+    migrate(ws.engine)
+    set_up_archive(ws)
+    out = tmp_path / "db.backup"
+    backup.make_backup(ws, out, today=TODAY)
+    data = out.read_bytes()
+    header, line, body = backup._split(data)  # noqa: SLF001
+    with ws.reader() as s:  # (the test reads the plaintext with the key; the forger starts from any database)
+        plain = io.BytesIO()
+        decrypt_stream(io.BytesIO(body), plain, keystore.archive_identity(s, keystore.unlock(s, PASSPHRASE.encode())))
+        recipient = keystore.archive_recipient(s, data_dir=ws.data_dir)
+    copy = tmp_path / "forger" / "copy.sqlite3"
+    copy.parent.mkdir()
+    copy.write_bytes(plain.getvalue()[len(line):])
+    db = sqlite3.connect(copy)
+    prev = audit.GENESIS
+    for seq, at, actor, action, case_ref, subject, details in db.execute(
+            "SELECT seq, at, actor, action, case_ref, subject, details FROM audit_events ORDER BY seq").fetchall():
+        actor = "mallory" if seq == 2 else actor
+        digest = audit.event_hash(seq, at, actor, action, case_ref, subject, details, prev)
+        db.execute("UPDATE audit_events SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?", (actor, prev, digest, seq))
+        prev = digest
+    db.execute("UPDATE audit_seals SET hash = (SELECT hash FROM audit_events e WHERE e.seq = audit_seals.seq)")
+    db.execute("UPDATE audit_head SET hash = ?", (prev,))
+    db.commit()
+    db.execute("PRAGMA journal_mode=DELETE")
+    db.close()
+    forged_body = io.BytesIO()
+    head = json.loads(line)
+    head["audit_head"]["hash"] = prev
+    new_line = json.dumps(head, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    encrypt_stream(io.BytesIO(new_line + copy.read_bytes()), forged_body, recipient)
+    forged = backup.MAGIC + new_line + forged_body.getvalue()
+
+    fresh = Workspace.load(tmp_path / "restored", environ={})
+    with pytest.raises(AuditChainBroken, match="seal"):
+        backup.restore_backup(fresh, forged, PASSPHRASE.encode(), today=TODAY, actor="carol")
+    assert (fresh.data_dir / "pps-archive.sqlite3").stat().st_size == 0, "the refused database was left in place"
+    assert not (fresh.data_dir / keystore.PIN_FILE).exists()
+    r = backup.restore_backup(fresh, data, PASSPHRASE.encode(), today=TODAY, actor="carol")  # the real one still goes in
+    assert r["counts"]["cases"] == len(REFS)
+    ws.close()
+    fresh.close()
