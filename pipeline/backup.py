@@ -270,7 +270,8 @@ def restore_backup(ws: Workspace, data: bytes, passphrase: bytes, *, today: dt.d
     try:
         report = _check_restored(ws, header, master, archive, actor)
     except BaseException:
-        _undo(ws, engine, None if pinned_before else pin_path(ws.data_dir))  # a database that failed its checks must not look like a restored archive
+        # a database that failed its checks must not look like a restored archive
+        _undo(ws, engine, None if pinned_before else pin_path(ws.data_dir))
         raise
     counts = header["counts"]
     return {
