@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +138,16 @@ class Smbd:
                                 text=True)
 
 
+def _stream(fifo: Path, data: bytes, pieces: int = 6) -> None:
+    """Write ``data`` into the FIFO smbclient sends from, in pieces with pauses between them."""
+    step = -(-len(data) // pieces)
+    with open(fifo, "wb") as fh:  # opens once smbclient reads it
+        for i in range(0, len(data), step):
+            fh.write(data[i:i + step])
+            fh.flush()
+            time.sleep(PAUSE)
+
+
 def _say(sess: subprocess.Popen, command: str) -> None:
     sess.stdin.write(command + "\n")
     sess.stdin.flush()
@@ -179,6 +190,7 @@ def test_a_scan_written_over_smb_is_filed(tmp_path: Path, share_dir: Path) -> No
         pps(env, "init")
         pps(env, "case", "open", REF, "--consent-to-store")
         daemon = Daemon(env, home, "--folder", str(share_dir))
+        sess = None
         try:
             # SMB3 only, no browsing, no anonymous access
             for protocol in ("NT1", "SMB2"):
@@ -204,17 +216,16 @@ def test_a_scan_written_over_smb_is_filed(tmp_path: Path, share_dir: Path) -> No
             fifo = tmp_path / "scanner-output"
             os.mkfifo(fifo)
             _say(sess, f"put {fifo} scan_0502.pdf")
-            data = b.path.read_bytes()
-            step = -(-len(data) // 6)
-            with open(fifo, "wb") as fh:  # opens once smbclient reads it
-                for i in range(0, len(data), step):
-                    fh.write(data[i:i + step])
-                    fh.flush()
-                    time.sleep(PAUSE)
+            writer = threading.Thread(target=_stream, args=(fifo, b.path.read_bytes()), daemon=True)
+            writer.start()
+            writer.join(timeout=TIMEOUT)  # a thread: a client that stops reading must fail the test, not hang it
+            if writer.is_alive():
+                sess.kill()
+                pytest.fail(f"smbclient stopped reading the scan it was sending: {sess.communicate()[0][-2000:]}")
             # a file the daemon ignores, to see how the share leaves files
             _say(sess, f"put {halves['scan_0502.pdf']} probe.part")
             _say(sess, "quit")
-            out, _ = sess.communicate(timeout=60)
+            out, _ = sess.communicate(timeout=TIMEOUT)
             assert sess.returncode == 0, out
             assert "NT_STATUS" not in out, out
 
@@ -230,6 +241,8 @@ def test_a_scan_written_over_smb_is_filed(tmp_path: Path, share_dir: Path) -> No
             assert probe.st_mode & 0o777 == 0o640, oct(probe.st_mode)
             assert sorted(p.name for p in share_dir.iterdir()) == ["probe.part"]
         finally:
+            if sess is not None and sess.poll() is None:
+                sess.kill()
             code = daemon.terminate()
             smbd.stop()
         assert code == 0, daemon.log.read_text()[-3000:]
