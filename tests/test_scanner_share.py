@@ -211,10 +211,14 @@ def test_a_scan_written_over_smb_is_filed(tmp_path: Path, share_dir: Path) -> No
             _say(sess, f"put {a.path} scan_0501.tmp")
             time.sleep(PAUSE)
             _say(sess, "rename scan_0501.tmp scan_0501.pdf")
+            _say(sess, "quit")
+            out, _ = sess.communicate(timeout=TIMEOUT)
+            assert sess.returncode == 0 and "NT_STATUS" not in out, out
             # scan B: streamed slowly under its final name through one open handle, for longer
             # than the stable time (smbd holds the file open for writing all along)
             fifo = tmp_path / "scanner-output"
             os.mkfifo(fifo)
+            sess = smbd.session()  # another connection, as the next scan job
             _say(sess, f"put {fifo} scan_0502.pdf")
             writer = threading.Thread(target=_stream, args=(fifo, b.path.read_bytes()), daemon=True)
             writer.start()
