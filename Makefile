@@ -14,10 +14,12 @@ PYTEST_ARGS ?=
 # helpers; libzbar0: pyzbar; poppler-utils: pdftotext; xorriso, genisoimage, p7zip-full: building
 # and independently reading disc images; age: the standard tool that decrypts an archived item;
 # dvdisaster: optional error-correction data; fonts-dejavu-core: the test scans' fonts; time: GNU
-# time, for the benchmarks' peak-memory figures.
+# time, for the benchmarks' peak-memory figures; samba, smbclient: the scanner share and its test;
+# postgresql-client: pg_dump/pg_restore for 'backup' on PostgreSQL; systemd: systemd-analyze, which
+# checks the service units.
 DEB_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd ghostscript qpdf unpaper pngquant \
 	libzbar0 libtiff-tools poppler-utils xorriso genisoimage p7zip-full age dvdisaster fonts-dejavu-core \
-	python3-venv time
+	python3-venv time samba smbclient postgresql-client systemd
 # chromium: the real browser the web app's tests drive (through Playwright, pointed at /usr/bin/chromium)
 DEB_PACKAGES += chromium
 

@@ -98,6 +98,9 @@ class ExitCode(enum.IntEnum):
     BURN_FAILED = 86
     # lib-auth helper: 77-78
     RECOVERY_BACKOFF = 77
+    # ops-service helper: 79-82
+    BACKUP_EXPIRED = 79
+    RESTORE_TARGET_IN_USE = 80
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -108,6 +111,8 @@ class ExitCode(enum.IntEnum):
     DISCS_REFUSED = 111  # a disc put in while going through the cupboard was refused; the others were recorded
     # disc-burn helper: 109-110
     NO_ERROR_CORRECTION = 109
+    RESTORED_BEFORE_DISPOSAL = 106
+    STATUS_UNHEALTHY = 108
 
 
 class PPSArchiveError(Exception):
@@ -665,6 +670,26 @@ class RecoveryBackoff(PPSArchiveError):
     template = (
         "the recovery passphrase has {failures} failed attempt(s) in a row: try again after {at} UTC "
         "(each failure doubles the wait, up to a limit; it never locks the archive). Nothing was done."
+    )
+
+
+class BackupExpired(PolicyRefusal):
+    """A database backup past its expiry: it may hold case keys destroyed since (crypto-erase)."""
+
+    exit_code = ExitCode.BACKUP_EXPIRED
+    template = (
+        "the database backup made on {created} expired on {expires}: it may still hold case keys destroyed "
+        "since (disposal), so it is not restored. Destroy it, and restore a newer backup."
+    )
+
+
+class RestoreTargetInUse(Conflict):
+    """A backup is restored only into an empty database, never over a live one."""
+
+    exit_code = ExitCode.RESTORE_TARGET_IN_USE
+    template = (
+        "{target} already holds a database: a backup is restored only into a new, empty data directory or "
+        "database, never over a live one. Nothing was changed."
     )
 
 

@@ -36,6 +36,8 @@ KNOWN_PROGRAMS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "unpaper": ("unpaper", "6.1", ("--version",)),
     "pngquant": ("pngquant", "2.0", ("--version",)),
     "tiffinfo": ("libtiff-tools", "0", ()),
+    "pg_dump": ("postgresql-client", "15", ("--version",)),
+    "pg_restore": ("postgresql-client", "15", ("--version",)),
 }
 
 #: environment variables a child may see; everything else (passphrases included) is dropped

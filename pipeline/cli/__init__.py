@@ -93,11 +93,12 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, use
 
 
 def _register() -> None:
-    from pipeline.cli import admin, cases, intake, lifecycle, media, reports, staff, web
+    from pipeline.cli import admin, cases, intake, lifecycle, media, ops, reports, staff, web
 
     for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
                     intake.review, intake.quarantine, media.media, media.restore, media.keys, lifecycle.archive_due,
-                    lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, lifecycle.stats, admin.audit, staff.staff, web.serve):
+                    lifecycle.shred_list, lifecycle.shred, lifecycle.dispose, lifecycle.stats, admin.audit, staff.staff, web.serve,
+                    ops.status, ops.backup):
         cli.add_command(command)
     from pipeline.cli import rights
 
