@@ -12,8 +12,9 @@ Keys of the result (``status --json`` prints exactly this):
 - ``last_done_at``: when the last input was finished (filed; quarantined ones not counted), or ``null``
 - ``quarantine_count``: quarantine entries not yet resolved
 - ``data_dir``, ``free_bytes``, ``total_bytes``: free and total space of the data directory's file system
-- ``discs_due_for_reread``: the discs due for their yearly read-back; ``null`` while this version
-  keeps no re-read schedule (nothing is claimed either way)
+- ``discs_due_for_reread``: the discs due for their yearly read-back from the drive (or to be
+  replaced after a failed one), oldest first: ``label``, ``action`` (``reread`` or ``replace``),
+  ``due_on`` (:func:`pipeline.media.discs_due_for_reread`; ``media.reread_months``)
 - ``audit_chain``: ``{"ok", "events", "head", "keyed", "problem"}``; ``keyed`` is always false here
 - ``ok``: false when the audit chain is broken
 """
@@ -57,6 +58,10 @@ def collect(ws: Workspace) -> dict[str, Any]:
         waiting = Input.state.in_(("queued", "processing"))
         depth, oldest = s.execute(select(func.count(Input.id), func.min(Input.received_at)).where(waiting)).one()
         last_done = s.scalar(select(func.max(Input.finished_at)).where(Input.state == "done"))
+        from pipeline.media import discs_due_for_reread
+
+        reread = [{"label": d["label"], "action": d["action"], "due_on": d["due_on"]}
+                  for d in discs_due_for_reread(s, ws.config, dt.date.today())]
         quarantined = s.scalar(select(func.count(QuarantineEntry.id)).where(QuarantineEntry.resolved_at.is_(None)))
         chain = _audit_state(s)
     usage = shutil.disk_usage(ws.data_dir)
@@ -68,7 +73,7 @@ def collect(ws: Workspace) -> dict[str, Any]:
         "data_dir": str(ws.data_dir),
         "free_bytes": int(usage.free),
         "total_bytes": int(usage.total),
-        "discs_due_for_reread": None,
+        "discs_due_for_reread": reread,
         "audit_chain": chain,
         "ok": bool(chain["ok"]),
     }

@@ -31,7 +31,7 @@ def test_an_empty_archive(workspace: Workspace) -> None:
     assert set(r) == KEYS
     assert r["queue_depth"] == 0 and r["oldest_queued_at"] is None and r["last_done_at"] is None
     assert r["quarantine_count"] == 0
-    assert r["discs_due_for_reread"] is None  # no re-read schedule in this version: null, not 0
+    assert r["discs_due_for_reread"] == []  # no disc yet, so none due for its yearly read-back
     assert r["audit_chain"] == {"ok": True, "events": 0, "head": audit.GENESIS, "keyed": False, "problem": None}
     assert r["ok"] is True
     usage = shutil.disk_usage(workspace.data_dir)
@@ -102,3 +102,16 @@ def test_status_cli(tmp_path: Path) -> None:
     broken = runner.invoke(cli, ["status"], env=env)
     assert broken.exit_code == 108, broken.output
     assert "BROKEN" in broken.output
+
+
+def test_a_disc_last_read_back_over_a_year_ago_is_due(workspace: Workspace) -> None:
+    from pipeline.models import Disc
+
+    long_ago = dt.datetime.now() - dt.timedelta(days=400)
+    with workspace.transaction() as s:
+        s.add(Disc(label="PPS-2031-001", iso_sha256="0" * 64, size=1, dispose_year=2031, status="in-cupboard",
+                   built_at=long_ago, verified_at=long_ago, medium_verified_at=long_ago))
+        s.add(Disc(label="PPS-2031-002", iso_sha256="1" * 64, size=1, dispose_year=2031, status="in-cupboard",
+                   built_at=long_ago, verified_at=long_ago, medium_verified_at=dt.datetime.now()))
+    due = status.collect(workspace)["discs_due_for_reread"]
+    assert [(d["label"], d["action"]) for d in due] == [("PPS-2031-001", "reread")]

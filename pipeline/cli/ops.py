@@ -29,7 +29,7 @@ def status(app: AppContext, as_json: bool) -> None:
     The audit chain is checked without the passphrase (its structure only; 'audit verify' checks
     its seals). Ends with warning 108 when the chain is broken. Keys of --json: queue_depth,
     oldest_queued_at, last_done_at, quarantine_count, data_dir, free_bytes, total_bytes,
-    discs_due_for_reread (null: this version keeps no re-read schedule), audit_chain (ok, events,
+    discs_due_for_reread (label, action, due_on of each), audit_chain (ok, events,
     head, keyed, problem), ok."""
     from pipeline.status import collect
 
@@ -46,7 +46,8 @@ def status(app: AppContext, as_json: bool) -> None:
             ("quarantine", f"{report['quarantine_count']} entr{'y' if report['quarantine_count'] == 1 else 'ies'} "
              "(see 'pps-archive quarantine list')"),
             ("free space", f"{_size(report['free_bytes'])} of {_size(report['total_bytes'])} in {report['data_dir']}"),
-            ("discs due for re-reading", "not tracked by this version" if reread is None else str(len(reread))),
+            ("discs due for re-reading", (", ".join(f"{d['label']} ({d['action']}, due {d['due_on']})" for d in reread)
+                                          + " (see 'pps-archive archive-due')") if reread else "none"),
             ("audit chain", f"structure intact, {chain['events']} events (seals not checked: 'pps-archive audit verify')"
              if chain["ok"] else f"BROKEN: {chain['problem']}"),
         ]

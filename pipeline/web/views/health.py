@@ -15,18 +15,19 @@ LOCAL = ("127.0.0.1", "::1")
 
 
 def _collect(ws: Workspace) -> dict:
-    # TODO(lead): switch to pipeline.status.collect(ws) (branch ops-service) once merged.
-    from pipeline import audit, dashboard
+    """What ``pps-archive status --json`` says (:func:`pipeline.status.collect`), less the data
+    directory's path, plus the live intake counts of the dashboard."""
+    from pipeline import dashboard, status
     from pps_archive.errors import PPSArchiveError
 
     try:
+        found = status.collect(ws)
         counts = dashboard.live(ws)
-        with ws.reader() as s:
-            head = audit.head(s)
     except PPSArchiveError as exc:
         return {"ok": False, "problem": type(exc).__name__}
-    return {"ok": True, "inputs": {k: counts[k] for k in ("queued", "processing", "finished_recently")},
-            "review": counts["review"], "quarantine": counts["quarantine"], "audit_events": head.events}
+    found.pop("data_dir", None)
+    return {**found, "inputs": {k: counts[k] for k in ("queued", "processing", "finished_recently")},
+            "review": counts["review"], "quarantine": counts["quarantine"], "audit_events": found["audit_chain"]["events"]}
 
 
 async def health(request: Request) -> Response:
