@@ -526,6 +526,12 @@ def discs_due_for_reread(s: Session, cfg: Config, today: dt.date) -> list[dict]:
     return sorted(out, key=lambda r: (r["due_on"], r["label"]))
 
 
+def without_error_correction(s: Session) -> list[str]:
+    """Labels of the discs not destroyed whose image carries no dvdisaster error-correction data
+    (``ecc`` False): a damaged one cannot be repaired, only replaced from the vault."""
+    return list(s.scalars(select(Disc.label).where(Disc.ecc.is_(False), Disc.status != "destroyed").order_by(Disc.label)))
+
+
 def store(s: Session, label: str, location: str, *, actor: str) -> Disc:
     disc = s.scalars(select(Disc).where(Disc.label == label).with_for_update()).one_or_none()
     if disc is None:
