@@ -115,7 +115,7 @@ def main() -> None:
         ws = build(Path(tmp), a.cases, a.docs_per_case)
         print(f"{a.cases} cases, {a.cases * a.docs_per_case} documents: set-up {time.perf_counter() - t0:.0f} s")
         url, server = serve(ws)
-        with httpx.Client(base_url=url) as client:
+        with httpx.Client(base_url=url, timeout=600) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
             r = client.post("/login", data={"name": "bench", "password": PASSWORD, "csrf": token}, follow_redirects=True)

@@ -90,6 +90,17 @@ def set_store_consent(session: Session, ref: str, granted: bool, *, today: dt.da
     return case
 
 
+def set_la_identify_consent(session: Session, ref: str, granted: bool, *, today: dt.date, actor: str) -> Case:
+    """Record whether the parent/carer gives permission to be identified to the Local Authority
+    (the policy: issues are brought to the LA's attention anonymously "unless they give permission
+    to be identified"; :mod:`pipeline.reports`). Runs in the caller's transaction, audited."""
+    case = _live_case(session, ref)
+    case.la_identify = granted
+    case.la_identify_on = today
+    audit.record(session, actor, "consent.la_identify", case_ref=case.ref, granted=granted, on=today)
+    return case
+
+
 def canonical_party(cfg: Config, name: str) -> str:
     wanted = " ".join(name.split()).casefold()
     for party in cfg.third_parties:
@@ -123,14 +134,32 @@ def ensure_can_file(case: Case) -> None:
         raise ConsentRequired(ref=case.ref)
 
 
-def touch(session: Session, ref: str, on: dt.date, *, actor: str) -> Case:
-    """Record activity: the archive and disposal dates move on from the later of the two dates."""
+def touch(session: Session, ref: str, on: dt.date, *, actor: str, because: str | None = None) -> Case:
+    """Record activity: the archive and disposal dates move on from the later of the two dates.
+    ``because`` names the record the activity comes from (``document:12``, ``appointment:3``) in
+    the audit event, when it is not a person recording it by hand."""
     in_calendar(on, "the date of the activity")
     case = _live_case(session, ref)
     before = case.last_activity
     case.last_activity = max(before, on)
-    audit.record(session, actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity)
+    extra = {"because": because} if because else {}
+    audit.record(session, actor, "case.touch", case_ref=case.ref, on=on, last_activity=case.last_activity, **extra)
     return case
+
+
+def record_document_activity(session: Session, doc, on: dt.date, *, actor: str) -> bool:  # noqa: ANN001 - Document
+    """A document filed to its case is activity on the case (it moves the archive and disposal
+    dates, as :func:`touch`), unless it was scanned while archiving the case (``doc.archiving``,
+    from an archiving cover sheet): old paper sorted for the archive is no new work. Returns
+    whether the case was touched. Runs in the caller's transaction."""
+    if doc.case_id is None or doc.archiving:
+        return False
+    case = session.get(Case, doc.case_id)
+    if case is None or case.disposed_on is not None:
+        return False
+    if on > case.last_activity:
+        touch(session, case.ref, on, actor=actor, because=f"document:{doc.id}")
+    return True
 
 
 def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.date, actor: str) -> Hold:
@@ -272,6 +301,7 @@ def list_cases(session: Session, cfg: Config, as_of: dt.date, *, ref_contains: s
                 ],
                 "anonymous": case.anonymous,
                 "consent_to_store": case.store_consent,
+                "may_identify_to_la": case.la_identify,
                 "third_parties": {tp.party: tp.allowed for tp in case.third_parties},
             }
         )

@@ -345,6 +345,33 @@ def _host(value: Any) -> str | None:
     return None
 
 
+#: the fields a telephone message's template may (and must) use
+MESSAGE_FIELDS = ("recipient", "caller", "phone")
+
+
+def _message_template(value: Any) -> str | None:
+    import string
+
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+    except ValueError as exc:
+        return f"is not a valid template ({exc}): write fields as {{recipient}}, {{caller}} and {{phone}}"
+    unknown = sorted(set(fields) - set(MESSAGE_FIELDS))
+    if unknown:
+        return (f"may use only the fields {{recipient}}, {{caller}} and {{phone}} (a message says nothing else), "
+                f"not {{{unknown[0]}}}")
+    missing = [f for f in MESSAGE_FIELDS if f not in fields]
+    if missing:
+        return f"must say {{{missing[0]}}}: a message says who it is for, who called, and the number to call back"
+    return None
+
+
+def _phone(value: Any) -> str | None:
+    if value and not re.fullmatch(r"\+?[0-9][0-9 ()-]{5,30}", value):
+        return f'must be a telephone number such as "01908 000000", not {value!r}'
+    return None
+
+
 RULES_BY_KEY: dict[str, Check] = {
     "database_url": _database_url,
     "service.name": _text,
@@ -385,6 +412,9 @@ RULES_BY_KEY: dict[str, Check] = {
     "web.port": _at_least(1, 65535),
     "web.idle_timeout_minutes": _at_least(1, 24 * 60),
     "web.absolute_timeout_hours": _at_least(1, 7 * 24),
+    "messages.phone": _phone,
+    "messages.template": _message_template,
+    "messages.forbidden_words": _texts,
     "scanners.*.folder": _text,
     "scanners.*.pattern": _text,
     "scanners.*.recursive": _any,
@@ -430,6 +460,8 @@ def _validate(raw: dict[str, Any], source: str, insecure_test_kdf: bool = False)
     for name in raw["scanners"]:
         if not name.strip():
             raise ConfigInvalid(file=source, key=f"scanners.{name}", problem="a scanner profile needs a name")
+    if re.search(raw["cases"]["reference_pattern"], raw["messages"]["template"], re.IGNORECASE):
+        raise ConfigInvalid(file=source, key="messages.template", problem="must not carry a case reference")
     web = raw["web"]
     if web["idle_timeout_minutes"] > web["absolute_timeout_hours"] * 60:
         raise ConfigInvalid(file=source, key="web.idle_timeout_minutes", problem="must not be longer than web.absolute_timeout_hours")

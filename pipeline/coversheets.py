@@ -16,25 +16,27 @@ from pps_archive.errors import InvalidValue
 from scanners.coversheet import DECISIONS, CoverSheet, format_payload, parse_payload
 
 
-def cover_sheet(cfg: Config, ref: str, doc_class: str, decision: str) -> CoverSheet:
-    """The sheet for a document of case ``ref``, or :class:`InvalidCaseRef`/:class:`InvalidValue`."""
+def cover_sheet(cfg: Config, ref: str, doc_class: str, decision: str, *, archiving: bool = False) -> CoverSheet:
+    """The sheet for a document of case ``ref``, or :class:`InvalidCaseRef`/:class:`InvalidValue`.
+    ``archiving``: a sheet for old paper scanned while archiving the case (not new activity on it)."""
     ref = check_ref(cfg, ref)
     if decision not in DECISIONS:
         raise InvalidValue(f"{decision!r} is not a cover-sheet decision: use one of {', '.join(DECISIONS)}")
     if doc_class not in cfg.classes:
         raise InvalidValue(f"{doc_class!r} is not a document class: use one of {', '.join(cfg.classes)}")
-    sheet = CoverSheet(case_ref=ref, decision=decision, doc_class=doc_class)
+    sheet = CoverSheet(case_ref=ref, decision=decision, doc_class=doc_class, archiving=archiving)
     if parse_payload(format_payload(sheet), cfg.raw["cases"]["reference_pattern"], cfg.classes) != sheet:
         raise InvalidValue(f"a cover sheet for {ref} ({doc_class}) would not be read back as written: check "
                            f"cases.reference_pattern and the classes in the configuration")
     return sheet
 
 
-def write_cover_sheet(cfg: Config, ref: str, doc_class: str, decision: str, out: Path) -> CoverSheet:
+def write_cover_sheet(cfg: Config, ref: str, doc_class: str, decision: str, out: Path, *,
+                      archiving: bool = False) -> CoverSheet:
     """Check the sheet (:func:`cover_sheet`) and write it as a printable PDF to ``out``."""
     from scanners.coversheet import render_coversheet_pdf
 
-    sheet = cover_sheet(cfg, ref, doc_class, decision)
+    sheet = cover_sheet(cfg, ref, doc_class, decision, archiving=archiving)
     render_coversheet_pdf(sheet, out, cfg.section("service")["name"])
     return sheet
 

@@ -51,6 +51,7 @@ class SheetFacts:
     decision: str
     doc_class: str
     read_by: str  # "barcode" | "ocr" (a sheet whose barcode could not be read)
+    archiving: bool = False  # an archiving sheet (fourth field ARCHIVE): not new activity on the case
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,10 @@ class Case(Base):
     store_consent_on: Mapped[dt.date | None] = mapped_column(Date)
     disposed_on: Mapped[dt.date | None] = mapped_column(Date)
     disposal_run_id: Mapped[int | None] = mapped_column(ForeignKey("disposal_runs.id"))
+    #: the parent/carer's permission to be identified in a report to the Local Authority (without
+    #: it, issue reports to the LA are anonymous: pipeline.reports)
+    la_identify: Mapped[bool] = mapped_column(Boolean, default=False)
+    la_identify_on: Mapped[dt.date | None] = mapped_column(Date)
 
     third_parties: Mapped[list[ThirdPartyConsent]] = relationship(
         back_populates="case", cascade="all, delete-orphan", order_by="ThirdPartyConsent.party"
@@ -228,6 +232,8 @@ class Document(Base):
     original_sha256: Mapped[str | None] = mapped_column(String(64))
     original_ciphertext_sha256: Mapped[str | None] = mapped_column(String(64))
     original_size: Mapped[int | None] = mapped_column(Integer)
+    #: scanned while archiving the case (its cover sheet said ARCHIVE): not new activity on the case
+    archiving: Mapped[bool] = mapped_column(Boolean, default=False)
 
     input: Mapped[Input] = relationship(back_populates="documents")
     case: Mapped[Case | None] = relationship()
@@ -446,3 +452,22 @@ class PresentedDiscRow(Base):
     times: Mapped[int] = mapped_column(Integer)  # how often it was put in during the round
     mac: Mapped[str | None] = mapped_column(String(64))
     round: Mapped[DiscRound] = relationship(back_populates="discs")
+
+
+class Appointment(Base):
+    """A booked slot in a staff member's diary (pipeline.diary): every member of staff sees when and
+    where; only the adviser it belongs to and managers see whose case it is. ``place`` is shown to
+    everyone, so it may not carry a case reference (checked when booking)."""
+
+    __tablename__ = "appointments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("staff_accounts.id"), index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    place: Mapped[str] = mapped_column(String(120))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"), index=True)
+    booked_by: Mapped[str] = mapped_column(String(64))
+    booked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    account: Mapped[StaffAccount] = relationship()
+    case: Mapped[Case | None] = relationship()

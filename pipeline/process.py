@@ -77,7 +77,7 @@ def page_mark(page, cfg: Config, reader: str) -> Mark:  # noqa: ANN001
     for code in codes:
         sheet = parse_payload(code.text, cfg.reference_pattern.pattern, list(cfg.classes))
         if sheet is not None:
-            return "sheet", SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "barcode")
+            return "sheet", SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "barcode", sheet.archiving)
     if any(is_generic_separator(c.text) for c in codes):
         return "separator", None
     if not codes and is_blank(image):
@@ -103,7 +103,7 @@ def sheet_from_text(text: str, cfg: Config, index: RefIndex | None = None, label
                                  index.known if index is not None else None)
     if found.sheet is not None:
         sheet = found.sheet
-        return SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "ocr")
+        return SheetFacts(sheet.case_ref, sheet.decision, sheet.doc_class, "ocr", sheet.archiving)
     return UnreadableSheet(label) if found.titled else None
 
 
@@ -446,9 +446,17 @@ def encrypt_plan(vault, plan: Planned, original: Path | None) -> Kept | None:  #
 
 
 def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, pages: int, *, now: dt.datetime) -> list[int]:  # noqa: ANN001
-    """Write documents and shred entries and mark the input done, in the caller's transaction."""
-    from pipeline.cases import get_case
+    """Write documents and shred entries and mark the input done, in the caller's transaction.
 
+    A document filed to a case (retained, or listed for shredding) is activity on it: the case's
+    last activity moves to the day the input was received, unless the document's cover sheet is
+    an archiving sheet (old paper scanned while archiving the case; see docs/formats.md)."""
+    from pipeline.cases import get_case, record_document_activity
+
+    # lock the cases first, in one order, before the audit head: filing moves their last activity,
+    # and every other writer of a case (``case touch``) takes the case's row before the log's
+    for ref in sorted({p.decision.case_ref for p in plans if p.decision.case_ref}):
+        get_case(s, ref, for_update=True)
     ids = []
     for p, item in zip(plans, items, strict=True):
         d = p.decision
@@ -460,6 +468,7 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
             state={"retain": "filed", "shred": "shred-only", "review": "review"}[d.decision],
             suggested_ref=d.suggested_ref, created_at=now,
             sheet_decision=getattr(p.segment.sheet, "decision", None),
+            archiving=bool(getattr(p.segment.sheet, "archiving", False)),
         )
         if item is not None:
             copy, original = (item.copy, item.original) if isinstance(item, Kept) else (item, None)
@@ -475,6 +484,8 @@ def commit_plans(s: Session, row: Input, plans: list[Planned], items: list, page
             s.add(ShredEntry(document_id=doc.id))
         audit.record(s, "intake", "document.filed", case_ref=d.case_ref, subject=f"document:{doc.id}",
                      decision=d.decision, doc_class=d.doc_class, source=d.source, pages=doc.pages, input=row.id)
+        if case is not None:
+            record_document_activity(s, doc, row.received_at.date(), actor="intake")
         ids.append(doc.id)
     row.state, row.pages, row.finished_at, row.claimed_by, row.lease_until = "done", pages, now, None, None
     # cover sheets, separators, their blank backs, blank pages with no document: counted, never silent

@@ -127,7 +127,7 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
         chosen, source = (decision, "staff") if decision is not None else (doc.sheet_decision, "cover sheet")
         if chosen is None:
             raise DecisionRequired(document=doc.id)
-        case = cases.get_case(s, case_ref)
+        case = cases.get_case(s, case_ref, for_update=True)  # before the audit head: filing moves its activity
         cases.ensure_can_file(case)
         if chosen == "retain" and cases.case_dates(ws.config, case.last_activity).dispose_after <= today:
             raise PolicyRefusal(f"case {case.ref} is due for disposal, so a scan kept now would be destroyed in the next "
@@ -154,6 +154,8 @@ def assign(ws: Workspace, doc_id: int, case_ref: str, decision: str | None, doc_
         doc.reason = f"assigned by {actor} on {today}: {chosen.upper()} {new_class}{by}{_WAS}{doc.reason})"
         if doc.shred_entry is None:
             s.add(ShredEntry(document_id=doc.id))
+        s.flush()
+        cases.record_document_activity(s, doc, doc.created_at.date(), actor=actor)  # received that day
         audit.record(s, actor, "review.assign", case_ref=case.ref, subject=f"document:{doc.id}", decision=chosen,
                      doc_class=new_class, decision_from=source, was_source=was_source)
         s.flush()

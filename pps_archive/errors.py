@@ -78,6 +78,10 @@ class ExitCode(enum.IntEnum):
     # library-rules helper: 70-75
     NOT_FOUND = 70
     CONFLICT = 71
+    # policy-reports helper: 94-97
+    IDENTIFICATION_REFUSED = 94
+    WOULD_IDENTIFY = 95
+    APPOINTMENT_NOT_FOUND = 96
     POLICY_REFUSAL = 72
     DISC_NOT_FOUND = 73
     # policy-rights helper: 90-93
@@ -626,6 +630,29 @@ class BurnFailed(PPSArchiveError):
         "writing disc {label} to {device} failed: {problem}. The disc does not count as archived: "
         "throw it away (a CD-R cannot be written twice) and burn the image again on a new blank disc."
     )
+
+
+class IdentificationRefused(PolicyRefusal):
+    """A report to the Local Authority would identify a parent/carer who has not given permission."""
+
+    exit_code = ExitCode.IDENTIFICATION_REFUSED
+    template = ("a report to the Local Authority may name case {ref} or include its documents only with the parent/carer's "
+                "recorded permission to be identified, and none is recorded: {what} was refused. Write the report "
+                "without the case, or record the permission first.")
+    cli_hint_template = "To record it: 'pps-archive case consent {ref} --identify-to-la yes'."
+
+
+class WouldIdentify(PolicyRefusal):
+    """Text others will see (a telephone message, a diary entry) carries a detail of a child or case."""
+
+    exit_code = ExitCode.WOULD_IDENTIFY
+    template = ("{what} must not carry details of the child or the case, but it contains {found}: take that out and "
+                "try again.")
+
+
+class AppointmentNotFound(NotFound):
+    exit_code = ExitCode.APPOINTMENT_NOT_FOUND
+    template = "there is no booked appointment {appointment} (it may have been cancelled): see the diary."
 
 
 def all_error_classes() -> list[type[PPSArchiveError]]:

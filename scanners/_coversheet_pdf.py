@@ -24,6 +24,8 @@ CODE128_HEIGHT_MM = 18.0
 def _instructions(sheet: CoverSheet) -> list[str]:
     lines = ["Scan this sheet in front of the document it describes.",
              "Every page after it, up to the next sheet, is that document; this sheet is not filed."]
+    if sheet.archiving:
+        lines.append("Archiving: old paper of the case, scanned while archiving it (not new activity).")
     if sheet.decision == "shred":
         lines.append("Paper: SHRED after scanning. The scan is used only to list the paper for shredding.")
     else:
@@ -75,7 +77,7 @@ def _page(c, sheet: CoverSheet, service_name: str, symbologies: frozenset[str]) 
     c.line(18 * mm, height - 42 * mm, width - 18 * mm, height - 42 * mm)
 
     fields = (("Case reference:", sheet.case_ref), ("Decision:", sheet.decision.upper()),
-              ("Document class:", sheet.doc_class))
+              ("Document class:", sheet.doc_class)) + ((("Scan:", "ARCHIVE"),) if sheet.archiving else ())
     y = height - 58 * mm
     for label, value in fields:
         c.setFont("Helvetica", 16)

@@ -1,7 +1,10 @@
 """The cover-sheet format (format 1 of CLI.md): payload, parsing, and the printable sheet.
 
 A cover sheet goes in front of every document of a scanned batch. Its barcode (QR, and Code 128)
-carries ``<case-ref>|<RETAIN or SHRED>|<class>``, e.g. ``PPS-2024-0137|RETAIN|EHCP``. The sheet
+carries ``<case-ref>|<RETAIN or SHRED>|<class>``, e.g. ``PPS-2024-0137|RETAIN|EHCP``, and on a
+sheet printed for the archive sort a fourth field ``ARCHIVE`` (``PPS-2024-0137|RETAIN|EHCP|ARCHIVE``):
+the document is old paper of the case scanned while archiving it, not new activity on the case.
+A sheet of three fields (every sheet printed before) reads as before. The sheet
 also prints the title ``DOCUMENT SEPARATOR SHEET`` and the payload in words, so a sheet whose
 barcode cannot be read is still recognised from its OCR text. A barcode reading ``PATCHT`` is a
 generic separator. Any other barcode (a URL on a school letter) is foreign and ignored.
@@ -18,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GENERIC_SEPARATOR = "PATCHT"
+#: the optional fourth field of an archiving sheet's payload
+ARCHIVE_FIELD = "ARCHIVE"
 TITLE = "DOCUMENT SEPARATOR SHEET"
 DECISIONS = ("retain", "shred")
 
@@ -27,6 +32,7 @@ class CoverSheet:
     case_ref: str
     decision: str  # "retain" | "shred"
     doc_class: str
+    archiving: bool = False  # scanned while archiving the case: not new activity on it
 
     def __post_init__(self) -> None:
         if self.decision not in DECISIONS:
@@ -36,8 +42,9 @@ class CoverSheet:
 
 
 def format_payload(sheet: CoverSheet) -> str:
-    """``PPS-2024-0137|RETAIN|EHCP``."""
-    return f"{sheet.case_ref}|{sheet.decision.upper()}|{sheet.doc_class}"
+    """``PPS-2024-0137|RETAIN|EHCP`` (``...|ARCHIVE`` for an archiving sheet)."""
+    payload = f"{sheet.case_ref}|{sheet.decision.upper()}|{sheet.doc_class}"
+    return f"{payload}|{ARCHIVE_FIELD}" if sheet.archiving else payload
 
 
 def parse_payload(text: str, ref_pattern: str, classes: Collection[str]) -> CoverSheet | None:
@@ -47,9 +54,10 @@ def parse_payload(text: str, ref_pattern: str, classes: Collection[str]) -> Cove
     ``classes``), lenient only on surrounding whitespace and the decision's letter case.
     """
     parts = [p.strip() for p in text.strip().split("|")]
-    if len(parts) != 3:
+    archiving = len(parts) == 4 and parts[3].upper() == ARCHIVE_FIELD
+    if len(parts) != 3 and not archiving:
         return None
-    ref, decision, doc_class = parts
+    ref, decision, doc_class = parts[:3]
     if not re.fullmatch(ref_pattern, ref):
         return None
     decision = decision.lower()
@@ -57,7 +65,7 @@ def parse_payload(text: str, ref_pattern: str, classes: Collection[str]) -> Cove
         return None
     if doc_class not in set(classes):
         return None
-    return CoverSheet(case_ref=ref, decision=decision, doc_class=doc_class)
+    return CoverSheet(case_ref=ref, decision=decision, doc_class=doc_class, archiving=archiving)
 
 
 def is_generic_separator(text: str) -> bool:
@@ -128,6 +136,11 @@ def read_coversheet_text(ocr_text: str, ref_pattern: str, classes: Collection[st
         return SheetText(True, None)
     payload, decision, doc_class, class_of, decision_of = _patterns(names)
 
+    from scanners._ocrtext import tolerant
+
+    # the archiving field, printed in words on the sheet ("Scan: ARCHIVE") and after the payload;
+    # missed by OCR, the document counts as activity (kept longer, never disposed of early)
+    archiving = re.search(rf"(?<![A-Za-z]){tolerant(ARCHIVE_FIELD)}(?![A-Za-z])", text) is not None
     refs: set[str] = set()
     decisions: set[str] = set()
     found_classes: set[str] = set()
@@ -146,7 +159,8 @@ def read_coversheet_text(ocr_text: str, ref_pattern: str, classes: Collection[st
 
     if len(refs) != 1 or len(decisions) != 1 or len(found_classes) != 1:
         return SheetText(True, None)
-    return SheetText(True, CoverSheet(case_ref=refs.pop(), decision=decisions.pop().lower(), doc_class=found_classes.pop()))
+    return SheetText(True, CoverSheet(case_ref=refs.pop(), decision=decisions.pop().lower(), doc_class=found_classes.pop(),
+                                      archiving=archiving))
 
 
 def parse_coversheet_text(ocr_text: str, ref_pattern: str, classes: Collection[str],

@@ -21,6 +21,9 @@ from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
 
+# The cover sheets are archiving sheets (issue 12): these tests set the cases' dates with --as-of, and a
+# document filed today behind an ordinary sheet would be new activity, moving those dates to today.
+
 REF_A, REF_B = "PPS-2024-0137", "PPS-2024-0138"
 
 
@@ -33,9 +36,9 @@ def archived(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     run("case", "open", REF_A, "--consent-to-store", "--as-of", "2024-01-10")
     run("case", "open", REF_B, "--consent-to-store", "--as-of", "2024-02-10")
     batch = ScanFactory(seed=11).batch(tmp_path / "in", "scan_0001.pdf", [
-        Cover(REF_A, "retain", "PPS-LETTER"), Doc("pps-letter", REF_A, pages=2),
-        Cover(REF_A, "shred", "EHCP"), Doc("ehcp", REF_A),
-        Cover(REF_B, "retain", "CONSENT"), Doc("consent", REF_B),
+        Cover(REF_A, "retain", "PPS-LETTER", archiving=True), Doc("pps-letter", REF_A, pages=2),
+        Cover(REF_A, "shred", "EHCP", archiving=True), Doc("ehcp", REF_A),
+        Cover(REF_B, "retain", "CONSENT", archiving=True), Doc("consent", REF_B),
     ], container="pdf-text", dpi=150)
     out = run("ingest", str(batch.files[0]), "--json").json()
     assert out["inputs"][0]["outcome"] == "done", out
@@ -248,7 +251,8 @@ def test_another_archives_disc_of_the_same_label_does_not_revoke_ours(archived, 
     run("case", "open", REF_A, "--consent-to-store", "--as-of", "2024-01-10")
     run("case", "open", REF_B, "--consent-to-store", "--as-of", "2024-02-10")
     again = ScanFactory(seed=11).batch(tmp / "in2", "scan_0001.pdf", [
-        Cover(REF_A, "retain", "PPS-LETTER"), Doc("pps-letter", REF_A, pages=2), Cover(REF_B, "retain", "CONSENT"), Doc("consent", REF_B),
+        Cover(REF_A, "retain", "PPS-LETTER", archiving=True), Doc("pps-letter", REF_A, pages=2),
+        Cover(REF_B, "retain", "CONSENT", archiving=True), Doc("consent", REF_B),
     ], container="pdf-text", dpi=150)
     run("ingest", str(again.files[0]))
     [theirs] = run("media", "build", "--out", str(tmp / "other-discs"), "--json").json()

@@ -54,7 +54,7 @@ def test_anonymous_case_keeps_only_the_reference(session, cfg) -> None:
 
     assert {c.name for c in Case.__table__.columns} == {
         "id", "ref", "anonymous", "opened_on", "last_activity", "store_consent", "store_consent_on", "disposed_on",
-        "disposal_run_id",
+        "disposal_run_id", "la_identify", "la_identify_on",
     }
 
 

@@ -219,6 +219,9 @@ BAD_VALUES = [
     ("[classes.EHCP]\nexclude = ['ok', '  ']\n", "classes.EHCP.exclude", "empty entry"),
     ("[classes.NEW]\ndescription = 'x'\nrule = 'keep'\nholder = 'PPS'\n", "classes.NEW.rule", '"retain" or "shred"'),
     ("[classes.'A|B']\ndescription = 'x'\nrule = 'retain'\nholder = 'PPS'\n", "classes.A|B", "cannot contain"),
+    ("[messages]\nphone = 'ring us'\n", "messages.phone", "telephone number"),
+    ("[messages]\ntemplate = '{recipient} {caller} {phone} {child}'\n", "messages.template", "only the fields"),
+    ("[messages]\nforbidden_words = ['EHCP', ' ']\n", "messages.forbidden_words", "empty entry"),
 ]
 
 

@@ -80,7 +80,7 @@ def filed(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         run("case", "open", ref, "--consent-to-store", "--as-of", day)
     parts = []
     for n, ref in enumerate(REFS):
-        parts += [Cover(ref, "retain", "PPS-LETTER"), Doc("pps-letter", ref, pages=1 + n)]
+        parts += [Cover(ref, "retain", "PPS-LETTER", archiving=True), Doc("pps-letter", ref, pages=1 + n)]  # keeps the dates
     batch = ScanFactory(seed=13).batch(tmp_path / "in", "scan_0001.pdf", parts, container="pdf-text", dpi=150)
     assert run("ingest", str(batch.files[0]), "--json").json()["inputs"][0]["outcome"] == "done"
     return tmp_path

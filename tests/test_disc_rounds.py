@@ -35,7 +35,7 @@ def _file(tmp_path: Path, home: Path, refs_days: list[tuple[str, str]], seed: in
     parts = []
     for ref, day in refs_days:
         run("case", "open", ref, "--consent-to-store", "--as-of", day, env=env)
-        parts += [Cover(ref, "retain", "NOTE"), Doc("note", ref)]
+        parts += [Cover(ref, "retain", "NOTE", archiving=True), Doc("note", ref)]  # archiving: keeps the dates
     batch = ScanFactory(seed=seed).batch(tmp_path / f"in-{seed}", "p.pdf", parts, container="pdf-text", dpi=150)
     run("ingest", str(batch.files[0]), env=env)
     built = run("media", "build", "--out", str(tmp_path / f"discs-{seed}"), "--json", env=env).json()

@@ -17,6 +17,9 @@ from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
 
+# The cover sheets are archiving sheets (issue 12): these tests set the cases' dates with --as-of, and a
+# document filed today behind an ordinary sheet would be new activity, moving those dates to today.
+
 T0 = dt.date(dt.date.today().year - 5, 1, 15).isoformat()
 A = f"PPS-{T0[:4]}-0001"
 
@@ -27,8 +30,9 @@ def home(database_url, tmp_path, monkeypatch):  # noqa: ANN001, ANN201 - the bui
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", T0)
-    batch = ScanFactory(seed=3).batch(tmp_path / "in", "p.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A),
-                                                                  Cover(A, "shred", "EHCP"), Doc("ehcp", A)], container="pdf-text", dpi=150)
+    batch = ScanFactory(seed=3).batch(tmp_path / "in", "p.pdf", [Cover(A, "retain", "NOTE", archiving=True), Doc("note", A),
+                                                                  Cover(A, "shred", "EHCP", archiving=True), Doc("ehcp", A)],
+                                      container="pdf-text", dpi=150)
     run("ingest", str(batch.files[0]))
     built = run("media", "build", "--out", str(tmp_path / "discs"), "--json").json()
     return Path(built[0]["path"])
@@ -80,7 +84,8 @@ def test_5_filing_to_dispose_due_case_goes_to_review(database_url, tmp_path, mon
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     run("init")
     run("case", "open", "PPS-2018-0001", "--consent-to-store", "--as-of", "2018-01-15")
-    batch = ScanFactory(seed=3).batch(tmp_path / "in", "q.pdf", [Cover("PPS-2018-0001", "retain", "NOTE"), Doc("note", "PPS-2018-0001")],
+    batch = ScanFactory(seed=3).batch(tmp_path / "in", "q.pdf", [Cover("PPS-2018-0001", "retain", "NOTE", archiving=True),
+                                                                  Doc("note", "PPS-2018-0001")],
                                       container="pdf-text", dpi=150)
     run("ingest", str(batch.files[0]))
     assert [d["decision"] for d in run("documents", "--json").json()] == ["review"]

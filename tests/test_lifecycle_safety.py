@@ -19,6 +19,9 @@ from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
 
+# The cover sheets are archiving sheets (issue 12): these tests set the cases' dates with --as-of, and a
+# document filed today behind an ordinary sheet would be new activity, moving those dates to today.
+
 OLD, LIVE = "PPS-2019-0001", "PPS-2024-0001"  # inactive since 2019: due for disposal; active
 
 
@@ -73,7 +76,8 @@ def home(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_filing_to_a_case_due_for_disposal_goes_to_review(home: Path, tmp_path: Path) -> None:
-    docs = _ingest(tmp_path, "a.pdf", [Cover(OLD, "retain", "NOTE"), Doc("note", OLD), Cover(LIVE, "retain", "NOTE"), Doc("note", LIVE)])
+    docs = _ingest(tmp_path, "a.pdf", [Cover(OLD, "retain", "NOTE", archiving=True), Doc("note", OLD),
+                                       Cover(LIVE, "retain", "NOTE", archiving=True), Doc("note", LIVE)])
     by_ref = {d["suggested_case_ref"] or d["case_ref"]: d for d in docs}
     old, live = by_ref[OLD], by_ref[LIVE]
     assert (live["decision"], live["case_ref"]) == ("retain", LIVE)
@@ -109,7 +113,7 @@ def _dry_run(home: Path) -> dict:
 
 
 def test_a_case_not_reactivated_is_disposed_once_its_review_items_are_decided(home: Path, tmp_path: Path) -> None:
-    [doc] = _ingest(tmp_path, "e.pdf", [Cover(OLD, "shred", "EHCP"), Doc("ehcp", OLD)])
+    [doc] = _ingest(tmp_path, "e.pdf", [Cover(OLD, "shred", "EHCP", archiving=True), Doc("ehcp", OLD)])
     assert doc["decision"] == "review"
     assert [k["case_ref"] for k in _dry_run(home)["kept_in_review"]] == [OLD]
     run("review", "assign", str(doc["id"]), "--case", OLD, "--shred")  # not reactivated: shred the paper
@@ -137,7 +141,7 @@ def test_filing_to_a_disposed_case_goes_to_review(home: Path, tmp_path: Path) ->
     finally:
         ws.close()
     assert [d["case_ref"] for d in cert["destroyed"]] == [OLD]
-    [doc] = _ingest(tmp_path, "c.pdf", [Cover(OLD, "retain", "NOTE"), Doc("note", OLD)])
+    [doc] = _ingest(tmp_path, "c.pdf", [Cover(OLD, "retain", "NOTE", archiving=True), Doc("note", OLD)])
     assert doc["decision"] == "review" and "disposed of" in doc["reason"] and "was the case reactivated?" in doc["reason"]
     assert run("shred-list", "--json").json() == []
 
@@ -145,7 +149,7 @@ def test_filing_to_a_disposed_case_goes_to_review(home: Path, tmp_path: Path) ->
 def test_paper_of_a_live_case_waits_on_the_list_and_on_the_printed_list(home: Path, tmp_path: Path) -> None:
     from pipeline.dates import add_months
 
-    _ingest(tmp_path, "d.pdf", [Cover(LIVE, "shred", "EHCP"), Doc("ehcp", LIVE)])
+    _ingest(tmp_path, "d.pdf", [Cover(LIVE, "shred", "EHCP", archiving=True), Doc("ehcp", LIVE)])
     due = add_months(dt.date.today(), 6).isoformat()
     [row] = run("shred-list", "--json").json()
     assert (row["state"], row["due_on"]) == ("waiting", due)

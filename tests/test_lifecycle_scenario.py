@@ -25,6 +25,9 @@ from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
 
+# The cover sheets are archiving sheets (issue 12): these tests set the cases' dates with --as-of, and a
+# document filed today behind an ordinary sheet would be new activity, moving those dates to today.
+
 TODAY = dt.date.today()
 T0 = dt.date(TODAY.year - 5, 1, 15)  # the cases open; their disposal date is after today
 YEAR = T0.year
@@ -88,9 +91,9 @@ def test_policy_clock_end_to_end(database_url: str, tmp_path: Path, monkeypatch:
     run("init")
     for ref in (A, B, C):
         run("case", "open", ref, "--consent-to-store", "--as-of", d())
-    _ingest(tmp_path, "a.pdf", [Cover(A, "retain", "PPS-LETTER"), Doc("pps-letter", A), Cover(A, "shred", "EHCP"), Doc("ehcp", A)])
-    _ingest(tmp_path, "b.pdf", [Cover(B, "retain", "NOTE"), Doc("note", B)])
-    _ingest(tmp_path, "c.pdf", [Cover(C, "retain", "CONSENT"), Doc("consent", C)])
+    _ingest(tmp_path, "a.pdf", [Cover(A, "retain", "PPS-LETTER", archiving=True), Doc("pps-letter", A), Cover(A, "shred", "EHCP", archiving=True), Doc("ehcp", A)])
+    _ingest(tmp_path, "b.pdf", [Cover(B, "retain", "NOTE", archiving=True), Doc("note", B)])
+    _ingest(tmp_path, "c.pdf", [Cover(C, "retain", "CONSENT", archiving=True), Doc("consent", C)])
 
     # active: nothing is due, and no paper of a live case is to be shredded yet
     assert run("archive-due", "--as-of", d(4), "--json").json() == []
@@ -179,7 +182,7 @@ def test_a_destructive_command_refuses_a_later_date_and_destroys_nothing(tmp_pat
     monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # the one-person '--yes' run
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", d())
-    _ingest(tmp_path, "f.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A)])
+    _ingest(tmp_path, "f.pdf", [Cover(A, "retain", "NOTE", archiving=True), Doc("note", A)])
     image = _build(tmp_path)
     r = run("dispose", "--media", str(image), "--as-of", "2099-01-01", "--yes", expect=ExitCode.FUTURE_DATE)
     assert "runs on the real date" in r.err and "2099-01-01" in r.err
@@ -254,7 +257,7 @@ def test_dispose_and_shred_confirm_are_refused_while_the_audit_chain_is_broken(
     monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "1")  # the one-person '--yes' run
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", d())
-    _ingest(tmp_path, "g.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A), Cover(A, "shred", "EHCP"), Doc("ehcp", A)])
+    _ingest(tmp_path, "g.pdf", [Cover(A, "retain", "NOTE", archiving=True), Doc("note", A), Cover(A, "shred", "EHCP", archiving=True), Doc("ehcp", A)])
     image = _build(tmp_path, expect=0)
     entry = next(r for r in run("shred-list", "--json").json() if r["class"] == "EHCP")
     assert entry["state"] == "pending"
@@ -274,7 +277,7 @@ def test_disposed_key_bytes_are_not_in_the_sqlite_file(tmp_path: Path, monkeypat
     monkeypatch.setenv("PPS_ARCHIVE_PASSPHRASE", PASSPHRASE)
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", d())
-    _ingest(tmp_path, "k.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A)])
+    _ingest(tmp_path, "k.pdf", [Cover(A, "retain", "NOTE", archiving=True), Doc("note", A)])
     import sqlite3
 
     db = home / "pps-archive.sqlite3"
@@ -303,7 +306,7 @@ def test_consolidation_then_destruction(tmp_path: Path, monkeypatch: pytest.Monk
     run("init")
     run("case", "open", A, "--consent-to-store", "--as-of", d())
     run("case", "open", C, "--consent-to-store", "--as-of", d())
-    _ingest(tmp_path, "k1.pdf", [Cover(A, "retain", "NOTE"), Doc("note", A), Cover(C, "retain", "NOTE"), Doc("note", C)])
+    _ingest(tmp_path, "k1.pdf", [Cover(A, "retain", "NOTE", archiving=True), Doc("note", A), Cover(C, "retain", "NOTE", archiving=True), Doc("note", C)])
     image = _build(tmp_path, expect=0)
     run("case", "touch", C, "--on", d(48))
     cert = _dispose_on(home, [image], add_years(T0, 6) + dt.timedelta(days=45))

@@ -19,6 +19,9 @@ from tests.cli_helpers import run
 from tests.conftest import PASSPHRASE
 from tests.factory import Cover, Doc, ScanFactory
 
+# The cover sheets are archiving sheets (issue 12): these tests set the cases' dates with --as-of, and a
+# document filed today behind an ordinary sheet would be new activity, moving those dates to today.
+
 LIVE, DUE = "PPS-2025-0001", "PPS-2019-0002"
 
 
@@ -32,7 +35,7 @@ def home(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     run("case", "open", LIVE, "--consent-to-store", "--as-of", recent)
     run("case", "open", DUE, "--consent-to-store", "--as-of", "2019-03-01")
     batch = ScanFactory(seed=5).batch(tmp_path / "in", "scan_0001.pdf", [
-        Cover(LIVE, "retain", "NOTE"), Doc("note", LIVE), Cover(LIVE, "shred", "EHCP"), Doc("ehcp", LIVE),
+        Cover(LIVE, "retain", "NOTE", archiving=True), Doc("note", LIVE), Cover(LIVE, "shred", "EHCP", archiving=True), Doc("ehcp", LIVE),
     ], container="pdf-text", dpi=150)
     assert run("ingest", str(batch.files[0]), "--json").json()["inputs"][0]["outcome"] == "done"
     [disc] = run("media", "build", "--out", str(tmp_path / "discs"), "--json").json()

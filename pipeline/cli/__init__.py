@@ -93,7 +93,7 @@ def cli(ctx: click.Context, data_dir: Path | None, config_file: Path | None, use
 
 
 def _register() -> None:
-    from pipeline.cli import admin, cases, intake, lifecycle, media, staff, web
+    from pipeline.cli import admin, cases, intake, lifecycle, media, reports, staff, web
 
     for command in (admin.init, cases.case, intake.coversheet, intake.ingest, intake.watch, intake.documents,
                     intake.review, intake.quarantine, media.media, media.restore, media.keys, lifecycle.archive_due,
@@ -102,6 +102,8 @@ def _register() -> None:
     from pipeline.cli import rights
 
     for command in rights.register(cases.case):
+        cli.add_command(command)
+    for command in (reports.report, reports.message, reports.diary):  # issue 12: reports, messages, diaries
         cli.add_command(command)
 
 

@@ -59,15 +59,29 @@ def case_open(app: AppContext, ref: str, anonymous: bool, consent_to_store: bool
 @click.option("--store", type=click.Choice(["yes", "no"]), help="Consent to store information (required before filing).")
 @click.option("--third-party", "party", metavar="NAME", help="A third party (a role such as 'SEN Team' or 'School').")
 @click.option("--allow/--withdraw", "allow", default=None, help="Allow or withdraw contact with --third-party.")
+@click.option("--identify-to-la", "identify", type=click.Choice(["yes", "no"]),
+              help="Permission to be identified in reports to the Local Authority (without it they are anonymous).")
 @as_of_option
 @by_option
 @pass_app
-def case_consent(app: AppContext, ref: str, store: str | None, party: str | None, allow: bool | None, as_of: dt.date, actor: str) -> None:
+def case_consent(app: AppContext, ref: str, store: str | None, party: str | None, allow: bool | None, as_of: dt.date,
+                 actor: str, identify: str | None) -> None:
     """Record the parent/carer's consents for case REF."""
     from pipeline import cases
 
+    if identify is not None:
+        if store is not None or party is not None:
+            raise click.UsageError("give --identify-to-la yes|no on its own")
+        ws = app.workspace()
+        actor = login_actor(ws, actor)
+        with ws.transaction() as s:
+            c = cases.set_la_identify_consent(s, ref, identify == "yes", today=as_of, actor=actor)
+            ref = c.ref
+        click.echo(f"case {ref}: permission to be identified to the Local Authority "
+                   f"{'recorded' if identify == 'yes' else 'withdrawn'}")
+        return
     if (store is None) == (party is None):
-        raise click.UsageError("give either --store yes|no or --third-party NAME --allow|--withdraw")
+        raise click.UsageError("give either --store yes|no, --identify-to-la yes|no or --third-party NAME --allow|--withdraw")
     if party is not None and allow is None:
         raise click.UsageError("--third-party needs --allow or --withdraw")
     if party is None and allow is not None:

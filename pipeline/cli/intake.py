@@ -221,11 +221,14 @@ def quarantine_export(app: AppContext, entry: int, out: Path, actor: str) -> Non
 @click.option("--class", "doc_class", required=True, metavar="CLASS", help="Document class (see config: classes).")
 @click.option("--retain/--shred", "retain", required=True, default=None, help="Keep a scan of the document, or shred only.")
 @click.option("-o", "--output", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The PDF to write.")
+@click.option("--archiving", is_flag=True,
+              help="For old paper scanned while archiving the case: filing it is not new activity on the case.")
 @pass_app
-def coversheet(app: AppContext, ref: str, doc_class: str, retain: bool, out: Path) -> None:
+def coversheet(app: AppContext, ref: str, doc_class: str, retain: bool, out: Path, archiving: bool) -> None:
     """Write a printable cover sheet for a document of case REF."""
     from pipeline.coversheets import write_cover_sheet
 
     ws = app.workspace(ready=False)
-    sheet = write_cover_sheet(ws.config, ref, doc_class, "retain" if retain else "shred", out)
-    click.echo(f"cover sheet for {sheet.case_ref} ({sheet.decision.upper()} {sheet.doc_class}) written to {out}")
+    sheet = write_cover_sheet(ws.config, ref, doc_class, "retain" if retain else "shred", out, archiving=archiving)
+    what = f"{sheet.decision.upper()} {sheet.doc_class}" + (", archiving" if sheet.archiving else "")
+    click.echo(f"cover sheet for {sheet.case_ref} ({what}) written to {out}")

@@ -31,6 +31,7 @@ class Cover:
     degrade: Degrade | None = None
     damage: str | None = None
     garble: str | None = None
+    archiving: bool = False  # an archiving sheet (payload's fourth field ARCHIVE)
 
     @property
     def barcode_unreadable(self) -> bool:
@@ -38,7 +39,7 @@ class Cover:
 
     @property
     def sheet(self) -> CoverSheet:
-        return CoverSheet(self.case_ref, self.decision, self.doc_class)
+        return CoverSheet(self.case_ref, self.decision, self.doc_class, self.archiving)
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,9 @@ def filed(ws, tmp_path: Path) -> dict[str, int]:  # noqa: ANN001
     pin(ws)
     open_case(ws, REF, OPENED)
     batch = ScanFactory(seed=11).batch(tmp_path / "in", "scan_0001.pdf", [
-        Cover(REF, "retain", "PPS-LETTER"), Doc("pps-letter", REF),
-        Cover(REF, "shred", "EHCP"), Doc("ehcp", REF),
+        # archiving sheets: scanned while archiving, so the case keeps its dates (not new activity)
+        Cover(REF, "retain", "PPS-LETTER", archiving=True), Doc("pps-letter", REF),
+        Cover(REF, "shred", "EHCP", archiving=True), Doc("ehcp", REF),
     ], container="pdf-text", dpi=150)
     results = intake.ingest(ws, None, list(batch.files), workers=1)
     assert [r["outcome"] for r in results] == ["done"], results
