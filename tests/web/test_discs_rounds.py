@@ -49,7 +49,7 @@ def _ingest_and_build(ws, tmp_path: Path, cases: list[tuple[str, dt.date]], seed
     parts = []
     for ref, day in cases:
         open_case(ws, ref, day)
-        parts += [Cover(ref, "retain", "NOTE"), Doc("note", ref)]
+        parts += [Cover(ref, "retain", "NOTE", archiving=True), Doc("note", ref)]  # archiving: keeps the dates
     batch = ScanFactory(seed=seed).batch(tmp_path / f"in-{seed}", "p.pdf", parts, container="pdf-text", dpi=150)
     assert [r["outcome"] for r in intake.ingest(ws, None, list(batch.files), workers=1)] == ["done"]
     built = media.build(ws, tmp_path / f"discs-{seed}", passphrase=recovery(ws), actor="carol", today=TODAY)
