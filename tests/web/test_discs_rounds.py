@@ -7,12 +7,14 @@ documents waiting for a fuller disc). Both databases (``office``)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.auth_helpers import backdate
 from tests.conftest import PASSPHRASE
 from tests.disc_drives import blank_drive  # noqa: F401 - fixture
 from tests.factory import Cover, Doc, ScanFactory
@@ -103,6 +105,14 @@ def _ended(browser, response):  # noqa: ANN001, ANN202
     return browser.get(last.url.path)
 
 
+def _media_field(html: str) -> str:
+    """What the execute form sends as ``media``, as the page has it filled in."""
+    form = html[html.index('/execute" class="stack'):]
+    m = re.search(r'<textarea name="media"[^>]*>([^<]*)</textarea>', form) or re.search(r'name="media" value="([^"]*)"', form)
+    assert m, "no media field on the execute form"
+    return m.group(1)
+
+
 def _outcome(html: str) -> str:
     m = re.search(r'data-outcome="([a-z_]+)"', html)
     return m.group(1) if m else ""
@@ -155,7 +165,7 @@ def test_burn_without_a_drive_shows_the_typed_error_and_changes_nothing(browser,
 # ---- the disposal run: discs one at a time, over two sittings ---------------------------------------
 
 def test_discs_presented_one_at_a_time_over_two_sittings_make_the_plan(make_browser, office, cupboard) -> None:  # noqa: ANN001
-    from pipeline import disc_rounds, disposal_plans
+    from pipeline import disc_rounds, disposal, disposal_plans
 
     first, second, third = cupboard["labels"]
     images = cupboard["images"]
@@ -193,6 +203,8 @@ def test_discs_presented_one_at_a_time_over_two_sittings_make_the_plan(make_brow
     assert [(d["label"], d["times"], d["presented_by"]) for d in st["presented"]] == [(first, 2, "alice"), (second, 1, "bob")]
     assert st["not_presented"] == [third]
     # the plan from the discs presented: it lists the disc not presented
+    with office.transaction() as s:
+        backdate(s, dt.date(2018, 3, 1), [CASES[0][0]])  # six years inactive: due
     r = bob.get("/disposal/round")
     assert f'name="round" value="{rid}"' in r.text
     r = bob.post("/disposal/round/prepare", {"round": str(rid)})
@@ -204,6 +216,25 @@ def test_discs_presented_one_at_a_time_over_two_sittings_make_the_plan(make_brow
     assert p["round"] == rid and sorted(d["label"] for d in p["presented"]) == [first, second]
     assert p["not_presented"] == [third] and p["not_registered"] == []
     assert bob.post("/disposal/round/prepare", {"round": ""}).status_code == 422
+    # approved by a manager, executed from the same round's discs (nothing to type in)
+    carol = make_browser()
+    carol.login("carol")
+    r = carol.get(f"/disposal/plans/{plan['id']}")
+    assert f'data-round-plan="{rid}"' in r.text and '<textarea name="media"' not in r.text
+    carol.post(f"/disposal/plans/{plan['id']}/approve", {"sha256": plan["sha256"], "confirm": "APPROVE"})
+    dave = make_browser()
+    dave.login("dave")
+    page = dave.get(f"/disposal/plans/{plan['id']}").text
+    done = wait_job(dave, dave.post(f"/disposal/plans/{plan['id']}/execute", {"media": _media_field(page), "confirm": "DESTROY"},
+                                    follow_redirects=False))
+    assert 'data-state="done"' in done.text, done.text[-800:]
+    with office.reader() as s:
+        [run] = disposal.finished_runs(s)
+    cert = json.loads(disposal.certificate_file(office, run["run"], "json").read_text())
+    assert cert["discs_not_presented"] == [third] and [d["case_ref"] for d in cert["destroyed"]] == [CASES[0][0]]
+    with office.reader() as s:
+        assert disc_rounds.current_round(s, disc_rounds.DISPOSE) is None  # the round closed with its run
+    bob.get("/disposal/round")
     # a new round: the discs presented so far no longer count
     bob.get("/disposal/round")
     r = bob.post("/disposal/round/new", {})
