@@ -85,7 +85,18 @@ def _discs(s: Session, ws: Workspace) -> dict[str, Any]:
         # verified from the image file only: burn it and verify the disc itself from the drive
         "to_burn": [d.label for d in discs if d.status in ("verified", "in-cupboard") and d.medium_verified_at is None],
         "to_store": [d.label for d in discs if d.status == "verified" and d.medium_verified_at is not None and not d.location],
+        # a damaged one cannot be repaired from its own data, only replaced from the vault
+        "without_error_correction": media.without_error_correction(s),
     }
+
+
+def _reread_due(s: Session, ws: Workspace, today: dt.date) -> dict[str, Any]:
+    from pipeline import media
+
+    due = media.discs_due_for_reread(s, ws.config, today)
+    return {"count": len(due), "months": ws.config.section("media")["reread_months"],
+            "discs": [{"label": d["label"], "action": d["action"], "due_on": d["due_on"], "location": d["location"]}
+                      for d in due]}
 
 
 def _shred(s: Session, ws: Workspace, today: dt.date) -> dict[str, int]:
@@ -129,9 +140,12 @@ def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now:
     """The first screen: ``live`` (see :func:`live`), ``processing`` (the inputs queued or being
     processed, oldest first), ``archive_due`` (cases inactive for the archive period with work
     outstanding: ``ref``, what is left), ``discs`` (``to_build``, ``to_verify``, ``to_burn``,
-    ``to_store``), ``shred`` (open entries by state), ``disposal`` (cases due now, the held ones, the
-    next date one falls due, prepared plans waiting), ``audit`` (the chain verified: with ``auth``
-    every seal under the master key, else the structure only). One read transaction."""
+    ``to_store``, ``without_error_correction``), ``shred`` (open entries by state), ``disposal``
+    (cases due now, the held ones, the next date one falls due, prepared plans waiting),
+    ``reread_due`` (discs due for their read-back from the drive, or failed and to replace:
+    ``count``, ``months``, ``discs`` with ``label``, ``action``, ``due_on``, ``location``), ``audit``
+    (the chain verified: with ``auth`` every seal under the master key, else the structure only).
+    One read transaction."""
     from pipeline.lifecycle import archive_due
 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -152,6 +166,7 @@ def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now:
             "discs": _discs(s, ws),
             "shred": _shred(s, ws, today),
             "disposal": _disposal(s, ws, today),
+            "reread_due": _reread_due(s, ws, today),
             "audit": _audit(s, auth),
         }
 

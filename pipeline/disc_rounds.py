@@ -276,3 +276,47 @@ def _result(s: Session, row: DiscRound, source: Path, outcome: str, label: str |
     return Presented(row.id, row.purpose, str(source), outcome, label, items, str(error) if error else None, count,
                      _not_presented(s, row), report, error)
 
+
+
+# --- for a page: one disc a request --------------------------------------------------------------
+
+def overview(ws: Workspace, purpose: str, *, auth=None) -> dict:  # noqa: ANN001
+    """The open round for ``purpose`` as :func:`status` gives it (``trusted`` checked when ``auth``
+    is a login), or, when none is open, ``round`` None, nothing presented, and the register's
+    discs a new round would expect as ``not_presented``. Its own read transaction."""
+    from pipeline import authority
+
+    _check_purpose(purpose)
+    with ws.reader() as s:
+        row = current_round(s, purpose)
+        if row is not None:
+            key = marks.mark_key(auth.master) if isinstance(auth, authority.Unlocked) else None
+            return status(s, row, mark_key=key)
+        expected = s.scalars(select(Disc.label).where(Disc.status.in_(_EXPECTED[purpose])).order_by(Disc.label))
+        return {"round": None, "purpose": purpose, "opened_by": None, "opened_at": None, "closed_at": None,
+                "closed_because": None, "presented": [], "not_presented": list(expected)}
+
+
+def present_next(ws: Workspace, purpose: str, source: Path | str, *, auth, full: bool = False) -> dict:  # noqa: ANN001
+    """One disc put in the drive (a page's "Read"): presented into the open round for ``purpose``
+    (a new round when none is open), in its own transaction, as ``auth`` (a login). Returns
+    ``{"result": Presented.as_dict(), "round": status}``: a refused disc is a result (its
+    ``problem`` says why), so the next disc can go in."""
+    from pipeline import authority
+
+    if not isinstance(auth, authority.Unlocked):
+        raise TypeError("present_next takes a login (pipeline.authority.Unlocked)")
+    with ws.transaction() as s:
+        row = open_round(s, purpose, actor=auth.actor)
+        result = present_disc(s, ws, row, source, auth=auth, full=full)
+        return {"result": result.as_dict(), "round": status(s, row, mark_key=marks.mark_key(auth.master))}
+
+
+def restart(ws: Workspace, purpose: str, *, auth) -> int:  # noqa: ANN001
+    """Close the open round for ``purpose`` (if any) and open a new one, as ``auth`` (a login):
+    the discs presented so far no longer count. Returns the new round's id. Its own transaction."""
+    from pipeline import authority
+
+    with ws.transaction() as s:
+        authority.require(s, auth, "starting a new round of discs")
+        return open_round(s, purpose, actor=auth.actor, new=True).id

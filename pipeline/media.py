@@ -542,6 +542,12 @@ def discs_due_for_reread(s: Session, cfg: Config, today: dt.date) -> list[dict]:
     return sorted(out, key=lambda r: (r["due_on"], r["label"]))
 
 
+def without_error_correction(s: Session) -> list[str]:
+    """Labels of the discs not destroyed whose image carries no dvdisaster error-correction data
+    (``ecc`` False): a damaged one cannot be repaired, only replaced from the vault."""
+    return list(s.scalars(select(Disc.label).where(Disc.ecc.is_(False), Disc.status != "destroyed").order_by(Disc.label)))
+
+
 def store(s: Session, label: str, location: str, *, auth: authority.Unlocked) -> Disc:
     """Record where a verified disc is kept (the locked cupboard), as ``auth.actor`` (any staff
     login). Runs in the caller's transaction."""

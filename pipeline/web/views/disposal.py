@@ -1,6 +1,8 @@
 """The annual disposal: a dry-run plan for any date; a plan prepared by one person and approved,
 by its hash, by a different manager; its execution in the background with progress; the
-certificate to download and keep. The two-person rule and every refusal are the library's
+certificate to download and keep. The discs may be put in the server's drive one at a time, over
+several sittings (a round of discs, :mod:`pipeline.disc_rounds`), and the plan prepared from the
+discs presented. The two-person rule and every refusal are the library's
 (:mod:`pipeline.disposal_plans`)."""
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from pipeline import authority, disposal, disposal_plans
+from pipeline import authority, disc_rounds, disposal, disposal_plans
 from pipeline.db import check_id
 from pipeline.web.app import call, current, form, render, see_other, workspace
 from pipeline.web.jobs import jobs
 from pipeline.web.views._common import day, paths, reading, text, today
+from pps_archive.errors import InvalidValue
 
 nav = [("/disposal", "Disposal", None)]
 
@@ -104,10 +107,59 @@ async def disposal_certificate(request: Request) -> Response:
                         headers={"cache-control": "no-store"})
 
 
+# ---- the discs put in one at a time (a round of discs) --------------------------------------------
+
+ROUND = {"purpose": disc_rounds.DISPOSE, "title": "Discs for the disposal run", "page": "/disposal/round",
+         "read": "/disposal/round/read", "new": "/disposal/round/new", "prepare": "/disposal/round/prepare"}
+DEFAULT_DEVICE = "/dev/sr0"
+
+
+async def round_page(request: Request) -> Response:
+    sess = current(request)
+    st = await call(disc_rounds.overview, workspace(request), disc_rounds.DISPOSE, auth=sess.auth)
+    return render(request, "discs_round.html", st=st, r=None, where=ROUND, device=DEFAULT_DEVICE)
+
+
+async def round_read(request: Request) -> Response:
+    sess = current(request)
+    data = await form(request)
+    request.state.back = ROUND["page"]
+    source = text(data, "source").strip()
+    if not source:
+        raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
+    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.DISPOSE, source, auth=sess.auth)
+    return render(request, "discs_round.html", st=out["round"], r=out["result"], where=ROUND, device=source)
+
+
+async def round_new(request: Request) -> Response:
+    sess = current(request)
+    await form(request)
+    rid = await call(disc_rounds.restart, workspace(request), disc_rounds.DISPOSE, auth=sess.auth)
+    return see_other(request, ROUND["page"], flash=f"Round {rid} started: put the discs in one at a time.")
+
+
+async def round_prepare(request: Request) -> Response:
+    sess = current(request)
+    data = await form(request)
+    request.state.back = ROUND["page"]
+    value = text(data, "round").strip()
+    if not value.isdigit():
+        raise InvalidValue("no round of discs to prepare the plan from: put the discs in first")
+    saved = await call(disposal_plans.prepare, workspace(request), [], today(), auth=sess.auth,
+                       round=check_id(int(value), "a round of discs"))
+    return see_other(request, f"/disposal/plans/{saved['id']}",
+                     flash=f"Plan {saved['id']} prepared from round {value}: a manager other than {saved['prepared_by']} "
+                           f"approves it.")
+
+
 routes = [
     Route("/disposal", disposal_page, methods=["GET"]),
     Route("/disposal/dry-run", disposal_dry_run, methods=["POST"]),
     Route("/disposal/prepare", disposal_prepare, methods=["POST"]),
+    Route("/disposal/round", round_page, methods=["GET"]),
+    Route("/disposal/round/read", round_read, methods=["POST"]),
+    Route("/disposal/round/new", round_new, methods=["POST"]),
+    Route("/disposal/round/prepare", round_prepare, methods=["POST"]),
     Route("/disposal/plans/{plan:int}", disposal_show, methods=["GET"]),
     Route("/disposal/plans/{plan:int}/approve", disposal_approve, methods=["POST"]),
     Route("/disposal/plans/{plan:int}/execute", disposal_execute, methods=["POST"]),

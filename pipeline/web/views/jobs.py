@@ -3,6 +3,8 @@ while the job runs, then shows the outcome and a link onward."""
 
 from __future__ import annotations
 
+import copy
+
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -19,6 +21,7 @@ async def job_page(request: Request) -> Response:
     job = jobs(request).get(request.path_params["job"])
     if job is None:
         raise HTTPException(404, "No such job: jobs are kept while the server runs (a restart forgets them).")
+    job = copy.copy(job)  # one moment's state: the thread may end the job while the page renders
     status = job.status if job.state == "failed" else 200
     return render(request, "jobs_show.html", status_code=status, job=job)
 
