@@ -92,7 +92,7 @@ def _add(s: Session, ref: str, kind: str, fields: dict, *, decided_by: str, deci
     hold = next((h for h in cases.active_holds(case) if h.reason == SAFEGUARDING), None)
     if hold is None:
         hold = cases.place_hold(s, case.ref, SAFEGUARDING, f"safeguarding {kind} recorded (see the safeguarding records)",
-                                today=today, actor=actor)
+                                today=today, auth=auth)
     sealed = _seal(s, auth, case.ref, {"v": 1, "case": case.ref, "kind": kind, **fields})
     row = SafeguardingRecord(case_id=case.id, kind=kind, decided_by=decided_by, decided_on=decided_on, recorded_by=actor,
                              recorded_at=utcnow(), hold_id=hold.id, sealed=sealed)

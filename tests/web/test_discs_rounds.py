@@ -40,7 +40,7 @@ def _built(ws, tmp_path: Path) -> str:  # noqa: ANN001
     from pipeline import media
 
     filed(ws, tmp_path)
-    [built] = media.build(ws, media.images_dir(ws), passphrase=recovery(ws), actor="carol", today=TODAY)
+    [built] = media.build(ws, media.images_dir(ws), auth=recovery(ws), today=TODAY)
     assert built["label"] == LABEL
     return LABEL
 
@@ -54,7 +54,7 @@ def _ingest_and_build(ws, tmp_path: Path, cases: list[tuple[str, dt.date]], seed
         parts += [Cover(ref, "retain", "NOTE", archiving=True), Doc("note", ref)]  # archiving: keeps the dates
     batch = ScanFactory(seed=seed).batch(tmp_path / f"in-{seed}", "p.pdf", parts, container="pdf-text", dpi=150)
     assert [r["outcome"] for r in intake.ingest(ws, None, list(batch.files), workers=1)] == ["done"]
-    built = media.build(ws, tmp_path / f"discs-{seed}", passphrase=recovery(ws), actor="carol", today=TODAY)
+    built = media.build(ws, tmp_path / f"discs-{seed}", auth=recovery(ws), today=TODAY)
     return [Path(b["path"]) for b in built]
 
 
@@ -95,7 +95,7 @@ def cupboard(office, tmp_path, request) -> dict:  # noqa: ANN001
     images = _ingest_and_build(office, tmp_path, CASES, seed=3)
     assert len(images) == 3
     for image in images:
-        media.verify(office, image, full=False, passphrase=recovery(office), actor="carol")
+        media.verify(office, image, full=False, auth=recovery(office))
     return {"images": images, "labels": [p.stem for p in images], "foreign": _foreign_disc(tmp_path, request)}
 
 

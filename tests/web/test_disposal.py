@@ -22,7 +22,7 @@ def due(office, tmp_path):  # noqa: ANN001, ANN201
     from pipeline import cases, media
 
     filed(office, tmp_path)
-    [built] = media.build(office, media.images_dir(office), passphrase=recovery(office), actor="carol", today=dt.date.today())
+    [built] = media.build(office, media.images_dir(office), auth=recovery(office), today=dt.date.today())
     open_case(office, OLD1, OLD_OPENED)
     with office.transaction() as s:
         cases.place_hold(s, OLD1, "tribunal", "hearing listed", today=dt.date.today(), auth=unlocked(s, None, "carol"))

@@ -227,7 +227,7 @@ def test_an_export_reads_from_the_disc_paths_given_what_the_vault_no_longer_has(
     from tests.web.life_helpers import recovery
 
     docs = filed(office, tmp_path)
-    [built] = media.build(office, media.images_dir(office), passphrase=recovery(office), actor="carol", today=dt.date.today())
+    [built] = media.build(office, media.images_dir(office), auth=recovery(office), today=dt.date.today())
     image = media.image_file(office, built["label"])
     with office.reader() as s:
         item = s.get(Document, docs["PPS-LETTER"]).vault_item
