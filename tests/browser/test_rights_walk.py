@@ -40,6 +40,12 @@ def _case_with_a_letter(office: Office, tmp: Path, ref: str, seed: int) -> None:
     office.cli("ingest", str(scans / "scan_0001.pdf"))
 
 
+def _menu_on_one_line(page) -> bool:  # noqa: ANN001
+    """At 1280 px the whole menu (a manager's twelve entries) fits on one line beside the account."""
+    nav, link = page.locator("header.top nav"), page.locator("header.top nav a").first
+    return nav.bounding_box()["height"] < 1.5 * link.bounding_box()["height"]
+
+
 def _refused(page) -> bool:  # noqa: ANN001
     return "403" in page.title() and "Not allowed" in page.locator("h1").inner_text()
 
@@ -57,6 +63,9 @@ def test_a_subject_access_export_in_the_browser(chromium, office, server, shots,
     carol.get_by_role("link", name="Subject access: requests and the export").click()
     carol.wait_for_url(f"**/cases/{SAR_REF}/subject-access")
     assert "No open subject access request" in carol.content()
+    assert _menu_on_one_line(carol)
+    box = carol.locator("input[name='close']").bounding_box()
+    assert box["width"] < 2 * box["height"]  # a box beside its words, not stretched across the form and centred above them
     shots.take(carol, "subject access page")
     carol.get_by_label(re.compile("What was asked")).fill("asked by letter on the phone call, due in a month")
     carol.get_by_role("button", name="Record a subject access request").click()
