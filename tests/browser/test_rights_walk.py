@@ -211,6 +211,8 @@ def test_safeguarding_recorded_by_staff_read_by_a_manager(chromium, office, serv
     carol.goto(f"/cases/{SAFE_REF}/safeguarding/records")
     shown = carol.locator("p.sealed")
     assert shown.count() == 1 and shown.inner_text() == HOSTILE  # the characters, as typed
+    recorded = carol.locator("tbody tr td").nth(3).inner_text()
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d by alice", recorded), recorded  # a time as a person reads it
     assert carol.locator("main script, td script, td img").count() == 0
     shots.take(carol, "manager reads the records")
     carol.goto(f"/cases/{SAFE_REF}")
