@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -189,6 +190,13 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
+def when(value: object) -> object:
+    """A stored timestamp as a person reads it: ``2026-12-01T12:21:10.123+00:00`` shows as
+    ``2026-12-01 12:21`` (dates and anything else unchanged)."""
+    m = re.fullmatch(r"(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d)(:\d\d(\.\d+)?)?([+-]\d\d:?\d\d|Z)?", str(value or ""))
+    return f"{m.group(1)} {m.group(2)}" if m else value
+
+
 def see_other(request: Request, url: str, *, flash: str | None = None) -> RedirectResponse:
     """Redirect after a POST (303), with an optional one-line message shown on the next page."""
     if flash:
@@ -251,5 +259,6 @@ def create_app(ws: Workspace) -> Starlette:
     app.state.ws = ws
     app.state.sessions = SessionStore(idle=idle, absolute=absolute)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes (Starlette sets it)
+    app.state.templates.env.filters["when"] = when
     app.add_middleware(HeadersMiddleware)
     return app

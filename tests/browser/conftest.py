@@ -166,7 +166,8 @@ def shots(request: pytest.FixtureRequest) -> Shots:
 
 def new_person(chromium, server: Server):  # noqa: ANN001, ANN201 - a playwright Page in its own context
     """One person at their own desk: a fresh browser context (own cookies) on the server."""
-    context = chromium.new_context(base_url=server.url, viewport={"width": 1280, "height": 900})
+    # an English office (date fields still follow the machine's locale)
+    context = chromium.new_context(base_url=server.url, viewport={"width": 1280, "height": 900}, locale="en-GB")
     context.set_default_timeout(30_000)
     return context.new_page()
 

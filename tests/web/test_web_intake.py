@@ -83,4 +83,4 @@ def test_the_dashboard_lists_cases_due_for_archiving_and_disposal(intake_browser
     html = intake_browser.get("/").text
     row = html.split("<h2>Cases due for archiving</h2>")[1]
     assert f"<td>{REF_A}</td>" in row  # its NOTE is on no verified disc, its paper not shredded
-    assert "1 case(s) due" in html and f"Held: {REF_B}" in html
+    assert '>1 <span class="unit">case(s) due</span>' in html and f"Held: {REF_B}" in html
