@@ -62,7 +62,7 @@ def test_a_diary_week_seen_by_two_advisers(office, server, chromium, shots) -> N
     assert seen == [{"adviser": "alice", "place": "Galley Hill, interview room", "case": "booked"},
                     {"adviser": "bob (you)", "place": "School visit, Bletchley", "case": "booked"}]
     assert REF not in bob.content()  # not in a link, an attribute or a hidden field either
-    assert bob.locator(f"form[action$='/cancel']").count() == 1  # his own only
+    assert bob.locator("form[action$='/cancel']").count() == 1  # his own only
     shots.take(bob, "bob's week: both slots booked, no case")
 
     carol = new_person(chromium, server)

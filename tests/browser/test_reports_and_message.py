@@ -59,7 +59,7 @@ def test_reports_and_a_message_in_chromium(office, server, chromium, shots) -> N
     with page.expect_download() as dl:
         page.get_by_role("button", name="Download as PDF").click()
     path = dl.value.path()
-    assert open(path, "rb").read(4) == b"%PDF"
+    assert Path(path).read_bytes()[:4] == b"%PDF"
     page.get_by_role("button", name="Write the report").click()
     assert f"Case: {REF}" in page.locator("pre.report-text").inner_text()
     shots.take(page, "the report naming the case")
