@@ -89,7 +89,7 @@ def test_the_diary_week_shows_every_slot_but_the_case_only_to_its_adviser_and_ma
     browser.login("alice")
     r = _book(browser, MONDAY + dt.timedelta(days=1), "10:00", "Galley Hill, room 2", REF)
     assert r.status_code == 303 and r.headers["location"].startswith(f"/diary?week={MONDAY.isoformat()}")
-    assert REF in flash(browser.get(r.headers["location"]).text)
+    assert REF not in r.headers["location"] and "for the case given" in flash(browser.get(r.headers["location"]).text)
     bob = make_browser()
     bob.login("bob")
     assert _book(bob, MONDAY + dt.timedelta(days=2), "14:30", "School visit").status_code == 303
@@ -127,6 +127,9 @@ def test_a_slot_is_cancelled_by_its_adviser_or_a_manager_only(browser, make_brow
     assert f'action="/diary/{mine}/cancel"' not in page  # no button for another's slot ...
     r = bob.post(f"/diary/{mine}/cancel", {"week": MONDAY.isoformat()})  # ... and the library refuses it
     assert r.status_code == 403 and "needs a manager" in _error(r.text) and f'href="/diary?week={MONDAY.isoformat()}"' in r.text
+    assert _appointments(office) == 2
+    browser.get("/diary")
+    assert browser.post(f"/diary/{mine}/cancel", {"week": MONDAY.isoformat()}, csrf=False).status_code == 403
     assert _appointments(office) == 2
     r = browser.post(f"/diary/{mine}/cancel", {"week": MONDAY.isoformat()}, follow_redirects=False)
     assert r.status_code == 303 and "cancelled" in flash(browser.get(r.headers["location"]).text)

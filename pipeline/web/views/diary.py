@@ -72,13 +72,13 @@ async def book(request: Request) -> Response:
     starts = _starts(text(data, "date"), text(data, "time"))
     request.state.back = _url(_monday(starts.date()))
     minutes = _minutes(text(data, "minutes") or "60")
-    ref = text(data, "case").strip() or None
+    ref = text(data, "case").strip() or None  # never put in the redirect's URL (nor in the server's log)
     staff = text(data, "staff").strip() or None
     slot = await call(in_transaction, ws, diary.book, ws.config, sess.auth, starts_at=starts, minutes=minutes,
                       place=text(data, "place"), ref=ref, staff=staff, now=utcnow())
     return see_other(request, _url(_monday(slot.starts_at.date())),
                      flash=f"Appointment {slot.id} booked for {slot.staff}: {slot.starts_at:%Y-%m-%d %H:%M}-"
-                           f"{slot.ends_at:%H:%M}, {slot.place}" + (f", case {slot.case_ref}" if slot.case_ref else "") + ".")
+                           f"{slot.ends_at:%H:%M}, {slot.place}" + (", for the case given" if slot.case_ref else "") + ".")
 
 
 async def cancel(request: Request) -> Response:
