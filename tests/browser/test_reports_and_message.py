@@ -36,6 +36,9 @@ def test_reports_and_a_message_in_chromium(office, server, chromium, shots) -> N
     box = charts.first.bounding_box()
     assert box and box["width"] > 300 and box["height"] > 150
     assert page.locator("section.chart-block svg text", has_text="Cases").count() >= 1
+    # drawn as the library drew it: its sizes and strokes applied (a blocked style attribute would lose them)
+    assert charts.first.locator("text").first.evaluate("t => getComputedStyle(t).fontSize") == "11px"
+    assert charts.first.locator("path").first.evaluate("p => getComputedStyle(p).stroke") == "rgb(0, 0, 0)"
     shots.take(page, "statistics over time")
 
     page.get_by_role("link", name="Report an issue to the Local Authority").click()
