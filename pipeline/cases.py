@@ -350,6 +350,8 @@ def case_detail(session: Session, cfg: Config, ref: str, as_of: dt.date) -> dict
         "disposed_on": case.disposed_on.isoformat() if case.disposed_on else None,
         "consent_to_store": case.store_consent,
         "consent_to_store_on": case.store_consent_on.isoformat() if case.store_consent_on else None,
+        "may_identify_to_la": case.la_identify,
+        "may_identify_to_la_on": case.la_identify_on.isoformat() if case.la_identify_on else None,
         "third_parties": [{"party": p, "allowed": recorded[p].allowed if p in recorded else None,
                            "changed_on": recorded[p].changed_on.isoformat() if p in recorded else None}
                           for p in list(cfg.third_parties) + sorted(set(recorded) - set(cfg.third_parties))],

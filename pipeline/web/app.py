@@ -50,7 +50,7 @@ CSRF_FIELD = "csrf"
 
 #: the view modules, in menu order
 VIEWS = ("auth", "dashboard", "intake", "review", "quarantine", "cases", "coversheets", "shred", "discs", "disposal", "stats",
-         "audit", "staff", "health", "jobs", "rights")
+         "diary", "reports", "messages", "audit", "staff", "health", "jobs", "rights")
 
 #: every response; pages that need a little script load it from /static ('self')
 SECURITY_HEADERS = {

@@ -79,6 +79,17 @@ async def consent_party(request: Request) -> Response:
     return see_other(request, _url(ref), flash=f"Contact with {party} {'allowed' if allowed else 'withdrawn'}.")
 
 
+async def consent_la_identify(request: Request) -> Response:
+    sess = current(request)
+    data = await form(request)
+    ws = workspace(request)
+    granted = text(data, "identify") == "yes"
+    ref = await call(in_transaction, ws, lambda s: cases.set_la_identify_consent(
+        s, request.path_params["ref"], granted, today=today(), auth=sess.auth).ref)
+    return see_other(request, _url(ref), flash="Permission to be identified to the Local Authority "
+                                                + ("recorded." if granted else "withdrawn: reports to the LA stay anonymous."))
+
+
 async def touch(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
@@ -127,6 +138,7 @@ routes = [
     Route("/cases/{ref}", case_show, methods=["GET"]),
     Route("/cases/{ref}/consent", consent_store, methods=["POST"]),
     Route("/cases/{ref}/third-party", consent_party, methods=["POST"]),
+    Route("/cases/{ref}/la-identify", consent_la_identify, methods=["POST"]),
     Route("/cases/{ref}/touch", touch, methods=["POST"]),
     Route("/cases/{ref}/holds", hold_place, methods=["POST"]),
     Route("/cases/{ref}/holds/{hold:int}/lift", hold_lift, methods=["POST"]),
