@@ -33,7 +33,7 @@ def test_a_wrong_password_is_refused_and_counted(browser, office) -> None:  # no
 def test_a_locked_account_cannot_log_in(browser, office) -> None:  # noqa: ANN001
     from pipeline import staff
 
-    for _ in range(staff.MAX_FAILURES):
+    for _ in range(staff.login_limits(office.config).max_failures):
         browser.login("bob", "wrong password number 1234")
         with office.transaction() as s:  # skip the backoff wait: only the lock is under test
             from pipeline.models import StaffAccount

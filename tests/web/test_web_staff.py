@@ -57,7 +57,7 @@ def test_a_locked_account_is_unlocked_by_a_manager(browser, make_browser, office
     from pipeline.models import StaffAccount
 
     bob = make_browser()
-    for _ in range(staff.MAX_FAILURES):
+    for _ in range(staff.login_limits(office.config).max_failures):
         bob.login("bob", "wrong password number 1234")
         with office.transaction() as s:
             s.query(StaffAccount).filter_by(name="bob").update({"next_attempt_at": None})
