@@ -12,7 +12,7 @@ from pipeline.web.app import call, current, render, workspace
 from pipeline.web.charts import bar_chart
 from pipeline.web.views._common import day, reading, today
 
-nav = [("/statistics", "Statistics", None)]
+nav: list[tuple[str, str, str | None]] = []  # under Reports (the menu stays one line at 1280 px)
 
 
 async def stats_page(request: Request) -> Response:
