@@ -52,7 +52,9 @@ done
 
 step "6. archive media: plan, build, verify, put in the cupboard"
 pa media plan
-pa media build --out "$out/discs" --as-of 2024-10-01
+# --now: this demo builds its one small disc at once (the office rule, media.planning = "fill-or-wait",
+# waits for a fuller disc, at most media.max_wait_days)
+pa media build --out "$out/discs" --now
 for iso in "$out"/discs/*.iso; do
   # 103: a warning — the image file passed (every item decrypted and re-hashed), but it is not the
   # disc: burn it to a CD-R and run 'pps-archive media verify /dev/sr0' to unlock its paper
@@ -62,12 +64,14 @@ done
 pa media list
 
 step "7. archive-due and the shred list (retained paper only once its scan is on a disc verified from the drive)"
-pa archive-due --as-of 2025-01-10
+# the scans filed today are activity on their cases: look seven months ahead, when they fall due
+in7m=$(date -u -d "+7 months" +%F); in7y=$(date -u -d "+7 years" +%F)
+pa archive-due --as-of "$in7m"
 pa shred-list --pdf "$out/shred-list.pdf"
 
 step "8. the annual disposal run against the discs, by two people: a dry run may look ahead; the real run runs on today's date"
-pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --dry-run
-pa dispose --media "$out"/discs/*.iso --as-of 2031-01-01 --yes || [ $? -eq 31 ]   # 31: refused, a later date
+pa dispose --media "$out"/discs/*.iso --as-of "$in7y" --dry-run
+pa dispose --media "$out"/discs/*.iso --as-of "$in7y" --yes || [ $? -eq 31 ]   # 31: refused, a later date
 pa dispose --media "$out"/discs/*.iso --yes || [ $? -eq 66 ]   # 66: refused, one person alone (lifecycle.disposal_approvers = 2)
 # alice prepares the plan (saved with its hash); bob, a different manager, approves that exact plan; then it runs
 plan=$(as alice dispose --media "$out"/discs/*.iso --prepare --json)
@@ -78,7 +82,7 @@ as bob dispose --approve "$plan_id" --plan-hash "$plan_hash" --yes
 as bob dispose --execute "$plan_id" --media "$out"/discs/*.iso --yes
 
 step "9. anonymous statistics and the audit chain"
-pa stats --as-of 2031-01-01
+pa stats --as-of "$in7y"
 pa audit verify
 
 echo
