@@ -4,15 +4,12 @@ discs to destroy or consolidate with the record of a disc destroyed."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from urllib.parse import quote
-
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from pipeline import authority, media
-from pipeline.web.app import call, current, form, render, see_other, workspace
+from pipeline.web.app import call, current, flash_url, form, render, see_other, workspace
 from pipeline.web.jobs import jobs
 from pipeline.web.views._common import in_transaction, text, today
 from pps_archive.errors import InvalidValue
@@ -45,8 +42,8 @@ async def discs_build(request: Request) -> Response:
     job = jobs(request).start(
         BUILD_TITLE, sess.account,
         lambda progress: media.build(ws, out, passphrase=sess.auth, actor=sess.account, today=today(), progress=progress),
-        next_url=lambda built: "/discs?flash=" + quote(f"Built {len(built)} disc(s): download each image and burn it to a CD-R."
-                                                       if built else "Nothing to build: every retained document is on a disc."))
+        next_url=lambda built: flash_url(request, "/discs", f"Built {len(built)} disc(s): download each image and burn it to a CD-R."
+                                         if built else "Nothing to build: every retained document is on a disc."))
     return see_other(request, f"/jobs/{job.id}")
 
 
@@ -64,7 +61,9 @@ async def discs_verify(request: Request) -> Response:
     source = text(data, "source").strip()
     if not source:
         raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    result = await call(media.verify, ws, Path(source), full=bool(data.get("full")), passphrase=sess.auth, actor=sess.account)
+    from pipeline.source_paths import check_source
+
+    result = await call(media.verify, ws, check_source(ws, source), full=bool(data.get("full")), passphrase=sess.auth, actor=sess.account)
     return render(request, "discs_verified.html", r=result)
 
 

@@ -38,7 +38,7 @@ async def disposal_dry_run(request: Request) -> Response:
     data = await form(request)
     ws = workspace(request)
     as_of = day(text(data, "as_of"), "the date of the run", default=today(), days_ahead=365 * 100)
-    plan = await call(disposal.dry_run, ws, paths(text(data, "media")), as_of)
+    plan = await call(disposal.dry_run, ws, paths(ws, text(data, "media")), as_of)
     return render(request, "disposal_plan.html", plan=plan, saved=None)
 
 
@@ -46,7 +46,7 @@ async def disposal_prepare(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     ws = workspace(request)
-    saved = await call(disposal_plans.prepare, ws, paths(text(data, "media")), today(), auth=sess.auth)
+    saved = await call(disposal_plans.prepare, ws, paths(ws, text(data, "media")), today(), auth=sess.auth)
     return see_other(request, f"/disposal/plans/{saved['id']}",
                      flash=f"Plan {saved['id']} prepared: a manager other than {saved['prepared_by']} approves it.")
 
@@ -74,7 +74,7 @@ async def disposal_execute(request: Request) -> Response:
     plan_id = _plan_id(request)
     consent = authority.typed_confirmation(text(data, "confirm"), EXECUTE_WORD,
                                            f"destroying the records disposal plan {plan_id} lists, for good")
-    sources = paths(text(data, "media"))
+    sources = paths(ws, text(data, "media"))
     job = jobs(request).start(
         f"Disposal run of plan {plan_id}", sess.account,
         lambda progress: disposal_plans.execute(ws, plan_id, sources, auth=sess.auth, consent=consent, progress=progress),

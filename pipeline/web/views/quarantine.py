@@ -35,6 +35,8 @@ async def export(request: Request) -> Response:
     entry = request.path_params["entry"]
     name, data = await call(lib.export_file, workspace(request), sess.auth, entry)
     suffix = PurePath(name).suffix.lower()
+    if not (len(suffix) <= 6 and suffix[1:].isascii() and suffix[1:].isalnum()):
+        suffix = ".bin"  # the name a person gave the file may say anything after its last dot
     return attachment(data, f"quarantine-entry-{entry}{suffix}", "application/octet-stream")
 
 
