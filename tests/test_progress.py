@@ -56,7 +56,7 @@ def _batch(tmp_path: Path, name: str, ref: str) -> Path:
 
 @pytest.mark.slow
 def test_the_four_long_jobs_report_rising_progress(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pipeline import cases, disposal, intake, media
+    from pipeline import disposal, intake, media
     from pipeline.workspace import Workspace
     from tests.auth_helpers import unlocked
 

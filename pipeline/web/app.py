@@ -153,11 +153,9 @@ async def form(request: Request) -> FormData:
     token = data.get(CSRF_FIELD)
     token = token if isinstance(token, str) else None
     sess = sessions(request).get(request.cookies.get(SESSION_COOKIE), touch=False)
-    if sess is not None:
-        if not sess.csrf_ok(token):
-            raise CsrfRefused()
+    if sess is not None and sess.csrf_ok(token):
         return data
-    cookie = request.cookies.get(LOGIN_COOKIE)
+    cookie = request.cookies.get(LOGIN_COOKIE)  # sent to /login only (its path): the login form's own token
     if not (cookie and token and secrets.compare_digest(cookie, token)):
         raise CsrfRefused()
     return data
