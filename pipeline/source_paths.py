@@ -9,7 +9,8 @@ read only when it is one of:
   open is the operating system's business (the ``cdrom`` group);
 - a folder that is a mount point on an iso9660 or udf filesystem (a CD as the desktop mounts it);
 - a regular file or folder under the data directory's image folder (:func:`pipeline.media.images_dir`:
-  the images the web app built, ciphertext only).
+  the images the web app built, ciphertext only), or a name there that does not exist (the reader
+  then says it is not there).
 
 Anything else (a file elsewhere, ``/etc``, a FIFO, ``/dev/zero``, a symbolic link out of the image
 folder, a path that is not there) is refused with :class:`SourceRefused` and one message for all,
@@ -53,6 +54,8 @@ def check_source(ws: Workspace, given: str | Path) -> Path:
     try:
         mode = os.stat(real).st_mode
     except OSError:
+        if _inside(real, folder):
+            return path  # not there, in the image folder: the reader says so
         raise SourceRefused(given=shown) from None
     if _inside(real, folder) and (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
         return path

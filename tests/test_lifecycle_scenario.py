@@ -70,9 +70,12 @@ def _dispose_on(home: Path, images: list[Path], day: dt.date, *, release: tuple[
             from tests.auth_helpers import unlocked
 
             alice = unlocked(s, ws.config, "alice")
-        prepared = disposal_plans.prepare(ws, images, day, auth=alice)
-        disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=auth, consent="typed")
-        cert = disposal_plans.execute(ws, prepared["id"], images, auth=auth, consent="--yes")
+        from unittest import mock
+
+        with mock.patch("pipeline.dates.real_today", return_value=day):  # the real date moved on to that day
+            prepared = disposal_plans.prepare(ws, images, day, auth=alice)
+            disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=auth, consent="typed")
+            cert = disposal_plans.execute(ws, prepared["id"], images, auth=auth, consent="--yes")
         assert [d["case_ref"] for d in cert["destroyed"]] == [d["case_ref"] for d in prepared["plan"]["dispose"]]
         assert cert["approvers"] == ["alice", "bob"]
         return cert

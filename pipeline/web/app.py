@@ -75,7 +75,12 @@ T = TypeVar("T")
 
 
 class LoginRequired(Exception):
-    """No live session (never logged in, logged out, idle too long, or past the absolute limit)."""
+    """No live session (never logged in, logged out, idle too long, or past the absolute limit),
+    or one ended because its account changed (``reason`` says how)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "")
+        self.reason = reason
 
 
 class CsrfRefused(Exception):
@@ -242,9 +247,13 @@ def safe_next(target: str | None) -> str:
 # ---- error pages ---------------------------------------------------------------------------------
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    if request.method == "GET":
-        return RedirectResponse("/login?next=" + quote(request.url.path), status_code=303)
-    return _error(request, 401, "Your session has ended: log in again. Nothing was done.")
+    reason = getattr(exc, "reason", None)
+    if request.method in ("GET", "HEAD"):
+        url = "/login?next=" + quote(request.url.path)
+        return RedirectResponse(flash_url(request, url, f"Your session has ended: {reason}.") if reason else url,
+                                status_code=303)
+    why = f" ({reason})" if reason else ""
+    return _error(request, 401, f"Your session has ended{why}: log in again. Nothing was done.")
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
@@ -331,8 +340,9 @@ async def live_session(request: Request) -> WebSession:
         with ws.reader() as s:
             return account_problem(s, sess.auth)
 
-    if await run_in_threadpool(problem) is not None:
+    reason = await run_in_threadpool(problem)
+    if reason is not None:
         store.close_account(sess.account)
-        raise LoginRequired()
+        raise LoginRequired(reason)
     request.state.web_session = sess
     return sess

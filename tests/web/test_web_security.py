@@ -353,3 +353,89 @@ def test_no_route_controls_a_job_and_its_page_needs_a_login(app) -> None:  # noq
     assert [(r.path, sorted(r.methods)) for r in job_routes] == [("/jobs/{job}", ["GET", "HEAD"])]
     with _client(app) as c:
         assert c.get("/jobs/anything", follow_redirects=False).status_code == 303
+
+
+# ---- no plaintext on disk -------------------------------------------------------------------------
+
+MAGIC = (b"%PDF", b"\x89PNG", b"PK\x03\x04")
+
+
+def _files(*roots) -> dict:  # noqa: ANN002
+    out = {}
+    for root in roots:
+        for dirpath, _dirs, names in os.walk(root):
+            for n in names:
+                p = os.path.join(dirpath, n)
+                try:
+                    st = os.lstat(p)
+                except OSError:
+                    continue
+                out[p] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def _top_level_tmp() -> dict:
+    out = {}
+    for e in os.scandir("/tmp"):
+        try:
+            if e.is_file(follow_symlinks=False):
+                out[e.path] = (e.stat().st_size, e.stat().st_mtime_ns)
+        except OSError:
+            continue
+    return out
+
+
+def test_no_plaintext_is_written_while_documents_are_shown_or_exported(intake_browser, intake_office, tmp_path,  # noqa: ANN001
+                                                                       monkeypatch) -> None:
+    """Previews, document views and downloads, the quarantine export and a subject access export:
+    no new or changed file under the data directory, TMPDIR or /tmp holds a PDF, PNG or ZIP."""
+    import tempfile
+
+    from pipeline.quarantine import list_entries
+    from tests.web.conftest import REF_A, review_items
+
+    private_tmp = tmp_path / "tmpdir"
+    private_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(private_tmp))
+    doc = min(r["id"] for r in review_items(intake_office).values())
+    with intake_office.reader() as s:
+        (entry,) = list_entries(s)
+        from sqlalchemy import select
+
+        from pipeline.models import Case, Document
+
+        filed = s.scalars(select(Document.id).join(Case).where(Case.ref == REF_A, Document.vault_item.is_not(None))).first()
+    roots = (str(intake_office.data_dir), str(private_tmp))
+    before, tmp_before = _files(*roots), _top_level_tmp()
+    b = intake_browser
+    b.login("carol")
+    seen = []
+    for url in (f"/review/{doc}", f"/review/{doc}/page/1.png?size=thumb", f"/review/{doc}/page/1.png?size=large",
+                f"/documents/{filed}/pdf"):
+        r = b.get(url)
+        assert r.status_code == 200, url
+        seen.append(r.content[:4])
+    b.get(f"/review/{doc}")
+    r = b.post(f"/review/{doc}/download")
+    assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    b.get("/quarantine")
+    r = b.post(f"/quarantine/{entry['id']}/export")
+    assert r.status_code == 200 and len(r.content) > 100
+    b.get(f"/cases/{REF_A}/subject-access")
+    secret = "walnut tractor origami 64 sleet"
+    r = b.post(f"/cases/{REF_A}/subject-access/export", {"passphrase": secret, "passphrase2": secret})
+    assert r.status_code == 200 and r.content.startswith(b"age-encryption.org/v1")
+    assert b"\x89PNG" in seen and b"%PDF" in seen
+    after = {**_files(*roots), **_top_level_tmp()}
+    changed = [p for p, v in after.items() if before.get(p, tmp_before.get(p)) != v]
+    plain = []
+    for p in changed:
+        try:
+            with open(p, "rb") as f:
+                head = f.read(4)
+        except OSError:
+            continue
+        if head.startswith(MAGIC):
+            plain.append(p)
+    assert plain == [], plain
