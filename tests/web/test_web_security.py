@@ -55,8 +55,9 @@ def _client(app, **kw) -> TestClient:  # noqa: ANN001, ANN003
 # ---- every route: a login, and a CSRF token for anything but GET --------------------------------
 
 def test_every_page_needs_a_login_even_one_added_later(office, monkeypatch) -> None:  # noqa: ANN001
-    from pipeline.web.app import PUBLIC_PATHS, create_app
+    from pipeline.web.app import create_app
 
+    PUBLIC_PATHS = {"/login", "/health"}  # noqa: N806 - the only routes open without a login
     _unguarded_view(monkeypatch)
     app = create_app(office)
     pages = [r for r in _routes(app) if "GET" in r.methods and r.path not in PUBLIC_PATHS]
@@ -182,6 +183,25 @@ def test_the_session_cookie_is_secure_behind_tls(app, how) -> None:  # noqa: ANN
         assert ("; secure" in cookie) == (how in ("https", "forwarded-by-proxy"))
         hsts = r.headers.get("strict-transport-security")
         assert (hsts is not None) == (how in ("https", "forwarded-by-proxy"))
+
+
+def test_login_backoff_and_lock_hold_on_the_web(browser, office) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
+    from pipeline import staff
+    from pipeline.models import StaffAccount
+
+    assert browser.login("bob", "not the password of bob 1").status_code == 401
+    r = browser.login("bob")  # the right password, at once: the backoff still holds
+    assert r.status_code == 401 and "try again after" in r.text
+    with office.transaction() as s:  # as if the wait were over, seven more failures: the lock
+        s.execute(update(StaffAccount).where(StaffAccount.name == "bob").values(failures=staff.MAX_FAILURES - 1,
+                                                                                 next_attempt_at=None))
+    browser.login("bob", "not the password of bob 2")
+    with office.transaction() as s:
+        s.execute(update(StaffAccount).where(StaffAccount.name == "bob").values(next_attempt_at=None))
+    r = browser.login("bob")
+    assert r.status_code == 401 and "locked" in r.text and browser.client.cookies.get("pps_session") is None
 
 
 # ---- flash messages, redirects, reflected input --------------------------------------------------
@@ -416,16 +436,27 @@ def test_no_plaintext_is_written_while_documents_are_shown_or_exported(intake_br
         r = b.get(url)
         assert r.status_code == 200, url
         seen.append(r.content[:4])
+    names = [b.get(f"/documents/{filed}/pdf").headers["content-disposition"]]
     b.get(f"/review/{doc}")
     r = b.post(f"/review/{doc}/download")
     assert r.status_code == 200 and r.content.startswith(b"%PDF")
+    names.append(r.headers["content-disposition"])
+    _strict(r)
     b.get("/quarantine")
     r = b.post(f"/quarantine/{entry['id']}/export")
     assert r.status_code == 200 and len(r.content) > 100
+    names.append(r.headers["content-disposition"])
+    _strict(r)
     b.get(f"/cases/{REF_A}/subject-access")
     secret = "walnut tractor origami 64 sleet"
     r = b.post(f"/cases/{REF_A}/subject-access/export", {"passphrase": secret, "passphrase2": secret})
     assert r.status_code == 200 and r.content.startswith(b"age-encryption.org/v1")
+    names.append(r.headers["content-disposition"])
+    _strict(r)
+    # the names say the document, entry or case reference and nothing else (the file was "<script>...docx")
+    assert names == [f'inline; filename="document-{filed}.pdf"', f'attachment; filename="document-{doc}.pdf"',
+                     f'attachment; filename="quarantine-entry-{entry["id"]}.docx"',
+                     f'attachment; filename="{REF_A}-subject-access-{TODAY.isoformat()}.zip.age"'], names
     assert b"\x89PNG" in seen and b"%PDF" in seen
     after = {**_files(*roots), **_top_level_tmp()}
     changed = [p for p, v in after.items() if before.get(p, tmp_before.get(p)) != v]
