@@ -211,6 +211,14 @@ def ensure_real_date(as_of: dt.date, real_today: dt.date, what: str) -> dt.date:
     return as_of
 
 
+def ensure_not_later(day: dt.date, what: str) -> dt.date:
+    """:func:`ensure_real_date` against the real date (:func:`pipeline.dates.real_today`): what a
+    destructive library function checks itself, whichever front-end calls it."""
+    from pipeline import dates
+
+    return ensure_real_date(day, dates.real_today(), what)
+
+
 def ensure_audit_chain(s: Session, auth: Unlocked) -> None:
     """Refuse to destroy anything while the audit log does not verify: the keyed check (chain and
     every seal, under the unlocked master key), since a structural check alone is worthless against

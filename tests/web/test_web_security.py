@@ -192,7 +192,11 @@ def test_login_backoff_and_lock_hold_on_the_web(browser, office) -> None:  # noq
     from pipeline.models import StaffAccount
 
     assert browser.login("bob", "not the password of bob 1").status_code == 401
-    r = browser.login("bob")  # the right password, at once: the backoff still holds
+    with office.transaction() as s:  # the backoff the failure set, made long enough for a slow machine
+        acct = s.query(StaffAccount).filter_by(name="bob").one()
+        assert acct.failures == 1 and acct.next_attempt_at is not None
+        acct.next_attempt_at += dt.timedelta(minutes=10)
+    r = browser.login("bob")  # the right password, during the backoff: refused
     assert r.status_code == 401 and "try again after" in r.text
     with office.transaction() as s:  # as if the wait were over, seven more failures: the lock
         s.execute(update(StaffAccount).where(StaffAccount.name == "bob").values(failures=staff.MAX_FAILURES - 1,
@@ -364,6 +368,27 @@ def test_a_disposal_plan_refuses_a_later_date_in_the_library(office) -> None:  #
         disposal_plans.approve(office, saved["id"], saved["sha256"], auth=dave, consent="typed")
     with pytest.raises(FutureDate):
         disposal_plans.execute(office, saved["id"], [], auth=dave, consent="typed")
+
+
+def test_the_other_destructive_steps_refuse_a_later_date_in_the_library(office) -> None:  # noqa: ANN001
+    from pipeline import cases, erasure, media, shredding, staff
+    from pps_archive.errors import FutureDate
+
+    carol = staff.login(office, "carol", PASSWORDS["carol"].encode())
+    later = TODAY + dt.timedelta(days=30)
+    with office.transaction() as s:
+        cases.open_case(s, office.config, PARAMS["ref"], today=TODAY, actor="carol")
+        hold = cases.place_hold(s, PARAMS["ref"], "sar", "a request", today=TODAY, actor="carol").id
+    steps = [lambda s: shredding.confirm(s, office.config, [1], auth=carol, today=later, consent="typed"),
+             lambda s: cases.release_hold(s, PARAMS["ref"], hold, today=later, auth=carol, consent="typed"),
+             lambda s: media.destroy(s, office.config, "PPS-2030-001", auth=carol, today=later, consent="typed")]
+    for step in steps:
+        with office.transaction() as s, pytest.raises(FutureDate):
+            step(s)
+    with pytest.raises(FutureDate):
+        erasure.erase_case(office, PARAMS["ref"], auth=carol, today=later, consent="typed")
+    with office.reader() as s:
+        assert [h.id for h in cases.active_holds(cases.get_case(s, PARAMS["ref"]))] == [hold]
 
 
 # ---- background jobs ------------------------------------------------------------------------------
