@@ -67,6 +67,8 @@ class Unlocked:
     must_change: bool = False
     #: with the recovery passphrase (no one's own), the name the person gave, recorded beside it
     claimed_by: str | None = None
+    #: a staff login: the version of the key slot it opened (a password change or reset since ends it)
+    slot_version: int | None = None
 
     def __post_init__(self) -> None:
         if self._token is not _TOKEN:
@@ -81,12 +83,13 @@ class Unlocked:
 Keyring = Unlocked
 
 
-def keyring(*, actor: str, method: str, archive_id: str, master: bytes, role: str, must_change: bool = False) -> Unlocked:
+def keyring(*, actor: str, method: str, archive_id: str, master: bytes, role: str, must_change: bool = False,
+            slot_version: int | None = None) -> Unlocked:
     """Make a keyring from a master key just unwrapped (for :func:`recover` and ``staff.login``)."""
     if role not in (STAFF, MANAGER):
         raise ValueError(f"unknown role {role!r}")
     return Unlocked(actor=actor, method=method, archive_id=archive_id, master=master, _token=_TOKEN, role=role,
-                    must_change=must_change)
+                    must_change=must_change, slot_version=slot_version)
 
 
 def unlock(s: Session, passphrase: bytes, *, actor: str = RECOVERY_ACTOR) -> Unlocked:
@@ -225,15 +228,31 @@ def require(s: Session, auth: Unlocked | None, what: str, *, role: str | None = 
 
 def _ensure_account_active(s: Session, auth: Unlocked, what: str) -> None:
     """A keyring outlives nothing: an account disabled (or demoted) since its login is refused."""
+    problem = account_problem(s, auth)
+    if problem is not None:
+        raise NotAuthorised(what=what, problem=problem)
+
+
+def account_problem(s: Session, auth: Unlocked) -> str | None:
+    """Why a staff login's keyring no longer speaks for its account (None: it still does): the
+    account was disabled or locked, its role changed, or its password was changed or reset (its
+    key slot re-wrapped) since the login. A keyring from the recovery passphrase has no account."""
     from sqlalchemy import select
 
-    from pipeline.models import StaffAccount
+    from pipeline.models import KeySlot, StaffAccount
 
+    if auth.method != STAFF_PASSWORD:
+        return None
     acct = s.scalars(select(StaffAccount).where(StaffAccount.name == auth.actor)).one_or_none()
     if acct is None or acct.disabled_at is not None or acct.locked_at is not None:
-        raise NotAuthorised(what=what, problem=f"account {auth.actor} was disabled or locked since it logged in")
+        return f"account {auth.actor} was disabled or locked since it logged in"
     if acct.role != auth.role:
-        raise NotAuthorised(what=what, problem=f"account {auth.actor}'s role changed since it logged in: log in again")
+        return f"account {auth.actor}'s role changed since it logged in: log in again"
+    if auth.slot_version is not None:
+        version = s.scalars(select(KeySlot.slot_version).where(KeySlot.account_id == acct.id)).one_or_none()
+        if version != auth.slot_version:
+            return f"the password of account {auth.actor} was changed or reset since it logged in: log in again"
+    return None
 
 
 def check_actor(auth: Unlocked, given: str | None) -> Unlocked:
@@ -257,6 +276,14 @@ def ensure_real_date(as_of: dt.date, real_today: dt.date, what: str) -> dt.date:
     if as_of > real_today:
         raise FutureDate(what=what, as_of=as_of.isoformat(), today=real_today.isoformat())
     return as_of
+
+
+def ensure_not_later(day: dt.date, what: str) -> dt.date:
+    """:func:`ensure_real_date` against the real date (:func:`pipeline.dates.real_today`): what a
+    destructive library function checks itself, whichever front-end calls it."""
+    from pipeline import dates
+
+    return ensure_real_date(day, dates.real_today(), what)
 
 
 def ensure_audit_chain(s: Session, auth: Unlocked) -> None:

@@ -201,6 +201,7 @@ def place_hold(session: Session, ref: str, reason: str, note: str, *, today: dt.
 def release_hold(session: Session, ref: str, hold_id: int, *, today: dt.date, auth: Unlocked, consent: str) -> Hold:
     """Lift a hold (it lets shredding and disposal go ahead): needs the key store unlocked by
     ``auth.actor`` and the person's consent, both recorded. Runs in the caller's transaction."""
+    authority.ensure_not_later(today, f"releasing hold {hold_id} of case {ref}")
     how = authority.require(session, auth, f"releasing hold {hold_id} of case {ref}", role=authority.MANAGER)
     case = get_case(session, ref, for_update=True)
     hold = next((h for h in case.holds if h.id == hold_id and h.active), None)

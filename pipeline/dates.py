@@ -26,6 +26,12 @@ def add_years(day: dt.date, years: int) -> dt.date:
     return add_months(day, 12 * years)
 
 
+def real_today() -> dt.date:
+    """The real date, the one destructive steps run on (:func:`pipeline.authority.ensure_real_date`):
+    the library asks here, so a test that runs the policy's clock forward moves this one clock."""
+    return dt.date.today()
+
+
 def utcnow() -> dt.datetime:
     """Wall-clock UTC without tzinfo, as stored. For leases and event times only: the policy's
     dates come from ``--as-of``."""

@@ -34,7 +34,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline import audit
+from pipeline import audit, authority, dates
 from pipeline.cases import check_against_log
 from pipeline.config import Config
 from pipeline.dates import utcnow
@@ -157,6 +157,7 @@ def prepare(ws: Workspace, sources: list[Path], as_of: dt.date, *, auth, round: 
     round, and executing it uses the same round's discs."""
     from pipeline import disposal
 
+    authority.ensure_real_date(as_of, dates.real_today(), "preparing a disposal plan")  # never as if a later day
     presented, disc_dates = disposal.read_presented(ws, sources) if round is None else ([], {})
     with ws.transaction() as s:
         how = _require(s, auth, "preparing a disposal plan", manager=False)
@@ -205,6 +206,7 @@ def approve(ws: Workspace, plan_id: int, sha256: str, *, auth, consent: str) -> 
     with _recording_refusals(ws, auth, plan_id), ws.transaction() as s:
         how = _require(s, auth, "approving a disposal plan", manager=True)
         row = _usable(s, plan_id)
+        authority.ensure_real_date(row.as_of, dates.real_today(), f"approving disposal plan {plan_id}")
         if sha256.strip().lower() != row.sha256:
             raise ApprovalRefused(plan=plan_id, actor=auth.actor,
                                   problem=f"the hash given ({sha256.strip()[:16]}...) is not the plan's ({row.sha256[:16]}...): "
@@ -239,6 +241,7 @@ def execute(ws: Workspace, plan_id: int, sources: list[Path], *, auth, consent: 
         sealed = audit.require_intact(s, auth.master).sealed_seq
         check_against_log(s, auth)  # the register's dates and holds, against the log just verified
         row = _usable(s, plan_id)
+        authority.ensure_real_date(row.as_of, dates.real_today(), f"executing disposal plan {plan_id}")
         approvers = sealed_approvers(s, row, sealed)
         required = max(row.approvers_required, approvers_required(ws.config))
         if len(approvers) < required:

@@ -78,6 +78,7 @@ def erase_case(ws: Workspace, ref: str, *, auth: authority.Unlocked, today: dt.d
     Refused with :class:`ErasureRefused` while consent is recorded, :class:`OnHold` under a hold,
     ``Conflict`` for a case erased or disposed of already. Its own transactions; returns the
     certificate (its ``files`` written)."""
+    authority.ensure_not_later(today, f"erasing case {ref}")
     with disposal.one_run_at_a_time(ws):
         disposal.sweep_disposed(ws)
         with ws.transaction() as s:

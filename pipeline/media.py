@@ -569,6 +569,7 @@ def destroy(s: Session, cfg: Config, label: str, *, auth: authority.Unlocked, to
     first: 'media build --consolidate LABEL'). Runs in the caller's transaction."""
     from pipeline.shredding import archived_document_ids
 
+    authority.ensure_not_later(today, f"recording disc {label} destroyed")
     how = authority.require(s, auth, f"recording disc {label} destroyed", role=authority.MANAGER)
     disc = s.scalars(select(Disc).where(Disc.label == label).options(selectinload(Disc.items)).with_for_update()).one_or_none()
     if disc is None:

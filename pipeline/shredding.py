@@ -219,6 +219,7 @@ def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked
     """Confirm entries shredded by ``auth.actor``; all or nothing: one waiting or blocked entry
     refuses the whole command. Needs the key store unlocked and an intact audit log. Runs in the
     caller's transaction."""
+    authority.ensure_not_later(today, "confirming paper shredded")
     how = authority.require(s, auth, "confirming paper shredded")
     authority.ensure_audit_chain(s, auth)
     entries = _entries(s, ids, for_update=True)

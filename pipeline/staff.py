@@ -310,7 +310,7 @@ def login(ws: Workspace, name: str, password: bytes, *, now: dt.datetime | None 
         audit.record(s, name, "auth.login", subject=f"staff:{name}", method=authority.STAFF_PASSWORD, role=role,
                      must_change=must_change)
     return authority.keyring(actor=name, method=authority.STAFF_PASSWORD, archive_id=archive, master=master, role=role,
-                             must_change=must_change)
+                             must_change=must_change, slot_version=version)
 
 
 def _record_failure(ws: Workspace, name: str, now: dt.datetime, limits: LoginLimits, *, reason: str, count: bool = False) -> None:

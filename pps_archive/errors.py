@@ -101,6 +101,8 @@ class ExitCode(enum.IntEnum):
     # ops-service helper: 79-82
     BACKUP_EXPIRED = 79
     RESTORE_TARGET_IN_USE = 80
+    # web-security helper: 46-47
+    SOURCE_REFUSED = 46
     # warnings 100-127
     WARNING = 100
     DUPLICATE_INPUT = 101
@@ -721,3 +723,12 @@ class DiscRefused(Conflict):
 class RoundClosed(Conflict):
     exit_code = ExitCode.ROUND_CLOSED
     template = "round of discs {round} is closed ({why}): start a new round for the next run."
+
+
+class SourceRefused(PolicyRefusal):
+    """A disc source typed on a web form that is not the drive, a mounted disc or an image in the
+    data directory's image folder (:mod:`pipeline.source_paths`): nothing was read."""
+
+    exit_code = ExitCode.SOURCE_REFUSED
+    template = ("{given}: not a disc this server reads for a web form. Give the drive (a device such as "
+                "/dev/sr0), the folder where the CD is mounted, or an image in the data directory's image folder.")

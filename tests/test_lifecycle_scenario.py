@@ -65,18 +65,21 @@ def _dispose_on(home: Path, images: list[Path], day: dt.date, *, release: tuple[
     two people: alice prepares the plan, bob approves and executes it."""
     from pipeline import cases, disposal_plans
 
+    from unittest import mock
+
     ws, auth = _library(home)
     try:
         if release is not None:
-            with ws.transaction() as s:
+            with mock.patch("pipeline.dates.real_today", return_value=day), ws.transaction() as s:
                 cases.release_hold(s, release[0], release[1], today=day, auth=auth, consent="--yes")
         with ws.transaction() as s:
             from tests.auth_helpers import unlocked
 
             alice = unlocked(s, ws.config, "alice")
-        prepared = disposal_plans.prepare(ws, images, day, auth=alice)
-        disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=auth, consent="typed")
-        cert = disposal_plans.execute(ws, prepared["id"], images, auth=auth, consent="--yes")
+        with mock.patch("pipeline.dates.real_today", return_value=day):  # the real date moved on to that day
+            prepared = disposal_plans.prepare(ws, images, day, auth=alice)
+            disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=auth, consent="typed")
+            cert = disposal_plans.execute(ws, prepared["id"], images, auth=auth, consent="--yes")
         assert [d["case_ref"] for d in cert["destroyed"]] == [d["case_ref"] for d in prepared["plan"]["dispose"]]
         assert cert["approvers"] == ["alice", "bob"]
         return cert

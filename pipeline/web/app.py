@@ -17,6 +17,8 @@ The library's typed errors need no handling in a view: they become an error page
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import importlib
 import logging
 import re
@@ -32,7 +34,7 @@ from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,6 +49,11 @@ HERE = Path(__file__).parent
 SESSION_COOKIE = "pps_session"
 LOGIN_COOKIE = "pps_login_csrf"
 CSRF_FIELD = "csrf"
+FLASH_SIG = "fs"
+#: the only routes open without a login (and /static, the stylesheet and script)
+PUBLIC_PATHS = frozenset({"/login", "/health"})
+#: the reverse proxy whose X-Forwarded-* headers are believed (it runs on this machine)
+TRUSTED_PROXIES = "127.0.0.1"
 
 #: the view modules, in menu order
 VIEWS = ("auth", "dashboard", "intake", "review", "quarantine", "cases", "coversheets", "shred", "discs", "disposal", "stats",
@@ -69,7 +76,12 @@ T = TypeVar("T")
 
 
 class LoginRequired(Exception):
-    """No live session (never logged in, logged out, idle too long, or past the absolute limit)."""
+    """No live session (never logged in, logged out, idle too long, or past the absolute limit),
+    or one ended because its account changed (``reason`` says how)."""
+
+    def __init__(self, reason: str | None = None) -> None:
+        super().__init__(reason or "")
+        self.reason = reason
 
 
 class CsrfRefused(Exception):
@@ -88,9 +100,12 @@ class HeadersMiddleware:
             await self.app(scope, receive, send)
             return
         tls = scope.get("scheme") == "https"
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k.decode().lower() not in SECURITY_HEADERS]
                 headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
                 if tls:
@@ -98,7 +113,17 @@ class HeadersMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:  # an unexpected error: a bare 500 with the same headers (Starlette's own has none)
+            log.exception("unexpected error in the web app")
+            if started:
+                raise
+            body = b"An unexpected error: nothing more is shown here; see the server's log."
+            await send_with_headers({"type": "http.response.start", "status": 500,
+                                     "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                                                 (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
 # ---- helpers for views --------------------------------------------------------------------------
@@ -134,11 +159,9 @@ async def form(request: Request) -> FormData:
     token = data.get(CSRF_FIELD)
     token = token if isinstance(token, str) else None
     sess = sessions(request).get(request.cookies.get(SESSION_COOKIE), touch=False)
-    if sess is not None:
-        if not sess.csrf_ok(token):
-            raise CsrfRefused()
+    if sess is not None and sess.csrf_ok(token):
         return data
-    cookie = request.cookies.get(LOGIN_COOKIE)
+    cookie = request.cookies.get(LOGIN_COOKIE)  # sent to /login only (its path): the login form's own token
     if not (cookie and token and secrets.compare_digest(cookie, token)):
         raise CsrfRefused()
     return data
@@ -184,9 +207,8 @@ def render(request: Request, template: str, status_code: int = 200, **context: A
     """A page from ``templates/`` with the session, its CSRF token, the menu and any flash message."""
     sess = getattr(request.state, "web_session", None)
     csrf = sess.csrf if sess is not None else request.state.login_csrf if hasattr(request.state, "login_csrf") else None
-    flash = request.query_params.get("flash")
     context.update(request=request, session=sess, csrf=csrf, csrf_field=CSRF_FIELD, nav=_nav(sess),
-                   path=request.url.path, flash=flash[:300] if flash else None)
+                   path=request.url.path, flash=_flash(request))
     return request.app.state.templates.TemplateResponse(request, template, context, status_code=status_code)
 
 
@@ -197,10 +219,29 @@ def when(value: object) -> object:
     return f"{m.group(1)} {m.group(2)}" if m else value
 
 
+def _flash_sig(request: Request, message: str) -> str:
+    return hmac.new(request.app.state.flash_key, message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def flash_url(request: Request, url: str, flash: str) -> str:
+    """``url`` with a one-line message for the next page, signed with this server's key: a link
+    made elsewhere cannot put words on a page (see :func:`_flash`)."""
+    flash = flash[:300]
+    return url + ("&" if "?" in url else "?") + "flash=" + quote(flash) + f"&{FLASH_SIG}=" + _flash_sig(request, flash)
+
+
+def _flash(request: Request) -> str | None:
+    """The flash message of this request, if this server signed it (else none is shown)."""
+    flash, sig = request.query_params.get("flash"), request.query_params.get(FLASH_SIG)
+    if not flash or not sig or not hmac.compare_digest(sig.encode(), _flash_sig(request, flash[:300]).encode()):
+        return None
+    return flash[:300]
+
+
 def see_other(request: Request, url: str, *, flash: str | None = None) -> RedirectResponse:
     """Redirect after a POST (303), with an optional one-line message shown on the next page."""
     if flash:
-        url += ("&" if "?" in url else "?") + "flash=" + quote(flash[:300])
+        url = flash_url(request, url, flash)
     return RedirectResponse(url, status_code=303)
 
 
@@ -214,9 +255,13 @@ def safe_next(target: str | None) -> str:
 # ---- error pages ---------------------------------------------------------------------------------
 
 async def _login_required(request: Request, exc: Exception) -> Response:
-    if request.method == "GET":
-        return RedirectResponse("/login?next=" + quote(request.url.path), status_code=303)
-    return _error(request, 401, "Your session has ended: log in again. Nothing was done.")
+    reason = getattr(exc, "reason", None)
+    if request.method in ("GET", "HEAD"):
+        url = "/login?next=" + quote(request.url.path)
+        return RedirectResponse(flash_url(request, url, f"Your session has ended: {reason}.") if reason else url,
+                                status_code=303)
+    why = f" ({reason})" if reason else ""
+    return _error(request, 401, f"Your session has ended{why}: log in again. Nothing was done.")
 
 
 async def _csrf_refused(request: Request, exc: Exception) -> Response:
@@ -249,7 +294,7 @@ def create_app(ws: Workspace) -> Starlette:
     absolute = dt.timedelta(hours=web["absolute_timeout_hours"])
     routes: list = []
     for name in VIEWS:
-        routes.extend(importlib.import_module(f"pipeline.web.views.{name}").routes)
+        routes.extend(_guarded(r) for r in importlib.import_module(f"pipeline.web.views.{name}").routes)
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
     app = Starlette(
         routes=routes,
@@ -260,5 +305,53 @@ def create_app(ws: Workspace) -> Starlette:
     app.state.sessions = SessionStore(idle=idle, absolute=absolute)
     app.state.templates = Jinja2Templates(directory=str(HERE / "templates"))  # autoescapes (Starlette sets it)
     app.state.templates.env.filters["when"] = when
+    app.state.flash_key = secrets.token_bytes(32)  # signs flash messages; a restart forgets it
     app.add_middleware(HeadersMiddleware)
+    # the TLS proxy on this machine says the scheme and the client (Secure cookies, HSTS, /health);
+    # anyone else's X-Forwarded-* headers are ignored
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=TRUSTED_PROXIES)
     return app
+
+
+def _guarded(route: Any) -> Any:
+    """The route with the two checks no view may forget, made here once for every route: a live
+    session (except :data:`PUBLIC_PATHS`) and, for anything but GET, the form's CSRF token."""
+    if not isinstance(route, Route):
+        return route
+    endpoint, methods = route.endpoint, set(route.methods or ())
+    public, unsafe = route.path in PUBLIC_PATHS, bool(methods - {"GET", "HEAD"})
+
+    async def guarded(request: Request) -> Response:
+        if not public:
+            await live_session(request)
+        if unsafe:
+            await form(request)
+        return await endpoint(request)
+
+    return Route(route.path, guarded, methods=sorted(methods), name=route.name)
+
+
+async def live_session(request: Request) -> WebSession:
+    """The request's session, checked against the account in the database: a session whose
+    account was disabled, locked, given another role or a new password since the login (from
+    the command line too) ends here, its keyring dropped (:class:`LoginRequired`)."""
+    from pipeline.authority import account_problem
+
+    store = sessions(request)
+    sess = store.get(request.cookies.get(SESSION_COOKIE))
+    if sess is None:
+        raise LoginRequired()
+    ws = workspace(request)
+
+    def problem() -> str | None:
+        with ws.reader() as s:
+            return account_problem(s, sess.auth)
+
+    reason = await run_in_threadpool(problem)
+    if reason is not None:
+        store.close_account(sess.account)
+        raise LoginRequired(reason)
+    request.state.web_session = sess
+    return sess

@@ -68,12 +68,10 @@ class SessionStore:
         if not sid:
             return None
         now = now or _now()
+        self.sweep(now=now)  # every ended session's keyring goes, not only this one's
         with self._lock:
             session = self._sessions.get(sid)
             if session is None:
-                return None
-            if now - session.last_seen > self.idle or now - session.created > self.absolute:
-                del self._sessions[sid]
                 return None
             if touch:
                 session.last_seen = now

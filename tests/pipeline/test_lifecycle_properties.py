@@ -152,10 +152,13 @@ def _dispose(ws: Workspace, as_of: dt.date, auth) -> None:  # noqa: ANN001
     preview = disposal.dry_run(ws, [], as_of)
     with ws.transaction() as s:
         manager = unlocked(s, ws.config, "u")  # a second person approves and executes what "t" prepared
-    prepared = disposal_plans.prepare(ws, [], as_of, auth=auth)
-    assert prepared["plan"] == preview  # the plan saved is the plan shown
-    disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=manager, consent="--yes")
-    cert = disposal_plans.execute(ws, prepared["id"], [], auth=manager, consent="--yes")
+    from unittest import mock
+
+    with mock.patch("pipeline.dates.real_today", return_value=max(as_of, dt.date.today())):  # the clock run forward
+        prepared = disposal_plans.prepare(ws, [], as_of, auth=auth)
+        assert prepared["plan"] == preview  # the plan saved is the plan shown
+        disposal_plans.approve(ws, prepared["id"], prepared["sha256"], auth=manager, consent="--yes")
+        cert = disposal_plans.execute(ws, prepared["id"], [], auth=manager, consent="--yes")
     assert [d["case_ref"] for d in cert["destroyed"]] == [d["case_ref"] for d in preview["dispose"]]
     assert not held_before & {d["case_ref"] for d in cert["destroyed"]}
 

@@ -62,7 +62,7 @@ def test_build_download_verify_store_and_destroy(browser, make_browser, office, 
     r = browser.post("/discs/verify", {"source": str(image), "full": "1"})
     assert r.status_code == 200 and "Decrypted and re-hashed</th><td>1</td>" in r.text
     assert _disc(office)["items_rehashed"] == 1
-    assert browser.post("/discs/verify", {"source": "/nonexistent/sr9"}).status_code == 400
+    assert browser.post("/discs/verify", {"source": "/nonexistent/sr9"}).status_code == 403  # not a source a form may name
     assert browser.post("/discs/verify", {"source": ""}).status_code == 422
     # the cupboard
     r = browser.post(f"/discs/{LABEL}/store", {"location": "locked cupboard, shelf 2"})

@@ -247,6 +247,8 @@ def test_an_export_reads_from_the_disc_paths_given_what_the_vault_no_longer_has(
 
 
 def test_an_export_may_close_the_request_it_answers(browser, office, tmp_path) -> None:  # noqa: ANN001
+    from pipeline import media
+
     open_case(office, NEW, dt.date.today())
     browser.login("carol")
     browser.get(f"/cases/{NEW}/subject-access")
@@ -259,7 +261,7 @@ def test_an_export_may_close_the_request_it_answers(browser, office, tmp_path) -
     # a disc path that is not there is refused before anything is exported
     browser.get(f"/cases/{NEW}/subject-access")
     r = browser.post(f"/cases/{NEW}/subject-access/export", {"passphrase": EXPORT_PASSPHRASE, "passphrase2": EXPORT_PASSPHRASE,
-                                                             "media": str(tmp_path / "no-such-disc.iso")})
+                                                             "media": str(media.images_dir(office) / "no-such-disc.iso")})
     assert r.status_code == 200  # no document needs a disc: the paths are read only for what the vault lacks
     assert len(_events(office, "sar.exported")) == 2
 

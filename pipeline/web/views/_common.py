@@ -66,6 +66,9 @@ def ids(data: FormData, name: str) -> list[int]:
     return out
 
 
-def paths(value: str) -> list[Path]:
-    """One path or device a line (the discs presented: image files, a mounted disc, /dev/sr0)."""
-    return [Path(line.strip()) for line in value.splitlines() if line.strip()]
+def paths(ws: Workspace, value: str) -> list[Path]:
+    """One path or device a line (the discs presented: the drive, a mounted disc, an image in the
+    data directory's image folder), each allowed by :func:`pipeline.source_paths.check_source`."""
+    from pipeline.source_paths import check_sources
+
+    return check_sources(ws, [line.strip() for line in value.splitlines() if line.strip()])

@@ -8,7 +8,6 @@ consolidate with the record of a disc destroyed."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -17,7 +16,7 @@ from starlette.routing import Route
 from starlette.exceptions import HTTPException
 
 from pipeline import authority, burning, disc_rounds, media
-from pipeline.web.app import call, current, form, render, see_other, workspace
+from pipeline.web.app import call, current, flash_url, form, render, see_other, workspace
 from pipeline.web.jobs import jobs
 from pipeline.web.views._common import in_transaction, text, today
 from pps_archive.errors import InvalidValue
@@ -56,8 +55,8 @@ async def discs_build(request: Request) -> Response:
     job = jobs(request).start(
         BUILD_TITLE, sess.account,
         lambda progress: media.build(ws, out, auth=sess.auth, today=today(), progress=progress),
-        next_url=lambda built: "/discs?flash=" + quote(f"Built {len(built)} disc(s): download each image and burn it to a CD-R."
-                                                       if built else "Nothing to build: every retained document is on a disc."))
+        next_url=lambda built: flash_url(request, "/discs", f"Built {len(built)} disc(s): download each image and burn it to a CD-R."
+                                         if built else "Nothing to build: every retained document is on a disc."))
     return see_other(request, f"/jobs/{job.id}")
 
 
@@ -75,7 +74,9 @@ async def discs_verify(request: Request) -> Response:
     source = text(data, "source").strip()
     if not source:
         raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    result = await call(media.verify, ws, Path(source), full=bool(data.get("full")), auth=sess.auth)
+    from pipeline.source_paths import check_source
+
+    result = await call(media.verify, ws, check_source(ws, source), full=bool(data.get("full")), auth=sess.auth)
     return render(request, "discs_verified.html", r=result)
 
 
@@ -101,15 +102,28 @@ async def discs_destroy(request: Request) -> Response:
     return see_other(request, "/discs", flash=f"Disc {label}: recorded as destroyed on {today().isoformat()}.")
 
 
+def _source(request: Request, data) -> Path:  # noqa: ANN001 - the form
+    """The drive or mounted disc typed on the form, as the library allows a web form to read it."""
+    from pipeline.source_paths import check_source
+
+    value = text(data, "source").strip()
+    if not value:
+        raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
+    return check_source(workspace(request), value)
+
+
 BURN_TITLE = "Burning disc"
 DEFAULT_DEVICE = "/dev/sr0"
 
 
 def _device(data, field: str = "device") -> Path:  # noqa: ANN001 - the form
+    """The CD writer typed on the form: a block device (pipeline.source_paths.check_device)."""
+    from pipeline.source_paths import check_device
+
     value = text(data, field).strip()
     if not value:
         raise InvalidValue("give the CD writer's device, e.g. /dev/sr0")
-    return Path(value)
+    return check_device(value)
 
 
 async def discs_burn(request: Request) -> Response:
@@ -156,7 +170,7 @@ async def discs_reread_read(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     request.state.back = REREAD["page"]
-    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.VERIFY, _device(data, "source"),
+    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.VERIFY, _source(request, data),
                      auth=sess.auth, full=bool(data.get("full")))
     return render(request, "discs_round.html", st=out["round"], r=out["result"], where=REREAD, device=text(data, "source"))
 

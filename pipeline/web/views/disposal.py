@@ -41,7 +41,7 @@ async def disposal_dry_run(request: Request) -> Response:
     data = await form(request)
     ws = workspace(request)
     as_of = day(text(data, "as_of"), "the date of the run", default=today(), days_ahead=365 * 100)
-    plan = await call(disposal.dry_run, ws, paths(text(data, "media")), as_of)
+    plan = await call(disposal.dry_run, ws, paths(ws, text(data, "media")), as_of)
     return render(request, "disposal_plan.html", plan=plan, saved=None)
 
 
@@ -49,7 +49,7 @@ async def disposal_prepare(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     ws = workspace(request)
-    saved = await call(disposal_plans.prepare, ws, paths(text(data, "media")), today(), auth=sess.auth)
+    saved = await call(disposal_plans.prepare, ws, paths(ws, text(data, "media")), today(), auth=sess.auth)
     return see_other(request, f"/disposal/plans/{saved['id']}",
                      flash=f"Plan {saved['id']} prepared: a manager other than {saved['prepared_by']} approves it.")
 
@@ -77,7 +77,7 @@ async def disposal_execute(request: Request) -> Response:
     plan_id = _plan_id(request)
     consent = authority.typed_confirmation(text(data, "confirm"), EXECUTE_WORD,
                                            f"destroying the records disposal plan {plan_id} lists, for good")
-    sources = paths(text(data, "media"))
+    sources = paths(ws, text(data, "media"))
     job = jobs(request).start(
         f"Disposal run of plan {plan_id}", sess.account,
         lambda progress: disposal_plans.execute(ws, plan_id, sources, auth=sess.auth, consent=consent, progress=progress),
@@ -127,7 +127,10 @@ async def round_read(request: Request) -> Response:
     source = text(data, "source").strip()
     if not source:
         raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.DISPOSE, source, auth=sess.auth)
+    from pipeline.source_paths import check_source
+
+    checked = check_source(workspace(request), source)  # what a web form may make the server read
+    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.DISPOSE, checked, auth=sess.auth)
     return render(request, "discs_round.html", st=out["round"], r=out["result"], where=ROUND, device=source)
 
 

@@ -12,6 +12,7 @@ from pipeline.workspace import Workspace
 
 nav: list[tuple[str, str, str | None]] = []
 LOCAL = ("127.0.0.1", "::1")
+PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-proto", "x-forwarded-host")
 
 
 def _collect(ws: Workspace) -> dict:
@@ -31,7 +32,10 @@ def _collect(ws: Workspace) -> dict:
 
 
 async def health(request: Request) -> Response:
-    if request.client is None or request.client.host not in LOCAL:
+    # through the TLS proxy (which says whom it forwards for) is not from this machine, even when
+    # the proxy itself connects from 127.0.0.1
+    proxied = any(h in request.headers for h in PROXY_HEADERS)
+    if request.client is None or request.client.host not in LOCAL or proxied:
         return JSONResponse({"ok": False, "problem": "only from this machine"}, status_code=403)
     data = await call(_collect, workspace(request))
     return JSONResponse(data, status_code=200 if data.get("ok") else 503)

@@ -34,8 +34,19 @@ async def export(request: Request) -> Response:
     await form(request)
     entry = request.path_params["entry"]
     name, data = await call(lib.export_file, workspace(request), sess.auth, entry)
+    return attachment(data, download_name(entry, name), "application/octet-stream")
+
+
+#: the endings a download keeps (anything else after the last dot may be a person's words)
+KNOWN_SUFFIXES = frozenset({".pdf", ".tif", ".tiff", ".jpg", ".jpeg", ".png", ".zip", ".docx", ".doc", ".odt", ".txt",
+                            ".heic", ".gif", ".bmp", ".eml", ".msg", ".rtf", ".xlsx", ".pptx"})
+
+
+def download_name(entry: int | str, name: str) -> str:
+    """The name of an exported quarantine file: its entry number and, if it is a known one, its
+    ending; never the name it was dropped in with."""
     suffix = PurePath(name).suffix.lower()
-    return attachment(data, f"quarantine-entry-{entry}{suffix}", "application/octet-stream")
+    return f"quarantine-entry-{entry}{suffix if suffix in KNOWN_SUFFIXES else '.bin'}"
 
 
 routes = [

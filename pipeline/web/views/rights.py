@@ -98,7 +98,7 @@ async def sar_export(request: Request) -> Response:
     consent = (authority.typed_confirmation(text(data, "confirm"), ref, f"closing the subject access request of case {ref}")
                if close else "not closed")
     result, sealed = await call(subject_access.export_bytes, ws, ref, secret, auth=sess.auth, today=today(),
-                                media=paths(text(data, "media")), close=close, consent=consent)
+                                media=paths(ws, text(data, "media")), close=close, consent=consent)
     name = f"{result['case_ref']}-subject-access-{today().isoformat()}.zip.age"
     return Response(sealed, media_type="application/octet-stream",
                     headers={"content-disposition": f'attachment; filename="{name}"', "cache-control": "no-store",
