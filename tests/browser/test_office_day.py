@@ -195,7 +195,7 @@ def test_the_annual_disposal_by_two_managers(chromium, office, server, shots, tm
                               container="pdf-text", dpi=150)
     office.cli("ingest", str(scans / "old_0001.pdf"))
     _backdate(office, dt.date(2019, 6, 1), [OLD_REF])
-    discs = tmp_path / "discs"
+    discs = office.home / "media" / "images"  # the web app's image folder: the files a web form may name as discs
     office.cli("media", "build", "--out", str(discs))
     (iso,) = discs.glob("*.iso")
     office.cli("media", "verify", "--full", str(iso), expect=None)
