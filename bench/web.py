@@ -48,7 +48,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build(folder: Path, n_cases: int, per_case: int) -> object:
+def add_audit_events(ws: object, n_events: int, seal_every: int = 20) -> None:
+    """``n_events`` more events on the audit log, as years of use leave it: chained, a seal after
+    every ``seal_every`` (as each keyed command seals what it recorded)."""
+    from sqlalchemy import insert
+
+    from pipeline import audit, keystore
+    from pipeline.models import AuditEvent, AuditHead, AuditSeal
+
+    with ws.transaction() as s:
+        master = keystore.unlock(s, PASSPHRASE)
+        key, archive = audit.seal_key(master), keystore.archive_id(s)
+        head = s.get(AuditHead, 1)
+        seq, prev, mac = head.seq, head.hash, head.sealed_mac or audit.GENESIS
+        events, seals = [], []
+        for k in range(n_events):
+            seq += 1
+            at = (dt.datetime(2020, 1, 1) + dt.timedelta(minutes=k)).isoformat(timespec="microseconds")
+            details = audit._canonical({"document": k, "unlocked_with": "staff-password"}).decode()  # noqa: SLF001 - as record() writes it
+            digest = audit.event_hash(seq, at, "bench", "review.file", f"PPS-2020-{k % 10000:04d}", f"document:{k}", details, prev)
+            events.append({"seq": seq, "at": at, "actor": "bench", "action": "review.file", "case_ref": f"PPS-2020-{k % 10000:04d}",
+                           "subject": f"document:{k}", "details": details, "prev_hash": prev, "hash": digest})
+            prev = digest
+            if seq % seal_every == 0 or k == n_events - 1:
+                mac = audit.seal_mac(key, archive, seq, digest, mac)
+                seals.append({"seq": seq, "hash": digest, "mac": mac, "at": at})
+        for rows, model in ((events, AuditEvent), (seals, AuditSeal)):
+            for i in range(0, len(rows), 5000):
+                s.execute(insert(model), rows[i:i + 5000])
+        if events:
+            head.seq, head.hash, head.sealed_seq, head.sealed_mac = seq, prev, seals[-1]["seq"], seals[-1]["mac"]
+
+
+def build(folder: Path, n_cases: int, per_case: int, n_events: int = 100_000) -> object:
     from sqlalchemy import insert, select, update
 
     from bench.disposal import build as build_register
@@ -66,6 +98,7 @@ def build(folder: Path, n_cases: int, per_case: int) -> object:
             s.execute(insert(ShredEntry), rows[k:k + 5000])
     recovery = authority.recover(ws, PASSPHRASE)
     staff.add(ws, recovery, "bench", "manager", PASSWORD.encode())
+    add_audit_events(ws, n_events)
     return ws
 
 

@@ -39,6 +39,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.models import AuditEvent, AuditHead, AuditSeal, Setting
+
+try:
+    from json.encoder import encode_basestring_ascii as _encode_ascii  # what json.dumps(ensure_ascii=True) uses
+except ImportError:  # pragma: no cover - the C accelerator is part of CPython
+    from json.encoder import py_encode_basestring_ascii as _encode_ascii
 from pps_archive.errors import AuditChainBroken
 
 GENESIS = "0" * 64
@@ -51,6 +56,19 @@ def _canonical(data: dict[str, Any]) -> bytes:
 
 
 def event_hash(seq: int, at: str, actor: str, action: str, case_ref: str | None, subject: str | None, details: str, prev: str) -> str:
+    if type(seq) is int:
+        # the canonical JSON below, written out (the keys in sorted order): the same bytes, without
+        # building an encoder per event (the audit check hashes every event of the log); a value
+        # that is not text (or None where None may be) takes the general path
+        e = _encode_ascii
+        try:
+            text = ('{"action":' + e(action) + ',"actor":' + e(actor) + ',"at":' + e(at) + ',"case_ref":'
+                    + ("null" if case_ref is None else e(case_ref)) + ',"details":' + e(details) + ',"prev":' + e(prev)
+                    + ',"seq":' + str(seq) + ',"subject":' + ("null" if subject is None else e(subject)) + "}")
+        except TypeError:
+            pass
+        else:
+            return hashlib.sha256(text.encode()).hexdigest()
     payload = {
         "seq": seq,
         "at": at,
@@ -179,9 +197,12 @@ def verify(session: Session, master_key: bytes | None = None) -> ChainReport:
     With ``master_key`` every seal's MAC is checked, so events deleted or rewritten before the last
     seal (hashes recomputed or not) and removed seals are detected. Without it only the structure
     is checked (``keyed=False``): that proves nothing against someone who can write the database."""
-    seals = {seq: (digest, mac) for seq, digest, mac in session.execute(select(AuditSeal.seq, AuditSeal.hash, AuditSeal.mac))}
+    if session.autoflush:
+        session.flush()
+    conn = session.connection()  # plain rows, no ORM layer: every event of the log is read
+    seals = {seq: (digest, mac) for seq, digest, mac in conn.execute(select(AuditSeal.seq, AuditSeal.hash, AuditSeal.mac))}
     expected_seq, prev = 1, GENESIS
-    rows = session.execute(
+    rows = conn.execute(
         select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.case_ref,
                AuditEvent.subject, AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
         .order_by(AuditEvent.seq)

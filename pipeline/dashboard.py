@@ -97,13 +97,14 @@ def _shred(s: Session, ws: Workspace, today: dt.date) -> dict[str, int]:
 
 def _disposal(s: Session, ws: Workspace, today: dt.date) -> dict[str, Any]:
     from pipeline.cases import case_dates
+    from pipeline.shredding import plain_rows
 
     # plain columns (no ORM objects): the dates of every live case, and which are under a hold
-    cases = s.execute(select(Case.id, Case.ref, Case.last_activity).where(Case.disposed_on.is_(None)))
+    cases = plain_rows(s, select(Case.id, Case.ref, Case.last_activity).where(Case.disposed_on.is_(None)))
     held_ids = set(s.scalars(select(Hold.case_id).where(Hold.released_on.is_(None))))
-    due, later = [], []
+    due, later, memo = [], [], {}
     for case_id, ref, last in cases:
-        after = case_dates(ws.config, last).dispose_after
+        after = memo.get(last) or memo.setdefault(last, case_dates(ws.config, last).dispose_after)
         if after <= today:
             due.append((case_id, ref))
         else:

@@ -11,29 +11,30 @@ from sqlalchemy.orm import Session
 from pipeline.cases import case_dates
 from pipeline.config import Config
 from pipeline.models import Case, Document, Hold, ShredEntry
-from pipeline.shredding import archived_document_ids
+from pipeline.shredding import archived_document_ids, plain_rows
 
 
 def archive_due(s: Session, cfg: Config, as_of: dt.date) -> list[dict]:
     """Cases inactive for the archive period (and not disposed of), with their outstanding work."""
     # plain columns, one query per table (no ORM objects): this runs on every dashboard load
     live = select(Case.id).where(Case.disposed_on.is_(None))
-    cases = s.execute(select(Case.id, Case.ref, Case.last_activity).where(Case.disposed_on.is_(None)).order_by(Case.ref))
-    due = [(cid, ref, last, case_dates(cfg, last)) for cid, ref, last in cases]
+    cases = plain_rows(s, select(Case.id, Case.ref, Case.last_activity).where(Case.disposed_on.is_(None)).order_by(Case.ref))
+    memo: dict[dt.date, object] = {}  # the dates by last activity: many cases share a day
+    due = [(cid, ref, last, memo.get(last) or memo.setdefault(last, case_dates(cfg, last))) for cid, ref, last in cases]
     due = [c for c in due if c[3].archive_due <= as_of]
     if not due:
         return []
     ids = {c[0] for c in due}
     refs = {c[1] for c in due}
     holds: dict[int, list[dict]] = defaultdict(list)
-    for case_id, hold_id, reason in s.execute(select(Hold.case_id, Hold.id, Hold.reason)
+    for case_id, hold_id, reason in plain_rows(s, select(Hold.case_id, Hold.id, Hold.reason)
                                               .where(Hold.released_on.is_(None), Hold.case_id.in_(live)).order_by(Hold.id)):
         holds[case_id].append({"id": hold_id, "reason": reason})
-    docs = [d for d in s.execute(
+    docs = [d for d in plain_rows(s,
         select(Document.id, Document.case_id, Document.decision, ShredEntry.id, ShredEntry.confirmed_by)
         .outerjoin(ShredEntry, ShredEntry.document_id == Document.id)
         .where(Document.case_id.in_(live)).order_by(Document.id)) if d[1] in ids]
-    review = s.execute(select(Document.id, Document.suggested_ref)
+    review = plain_rows(s, select(Document.id, Document.suggested_ref)
                        .where(Document.decision == "review", Document.suggested_ref.is_not(None)).order_by(Document.id))
     archived = archived_document_ids(s, cfg, [d[0] for d in docs])
     not_on_disc: dict[int, list[int]] = defaultdict(list)

@@ -57,6 +57,15 @@ UNMARKED_ITEM = ("its scan on disc {label} has no re-hash vouched for by the mas
 UNMARKED_HINT = "Run 'pps-archive media verify --full /dev/sr0' (with the disc in the drive)."
 
 
+def plain_rows(s: Session, stmt: object) -> object:
+    """Run a select of columns on the session's connection, in its transaction: plain rows, without
+    the ORM's per-row work (tens of thousands of rows on a dashboard). Flushes first, as the
+    session's own ``execute`` would."""
+    if s.autoflush:
+        s.flush()
+    return s.connection().execute(stmt).all()
+
+
 #: beyond this many document ids, :func:`archive_state` reads every disc item and keeps those asked
 #: for (the same answer; a long ``IN (...)`` list costs more than the rows it leaves out)
 _IN_LIST_LIMIT = 500
@@ -87,32 +96,35 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
     if exclude_disc is not None:
         stmt = stmt.where(Disc.id != exclude_disc)
     # per document the best (rank, what the reason is made from); the reason is worded once, at the end
-    best: dict[int, tuple[int, tuple]] = {}
-    media_marked: dict[tuple, bool] = {}  # per disc: its medium mark is the same on every item
-    for doc_id, checked_at, label, status, medium_at, read_from, iso, m_mac, item, c_mac in s.execute(stmt):
+    best: dict[int, tuple[int, tuple | None]] = {}
+    per_disc: dict[tuple, tuple[bool, int, tuple | None]] = {}  # what depends on the disc alone, once per disc
+    for doc_id, checked_at, label, status, medium_at, read_from, iso, m_mac, item, c_mac in plain_rows(s, stmt):
         if wanted is not None and doc_id not in wanted:
             continue
-        if mark_key is None:
-            medium_marked, item_marked = m_mac is not None, c_mac is not None
-        else:
-            disc_key = (label, iso, medium_at, m_mac)
-            medium_marked = media_marked.get(disc_key)
-            if medium_marked is None:
-                medium_marked = media_marked[disc_key] = marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac)
-            item_marked = marks.item_ok(mark_key, archive, label, iso, doc_id, item, checked_at, c_mac)
-        if _disc_counts(status, medium_at, read_from, medium, medium_marked):
+        disc_key = (label, status, medium_at, read_from, iso, m_mac)
+        disc = per_disc.get(disc_key)
+        if disc is None:
+            medium_marked = (m_mac is not None if mark_key is None
+                             else marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac))
+            if _disc_counts(status, medium_at, read_from, medium, medium_marked):
+                disc = (True, 0, None)
+            elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
+                disc = (False, 2, ("unmarked-read", label))
+            elif status in ARCHIVED_STATUSES:
+                disc = (False, 2, ("not-from-disc", label, read_from))
+            elif status == "built":
+                disc = (False, 1, ("built", label))
+            else:  # failed
+                disc = (False, 0, ("failed", label))
+            per_disc[disc_key] = disc
+        counts, rank, why = disc
+        if counts:
             if checked_at is None:
                 rank, why = 3, ("never-checked", label)
             else:
+                item_marked = (c_mac is not None if mark_key is None
+                               else marks.item_ok(mark_key, archive, label, iso, doc_id, item, checked_at, c_mac))
                 rank, why = (4, None) if item_marked else (3, ("unmarked-item", label))
-        elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
-            rank, why = 2, ("unmarked-read", label)
-        elif status in ARCHIVED_STATUSES:
-            rank, why = 2, ("not-from-disc", label, read_from)
-        elif status == "built":
-            rank, why = 1, ("built", label)
-        else:  # failed
-            rank, why = 0, ("failed", label)
         prior = best.get(doc_id)
         if prior is None or rank > prior[0]:
             best[doc_id] = (rank, why)
@@ -237,7 +249,7 @@ def check_states(states: Iterable[str] | None) -> tuple[str, ...]:
 def _list_rows(s: Session, cfg: Config, today: dt.date) -> list[tuple[tuple, EntryState]]:
     """Every entry as the columns a listing shows, with its state: the rules of :func:`_states`
     on plain rows (no ORM objects, one query per table), for listings and counts at any size."""
-    rows = list(s.execute(
+    rows = list(plain_rows(s,
         select(ShredEntry.id, ShredEntry.confirmed_by, ShredEntry.confirmed_on, Document.id, Document.doc_class,
                Document.pages, Document.decision, Case.id, Case.ref, Case.disposed_on, Case.last_activity)
         .join(Document, ShredEntry.document_id == Document.id)
@@ -245,8 +257,8 @@ def _list_rows(s: Session, cfg: Config, today: dt.date) -> list[tuple[tuple, Ent
         .order_by(ShredEntry.id)
     ))
     holds: dict[int, list[tuple[int, str]]] = {}
-    for case_id, hold_id, reason in s.execute(select(Hold.case_id, Hold.id, Hold.reason)
-                                              .where(Hold.released_on.is_(None)).order_by(Hold.id)):
+    for case_id, hold_id, reason in plain_rows(s, select(Hold.case_id, Hold.id, Hold.reason)
+                                               .where(Hold.released_on.is_(None)).order_by(Hold.id)):
         holds.setdefault(case_id, []).append((hold_id, reason))
     # the disc state of documents still to do only: a confirmed entry's state does not depend on it
     discs = archive_state(s, cfg, [r[3] for r in rows if r[1] is None])
