@@ -191,12 +191,64 @@ class ChainReport:
                 "sealed_seq": self.sealed_seq, "unsealed": self.unsealed}
 
 
-def verify(session: Session, master_key: bytes | None = None) -> ChainReport:
+#: the last check of each database's log in this process, keyed or not: when it was made, what the
+#: log looked like (:func:`_fingerprint`), and its report or the problem found
+_RECENT: dict[tuple[str, bool], tuple[float, tuple, ChainReport | dict]] = {}
+
+
+def _fingerprint(session: Session) -> tuple:
+    """What moves whenever the log is appended to or sealed (or rows are deleted): the head row,
+    and the number and the last of the events and of the seals."""
+    from sqlalchemy import func
+
+    head = session.get(AuditHead, 1)
+    events = session.execute(select(func.count(), func.max(AuditEvent.seq))).one()
+    seals = session.execute(select(func.count(), func.max(AuditSeal.seq), func.max(AuditSeal.mac))).one()
+    return ((head.seq, head.hash, head.sealed_seq, head.sealed_mac) if head is not None else None,
+            tuple(events), tuple(seals))
+
+
+def verify_recent(session: Session, master_key: bytes | None = None, *, max_age: float) -> ChainReport:
+    """:func:`verify`, or the answer of this process's last check of the same database's log (as
+    keyed) if it is at most ``max_age`` seconds old and the log's head, seals and number of events
+    are as they were then; a chain found broken raises again. For a page loaded often: a log
+    changed in place (its head and seals untouched) shows as broken at the latest ``max_age``
+    seconds after the change, at once if any other check ran since (the audit page's, say)."""
+    import time
+
+    key = (str(session.get_bind().url), master_key is not None)
+    mark = _fingerprint(session)
+    hit = _RECENT.get(key)
+    if max_age > 0 and hit is not None and time.monotonic() - hit[0] <= max_age and hit[1] == mark:
+        if isinstance(hit[2], dict):
+            raise AuditChainBroken(**hit[2])
+        return hit[2]
+    return verify(session, master_key, _mark=mark)
+
+
+def verify(session: Session, master_key: bytes | None = None, *, _mark: tuple | None = None) -> ChainReport:
     """Check the whole chain; raise :class:`AuditChainBroken` naming the first problem.
 
     With ``master_key`` every seal's MAC is checked, so events deleted or rewritten before the last
     seal (hashes recomputed or not) and removed seals are detected. Without it only the structure
-    is checked (``keyed=False``): that proves nothing against someone who can write the database."""
+    is checked (``keyed=False``): that proves nothing against someone who can write the database.
+    Remembers its answer for :func:`verify_recent`."""
+    import time
+
+    key, at = (str(session.get_bind().url), master_key is not None), time.monotonic()
+    mark = _mark if _mark is not None else _fingerprint(session)
+    try:
+        report = _verify(session, master_key)
+    except AuditChainBroken as exc:
+        _RECENT[key] = (at, mark, dict(exc.fields))
+        if master_key is not None:  # broken under the key is broken: an unkeyed look must not say intact
+            _RECENT[(key[0], False)] = (at, mark, dict(exc.fields))
+        raise
+    _RECENT[key] = (at, mark, report)
+    return report
+
+
+def _verify(session: Session, master_key: bytes | None) -> ChainReport:
     if session.autoflush:
         session.flush()
     conn = session.connection()  # plain rows, no ORM layer: every event of the log is read

@@ -120,42 +120,15 @@ def _disposal(s: Session, ws: Workspace, today: dt.date) -> dict[str, Any]:
     }
 
 
-#: how long a keyed check of the audit log is reused, per workspace, when the chain's head and its
-#: last seal have not moved (``summary(audit_max_age=...)``)
-_AUDIT_CACHE: dict[tuple, tuple[float, tuple, dict[str, Any]]] = {}
-
-
-def _audit_fingerprint(s: Session) -> tuple:
-    """What changes whenever the log is appended to or sealed: the head row, and the seals' and
-    events' number and last entries."""
-    from pipeline.models import AuditEvent, AuditHead, AuditSeal
-
-    head = s.get(AuditHead, 1)
-    events = s.execute(select(func.count(), func.max(AuditEvent.seq))).one()
-    seals = s.execute(select(func.count(), func.max(AuditSeal.seq))).one()
-    return ((head.seq, head.hash, head.sealed_seq, head.sealed_mac) if head is not None else None, tuple(events), tuple(seals))
-
-
-def _audit(s: Session, ws: Workspace, auth: Unlocked | None, max_age: float = 0) -> dict[str, Any]:
-    import time
-
+def _audit(s: Session, auth: Unlocked | None, max_age: float = 0) -> dict[str, Any]:
     from pipeline import audit
     from pps_archive.errors import AuditChainBroken
 
-    key = (str(ws.engine.url), str(ws.data_dir), auth is not None)
-    now, mark = time.monotonic(), None
-    if max_age > 0:
-        mark = _audit_fingerprint(s)
-        hit = _AUDIT_CACHE.get(key)
-        if hit is not None and now - hit[0] < max_age and hit[1] == mark:
-            return dict(hit[2])
     try:
-        report = audit.verify(s, auth.master if auth is not None else None).as_dict()
+        report = audit.verify_recent(s, auth.master if auth is not None else None, max_age=max_age)
     except AuditChainBroken as exc:
-        report = {"ok": False, "problem": str(exc), "keyed": auth is not None}
-    if mark is not None:
-        _AUDIT_CACHE[key] = (now, mark, report)
-    return dict(report)
+        return {"ok": False, "problem": str(exc), "keyed": auth is not None}
+    return report.as_dict()
 
 
 def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now: dt.datetime | None = None,
@@ -167,9 +140,9 @@ def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now:
     next date one falls due, prepared plans waiting), ``audit`` (the chain verified: with ``auth``
     every seal under the master key, else the structure only). One read transaction.
 
-    ``audit_max_age`` (seconds; 0, the default, checks on every call): reuse this process's last
-    check of the audit log for that long while the log's head and last seal are unchanged (a
-    page that is loaded often); a log changed in place shows as broken once it has expired."""
+    ``audit_max_age`` (seconds; 0, the default, checks on every call): the audit part may be this
+    process's last check of the log if no older than that and the log's head and seals have not
+    moved since (:func:`pipeline.audit.verify_recent`)."""
     from pipeline.lifecycle import archive_due
 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -190,7 +163,7 @@ def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now:
             "discs": _discs(s, ws),
             "shred": _shred(s, ws, today),
             "disposal": _disposal(s, ws, today),
-            "audit": _audit(s, ws, auth, audit_max_age),
+            "audit": _audit(s, auth, audit_max_age),
         }
 
 
