@@ -1,13 +1,15 @@
 """The staff web app at the scale of a busy service's whole history.
 
-    .venv/bin/python bench/web.py [--cases 10000] [--docs-per-case 10] [--repeat 20]
+    .venv/bin/python bench/web.py [--cases 10000] [--docs-per-case 10] [--events 100000] [--repeat 20]
 
 Builds a register of N cases with 10 documents each (bench/disposal.py's generator: all retained,
-on verified discs), adds review items and shred entries, a staff account, and serves the app with
+on verified discs), adds review items and shred entries, a staff account, an audit log of years of
+use (``--events``, sealed every 20), and serves the app with
 uvicorn on 127.0.0.1 in this process. Then times, over real HTTP from a client in the same process,
 the pages an adviser opens most (dashboard, review queue, shred list), median of ``--repeat`` loads
 after one warm-up, side by side with the library call each page wraps (the same data, no HTTP, no
-HTML): the ratio is what the web layer costs. Then the page preview: one real scanned page,
+HTML; the dashboard's library call reuses a recent audit check as the page does): the ratio is
+what the web layer costs. Then the keyed audit check itself, and the page preview: one real scanned page,
 encrypted in the vault, decrypted and rendered to PNG per request, against the bare decrypt.
 """
 
@@ -133,6 +135,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--docs-per-case", type=int, default=10)
+    ap.add_argument("--events", type=int, default=100_000, help="audit events to add")
     ap.add_argument("--repeat", type=int, default=20)
     a = ap.parse_args()
     os.environ["PPS_ARCHIVE__CRYPTO__KDF_LOG2_N"] = "10"
@@ -141,12 +144,14 @@ def main() -> None:
 
     import httpx
 
-    from pipeline import dashboard, previews, review, shredding, staff
+    from pipeline import authority, dashboard, previews, review, shredding, staff
+    from pipeline.web.views.dashboard import AUDIT_CHECK_MAX_AGE
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         t0 = time.perf_counter()
-        ws = build(Path(tmp), a.cases, a.docs_per_case)
-        print(f"{a.cases} cases, {a.cases * a.docs_per_case} documents: set-up {time.perf_counter() - t0:.0f} s")
+        ws = build(Path(tmp), a.cases, a.docs_per_case, a.events)
+        print(f"{a.cases} cases, {a.cases * a.docs_per_case} documents, {a.events} more audit events: "
+              f"set-up {time.perf_counter() - t0:.0f} s")
         url, server = serve(ws)
         with httpx.Client(base_url=url, timeout=600) as client:
             page = client.get("/login")
@@ -163,7 +168,7 @@ def main() -> None:
 
             auth = staff.login(ws, "bench", PASSWORD.encode())
             rows = [
-                ("dashboard", "/", lambda: dashboard.summary(ws, today, auth=auth)),
+                ("dashboard", "/", lambda: dashboard.summary(ws, today, auth=auth, audit_max_age=AUDIT_CHECK_MAX_AGE)),
                 ("review queue", "/review", library(review.queue)),
                 ("shred list", "/shred", library(shredding.shred_list, ws.config, today=today)),
                 ("intake", "/intake", lambda: dashboard.list_inputs(ws)),
@@ -173,6 +178,10 @@ def main() -> None:
                 page_ms = _median_ms(lambda p=path: client.get(p).raise_for_status(), a.repeat)
                 lib_ms = _median_ms(lib, a.repeat)
                 print(f"{name:<14} {page_ms:>9.1f} {lib_ms:>11.1f} {page_ms / lib_ms:>6.2f}")
+            fresh = _median_ms(lambda: dashboard.summary(ws, today, auth=auth), a.repeat)
+            check = _median_ms(lambda: authority.audit_chain_report(ws, auth), a.repeat)
+            print(f"\ndashboard with a fresh audit check every time: {fresh:.1f} ms; the keyed audit check alone "
+                  f"(POST /audit/verify's call): {check:.1f} ms")
         preview(Path(tmp), a.repeat, previews)
         server.should_exit = True
         ws.close()

@@ -83,9 +83,36 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
 
     medium = cfg.section("media")["archive_medium"]
     archive = keystore.archive_id(s) if mark_key is not None else ""
-    stmt = (select(DiscItemRow.document_id, DiscItemRow.checked_at, Disc.label, Disc.status, Disc.medium_verified_at,
-                   Disc.verified_from, Disc.iso_sha256, Disc.medium_mac, DiscItemRow.vault_item, DiscItemRow.checked_mac)
-            .join(Disc).where(Disc.status != "destroyed").order_by(Disc.label))
+    # what depends on the disc alone, worked out once per disc (a few hundred) rather than per item
+    # (a hundred thousand): its label, image hash, whether it counts, else its rank and reason. The
+    # discs in label order (the database's): of two discs that come as close, the first one's reason
+    per_disc: dict[int, tuple[int, str, str, bool, int, tuple | None]] = {}
+    discs = plain_rows(s, select(Disc.id, Disc.label, Disc.status, Disc.medium_verified_at, Disc.verified_from,
+                                 Disc.iso_sha256, Disc.medium_mac).where(Disc.status != "destroyed").order_by(Disc.label))
+    for order, (disc_id, label, status, medium_at, read_from, iso, m_mac) in enumerate(discs):
+        if disc_id == exclude_disc:
+            continue
+        medium_marked = (m_mac is not None if mark_key is None
+                         else marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac))
+        if _disc_counts(status, medium_at, read_from, medium, medium_marked):
+            disc = (True, 0, None)
+        elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
+            disc = (False, 2, ("unmarked-read", label))
+        elif status in ARCHIVED_STATUSES:
+            disc = (False, 2, ("not-from-disc", label, read_from))
+        elif status == "built":
+            disc = (False, 1, ("built", label))
+        else:  # failed
+            disc = (False, 0, ("failed", label))
+        per_disc[disc_id] = (order, label, iso, *disc)
+    if not per_disc:
+        return {}
+    if mark_key is None:
+        stmt = select(DiscItemRow.document_id, DiscItemRow.disc_id, DiscItemRow.checked_at,
+                      DiscItemRow.checked_mac.is_not(None))
+    else:
+        stmt = select(DiscItemRow.document_id, DiscItemRow.disc_id, DiscItemRow.checked_at, DiscItemRow.checked_mac,
+                      DiscItemRow.vault_item)
     wanted: set[int] | None = None
     if document_ids is not None:
         ids = list(document_ids)
@@ -93,44 +120,28 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
             wanted = set(ids)
         else:
             stmt = stmt.where(DiscItemRow.document_id.in_(ids))
-    if exclude_disc is not None:
-        stmt = stmt.where(Disc.id != exclude_disc)
-    # per document the best (rank, what the reason is made from); the reason is worded once, at the end
-    best: dict[int, tuple[int, tuple | None]] = {}
-    per_disc: dict[tuple, tuple[bool, int, tuple | None]] = {}  # what depends on the disc alone, once per disc
-    for doc_id, checked_at, label, status, medium_at, read_from, iso, m_mac, item, c_mac in plain_rows(s, stmt):
+    # per document the best (rank, what the reason is made from, the disc's order); worded at the end
+    best: dict[int, tuple[int, tuple | None, int]] = {}
+    for doc_id, disc_id, checked_at, c_mac, *item in plain_rows(s, stmt):
         if wanted is not None and doc_id not in wanted:
             continue
-        disc_key = (label, status, medium_at, read_from, iso, m_mac)
-        disc = per_disc.get(disc_key)
-        if disc is None:
-            medium_marked = (m_mac is not None if mark_key is None
-                             else marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac))
-            if _disc_counts(status, medium_at, read_from, medium, medium_marked):
-                disc = (True, 0, None)
-            elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
-                disc = (False, 2, ("unmarked-read", label))
-            elif status in ARCHIVED_STATUSES:
-                disc = (False, 2, ("not-from-disc", label, read_from))
-            elif status == "built":
-                disc = (False, 1, ("built", label))
-            else:  # failed
-                disc = (False, 0, ("failed", label))
-            per_disc[disc_key] = disc
-        counts, rank, why = disc
+        disc = per_disc.get(disc_id)
+        if disc is None:  # destroyed, or the disc left out
+            continue
+        order, label, iso, counts, rank, why = disc
         if counts:
             if checked_at is None:
                 rank, why = 3, ("never-checked", label)
             else:
-                item_marked = (c_mac is not None if mark_key is None
-                               else marks.item_ok(mark_key, archive, label, iso, doc_id, item, checked_at, c_mac))
+                item_marked = (bool(c_mac) if mark_key is None
+                               else marks.item_ok(mark_key, archive, label, iso, doc_id, item[0], checked_at, c_mac))
                 rank, why = (4, None) if item_marked else (3, ("unmarked-item", label))
         prior = best.get(doc_id)
-        if prior is None or rank > prior[0]:
-            best[doc_id] = (rank, why)
+        if prior is None or rank > prior[0] or (rank == prior[0] and order < prior[2]):
+            best[doc_id] = (rank, why, order)
     worded: dict[tuple, Reason] = {}
     return {doc_id: None if why is None else (worded.get(why) or worded.setdefault(why, _reason(*why)))
-            for doc_id, (_rank, why) in best.items()}
+            for doc_id, (_rank, why, _order) in best.items()}
 
 
 def _reason(kind: str, label: str, read_from: str | None = None) -> Reason:
