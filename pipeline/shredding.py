@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, authority
@@ -71,11 +71,11 @@ def plain_rows(s: Session, stmt: object) -> object:
 _IN_LIST_LIMIT = 500
 
 
-def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
+def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | Select | None = None, *,
                   exclude_disc: int | None = None, mark_key: bytes | None = None) -> dict[int, str | None]:
     """Per document on any disc (but ``exclude_disc``): ``None`` if its scan counts as archived,
     else why not (the reason of the disc that came closest). Documents on no disc are not in the
-    result. The verification marks count only with their MAC (:mod:`pipeline.verify_marks`): with
+    result (``document_ids`` may be a select of ids). The verification marks count only with their MAC (:mod:`pipeline.verify_marks`): with
     ``mark_key`` (derived from the unlocked master key) each MAC is checked; without it, only that
     one is there."""
     from pipeline import keystore
@@ -114,7 +114,9 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = 
         stmt = select(DiscItemRow.document_id, DiscItemRow.disc_id, DiscItemRow.checked_at, DiscItemRow.checked_mac,
                       DiscItemRow.vault_item)
     wanted: set[int] | None = None
-    if document_ids is not None:
+    if isinstance(document_ids, Select):  # the ids as a query: the database leaves the others out
+        stmt = stmt.where(DiscItemRow.document_id.in_(document_ids))
+    elif document_ids is not None:
         ids = list(document_ids)
         if len(ids) > _IN_LIST_LIMIT:
             wanted = set(ids)
@@ -272,7 +274,7 @@ def _list_rows(s: Session, cfg: Config, today: dt.date) -> list[tuple[tuple, Ent
                                                .where(Hold.released_on.is_(None)).order_by(Hold.id)):
         holds.setdefault(case_id, []).append((hold_id, reason))
     # the disc state of documents still to do only: a confirmed entry's state does not depend on it
-    discs = archive_state(s, cfg, [r[3] for r in rows if r[1] is None])
+    discs = archive_state(s, cfg, select(ShredEntry.document_id).where(ShredEntry.confirmed_by.is_(None)))
     dates: dict = {}
     out = []
     for r in rows:
