@@ -75,9 +75,9 @@ def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | Select 
                   exclude_disc: int | None = None, mark_key: bytes | None = None) -> dict[int, str | None]:
     """Per document on any disc (but ``exclude_disc``): ``None`` if its scan counts as archived,
     else why not (the reason of the disc that came closest). Documents on no disc are not in the
-    result (``document_ids`` may be a select of ids). The verification marks count only with their MAC (:mod:`pipeline.verify_marks`): with
-    ``mark_key`` (derived from the unlocked master key) each MAC is checked; without it, only that
-    one is there."""
+    result; ``document_ids`` may be a select of ids. The verification marks count only with their
+    MAC (:mod:`pipeline.verify_marks`): with ``mark_key`` (derived from the unlocked master key)
+    each MAC is checked; without it, only that one is there."""
     from pipeline import keystore
     from pipeline import verify_marks as marks
 
