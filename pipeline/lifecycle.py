@@ -17,7 +17,6 @@ from pipeline.shredding import archived_document_ids, plain_rows
 def archive_due(s: Session, cfg: Config, as_of: dt.date) -> list[dict]:
     """Cases inactive for the archive period (and not disposed of), with their outstanding work."""
     # plain columns, one query per table (no ORM objects): this runs on every dashboard load
-    live = select(Case.id).where(Case.disposed_on.is_(None))
     cases = plain_rows(s, select(Case.id, Case.ref, Case.last_activity).where(Case.disposed_on.is_(None)).order_by(Case.ref))
     memo: dict[dt.date, object] = {}  # the dates by last activity: many cases share a day
     due = [(cid, ref, last, memo.get(last) or memo.setdefault(last, case_dates(cfg, last))) for cid, ref, last in cases]
@@ -28,21 +27,20 @@ def archive_due(s: Session, cfg: Config, as_of: dt.date) -> list[dict]:
     refs = {c[1] for c in due}
     holds: dict[int, list[dict]] = defaultdict(list)
     for case_id, hold_id, reason in plain_rows(s, select(Hold.case_id, Hold.id, Hold.reason)
-                                              .where(Hold.released_on.is_(None), Hold.case_id.in_(live)).order_by(Hold.id)):
+                                              .where(Hold.released_on.is_(None)).order_by(Hold.id)):
         holds[case_id].append({"id": hold_id, "reason": reason})
-    docs = [d for d in plain_rows(s,
-        select(Document.id, Document.case_id, Document.decision, ShredEntry.id, ShredEntry.confirmed_by)
-        .outerjoin(ShredEntry, ShredEntry.document_id == Document.id)
-        .where(Document.case_id.in_(live)).order_by(Document.id)) if d[1] in ids]
+    docs = [d for d in plain_rows(s, select(Document.id, Document.case_id, Document.decision)
+                                  .where(Document.case_id.is_not(None)).order_by(Document.id)) if d[1] in ids]
+    open_paper = set(s.scalars(select(ShredEntry.document_id).where(ShredEntry.confirmed_by.is_(None))))
     review = plain_rows(s, select(Document.id, Document.suggested_ref)
                        .where(Document.decision == "review", Document.suggested_ref.is_not(None)).order_by(Document.id))
-    archived = archived_document_ids(s, cfg, [d[0] for d in docs])
+    archived = archived_document_ids(s, cfg, [d[0] for d in docs if d[2] == "retain"])  # only these are asked about
     not_on_disc: dict[int, list[int]] = defaultdict(list)
     unshredded: dict[int, list[int]] = defaultdict(list)
-    for doc_id, case_id, decision, entry_id, confirmed_by in docs:
+    for doc_id, case_id, decision in docs:
         if decision == "retain" and doc_id not in archived:
             not_on_disc[case_id].append(doc_id)
-        if entry_id is not None and confirmed_by is None:
+        if doc_id in open_paper:  # its paper is on the shred list, not yet confirmed shredded
             unshredded[case_id].append(doc_id)
     review_of: dict[str, list[int]] = defaultdict(list)
     for doc_id, ref in review:
