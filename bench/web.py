@@ -1,13 +1,15 @@
 """The staff web app at the scale of a busy service's whole history.
 
-    .venv/bin/python bench/web.py [--cases 10000] [--docs-per-case 10] [--repeat 20]
+    .venv/bin/python bench/web.py [--cases 10000] [--docs-per-case 10] [--events 100000] [--repeat 20]
 
 Builds a register of N cases with 10 documents each (bench/disposal.py's generator: all retained,
-on verified discs), adds review items and shred entries, a staff account, and serves the app with
+on verified discs), adds review items and shred entries, a staff account, an audit log of years of
+use (``--events``, sealed every 20), and serves the app with
 uvicorn on 127.0.0.1 in this process. Then times, over real HTTP from a client in the same process,
 the pages an adviser opens most (dashboard, review queue, shred list), median of ``--repeat`` loads
 after one warm-up, side by side with the library call each page wraps (the same data, no HTTP, no
-HTML): the ratio is what the web layer costs. Then the page preview: one real scanned page,
+HTML; the dashboard's library call reuses a recent audit check as the page does): the ratio is
+what the web layer costs. Then the keyed audit check itself, and the page preview: one real scanned page,
 encrypted in the vault, decrypted and rendered to PNG per request, against the bare decrypt.
 """
 
@@ -48,7 +50,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build(folder: Path, n_cases: int, per_case: int) -> object:
+def add_audit_events(ws: object, n_events: int, seal_every: int = 20) -> None:
+    """``n_events`` more events on the audit log, as years of use leave it: chained, a seal after
+    every ``seal_every`` (as each keyed command seals what it recorded)."""
+    from sqlalchemy import insert
+
+    from pipeline import audit, keystore
+    from pipeline.models import AuditEvent, AuditHead, AuditSeal
+
+    with ws.transaction() as s:
+        master = keystore.unlock(s, PASSPHRASE)
+        key, archive = audit.seal_key(master), keystore.archive_id(s)
+        head = s.get(AuditHead, 1)
+        seq, prev, mac = head.seq, head.hash, head.sealed_mac or audit.GENESIS
+        events, seals = [], []
+        for k in range(n_events):
+            seq += 1
+            at = (dt.datetime(2020, 1, 1) + dt.timedelta(minutes=k)).isoformat(timespec="microseconds")
+            details = audit._canonical({"document": k, "unlocked_with": "staff-password"}).decode()  # noqa: SLF001 - as record() writes it
+            digest = audit.event_hash(seq, at, "bench", "review.file", f"PPS-2020-{k % 10000:04d}", f"document:{k}", details, prev)
+            events.append({"seq": seq, "at": at, "actor": "bench", "action": "review.file", "case_ref": f"PPS-2020-{k % 10000:04d}",
+                           "subject": f"document:{k}", "details": details, "prev_hash": prev, "hash": digest})
+            prev = digest
+            if seq % seal_every == 0 or k == n_events - 1:
+                mac = audit.seal_mac(key, archive, seq, digest, mac)
+                seals.append({"seq": seq, "hash": digest, "mac": mac, "at": at})
+        for rows, model in ((events, AuditEvent), (seals, AuditSeal)):
+            for i in range(0, len(rows), 5000):
+                s.execute(insert(model), rows[i:i + 5000])
+        if events:
+            head.seq, head.hash, head.sealed_seq, head.sealed_mac = seq, prev, seals[-1]["seq"], seals[-1]["mac"]
+
+
+def build(folder: Path, n_cases: int, per_case: int, n_events: int = 100_000) -> object:
     from sqlalchemy import insert, select, update
 
     from bench.disposal import build as build_register
@@ -66,6 +100,7 @@ def build(folder: Path, n_cases: int, per_case: int) -> object:
             s.execute(insert(ShredEntry), rows[k:k + 5000])
     recovery = authority.recover(ws, PASSPHRASE)
     staff.add(ws, recovery, "bench", "manager", PASSWORD.encode())
+    add_audit_events(ws, n_events)
     return ws
 
 
@@ -100,6 +135,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--cases", type=int, default=10_000)
     ap.add_argument("--docs-per-case", type=int, default=10)
+    ap.add_argument("--events", type=int, default=100_000, help="audit events to add")
     ap.add_argument("--repeat", type=int, default=20)
     a = ap.parse_args()
     os.environ["PPS_ARCHIVE__CRYPTO__KDF_LOG2_N"] = "10"
@@ -108,12 +144,14 @@ def main() -> None:
 
     import httpx
 
-    from pipeline import dashboard, previews, review, shredding, staff
+    from pipeline import authority, dashboard, previews, review, shredding, staff
+    from pipeline.web.views.dashboard import AUDIT_CHECK_MAX_AGE
 
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         t0 = time.perf_counter()
-        ws = build(Path(tmp), a.cases, a.docs_per_case)
-        print(f"{a.cases} cases, {a.cases * a.docs_per_case} documents: set-up {time.perf_counter() - t0:.0f} s")
+        ws = build(Path(tmp), a.cases, a.docs_per_case, a.events)
+        print(f"{a.cases} cases, {a.cases * a.docs_per_case} documents, {a.events} more audit events: "
+              f"set-up {time.perf_counter() - t0:.0f} s")
         url, server = serve(ws)
         with httpx.Client(base_url=url, timeout=600) as client:
             page = client.get("/login")
@@ -130,7 +168,7 @@ def main() -> None:
 
             auth = staff.login(ws, "bench", PASSWORD.encode())
             rows = [
-                ("dashboard", "/", lambda: dashboard.summary(ws, today, auth=auth)),
+                ("dashboard", "/", lambda: dashboard.summary(ws, today, auth=auth, audit_max_age=AUDIT_CHECK_MAX_AGE)),
                 ("review queue", "/review", library(review.queue)),
                 ("shred list", "/shred", library(shredding.shred_list, ws.config, today=today)),
                 ("intake", "/intake", lambda: dashboard.list_inputs(ws)),
@@ -140,6 +178,10 @@ def main() -> None:
                 page_ms = _median_ms(lambda p=path: client.get(p).raise_for_status(), a.repeat)
                 lib_ms = _median_ms(lib, a.repeat)
                 print(f"{name:<14} {page_ms:>9.1f} {lib_ms:>11.1f} {page_ms / lib_ms:>6.2f}")
+            fresh = _median_ms(lambda: dashboard.summary(ws, today, auth=auth), a.repeat)
+            check = _median_ms(lambda: authority.audit_chain_report(ws, auth), a.repeat)
+            print(f"\ndashboard with a fresh audit check every time: {fresh:.1f} ms; the keyed audit check alone "
+                  f"(POST /audit/verify's call): {check:.1f} ms")
         preview(Path(tmp), a.repeat, previews)
         server.should_exit = True
         ws.close()

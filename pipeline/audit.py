@@ -39,6 +39,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from pipeline.models import AuditEvent, AuditHead, AuditSeal, Setting
+
+try:
+    from json.encoder import encode_basestring_ascii as _encode_ascii  # what json.dumps(ensure_ascii=True) uses
+except ImportError:  # pragma: no cover - the C accelerator is part of CPython
+    from json.encoder import py_encode_basestring_ascii as _encode_ascii
 from pps_archive.errors import AuditChainBroken
 
 GENESIS = "0" * 64
@@ -51,6 +56,19 @@ def _canonical(data: dict[str, Any]) -> bytes:
 
 
 def event_hash(seq: int, at: str, actor: str, action: str, case_ref: str | None, subject: str | None, details: str, prev: str) -> str:
+    if type(seq) is int:
+        # the canonical JSON below, written out (the keys in sorted order): the same bytes, without
+        # building an encoder per event (the audit check hashes every event of the log); a value
+        # that is not text (or None where None may be) takes the general path
+        e = _encode_ascii
+        try:
+            text = ('{"action":' + e(action) + ',"actor":' + e(actor) + ',"at":' + e(at) + ',"case_ref":'
+                    + ("null" if case_ref is None else e(case_ref)) + ',"details":' + e(details) + ',"prev":' + e(prev)
+                    + ',"seq":' + str(seq) + ',"subject":' + ("null" if subject is None else e(subject)) + "}")
+        except TypeError:
+            pass
+        else:
+            return hashlib.sha256(text.encode()).hexdigest()
     payload = {
         "seq": seq,
         "at": at,
@@ -173,15 +191,70 @@ class ChainReport:
                 "sealed_seq": self.sealed_seq, "unsealed": self.unsealed}
 
 
-def verify(session: Session, master_key: bytes | None = None) -> ChainReport:
+#: the last check of each database's log in this process, keyed or not: when it was made, what the
+#: log looked like (:func:`_fingerprint`), and its report or the problem found
+_RECENT: dict[tuple[str, bool], tuple[float, tuple, ChainReport | dict]] = {}
+
+
+def _fingerprint(session: Session) -> tuple:
+    """What moves whenever the log is appended to or sealed (or rows are deleted): the head row,
+    and the number and the last of the events and of the seals."""
+    from sqlalchemy import func
+
+    head = session.get(AuditHead, 1)
+    events = session.execute(select(func.count(), func.max(AuditEvent.seq))).one()
+    seals = session.execute(select(func.count(), func.max(AuditSeal.seq), func.max(AuditSeal.mac))).one()
+    return ((head.seq, head.hash, head.sealed_seq, head.sealed_mac) if head is not None else None,
+            tuple(events), tuple(seals))
+
+
+def verify_recent(session: Session, master_key: bytes | None = None, *, max_age: float) -> ChainReport:
+    """:func:`verify`, or the answer of this process's last check of the same database's log (as
+    keyed) if it is at most ``max_age`` seconds old and the log's head, seals and number of events
+    are as they were then; a chain found broken raises again. For a page loaded often: a log
+    changed in place (its head and seals untouched) shows as broken at the latest ``max_age``
+    seconds after the change, at once if any other check ran since (the audit page's, say)."""
+    import time
+
+    key = (str(session.get_bind().url), master_key is not None)
+    mark = _fingerprint(session)
+    hit = _RECENT.get(key)
+    if max_age > 0 and hit is not None and time.monotonic() - hit[0] <= max_age and hit[1] == mark:
+        if isinstance(hit[2], dict):
+            raise AuditChainBroken(**hit[2])
+        return hit[2]
+    return verify(session, master_key, _mark=mark)
+
+
+def verify(session: Session, master_key: bytes | None = None, *, _mark: tuple | None = None) -> ChainReport:
     """Check the whole chain; raise :class:`AuditChainBroken` naming the first problem.
 
     With ``master_key`` every seal's MAC is checked, so events deleted or rewritten before the last
     seal (hashes recomputed or not) and removed seals are detected. Without it only the structure
-    is checked (``keyed=False``): that proves nothing against someone who can write the database."""
-    seals = {seq: (digest, mac) for seq, digest, mac in session.execute(select(AuditSeal.seq, AuditSeal.hash, AuditSeal.mac))}
+    is checked (``keyed=False``): that proves nothing against someone who can write the database.
+    Remembers its answer for :func:`verify_recent`."""
+    import time
+
+    key, at = (str(session.get_bind().url), master_key is not None), time.monotonic()
+    mark = _mark if _mark is not None else _fingerprint(session)
+    try:
+        report = _verify(session, master_key)
+    except AuditChainBroken as exc:
+        _RECENT[key] = (at, mark, dict(exc.fields))
+        if master_key is not None:  # broken under the key is broken: an unkeyed look must not say intact
+            _RECENT[(key[0], False)] = (at, mark, dict(exc.fields))
+        raise
+    _RECENT[key] = (at, mark, report)
+    return report
+
+
+def _verify(session: Session, master_key: bytes | None) -> ChainReport:
+    if session.autoflush:
+        session.flush()
+    conn = session.connection()  # plain rows, no ORM layer: every event of the log is read
+    seals = {seq: (digest, mac) for seq, digest, mac in conn.execute(select(AuditSeal.seq, AuditSeal.hash, AuditSeal.mac))}
     expected_seq, prev = 1, GENESIS
-    rows = session.execute(
+    rows = conn.execute(
         select(AuditEvent.seq, AuditEvent.at, AuditEvent.actor, AuditEvent.action, AuditEvent.case_ref,
                AuditEvent.subject, AuditEvent.details, AuditEvent.prev_hash, AuditEvent.hash)
         .order_by(AuditEvent.seq)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.models import Case, Disc, DisposalPlanRecord, Document, Input, QuarantineEntry
+from pipeline.models import Case, Disc, DisposalPlanRecord, Document, Hold, Input, QuarantineEntry
 
 if TYPE_CHECKING:
     from pipeline.authority import Unlocked
@@ -100,43 +100,50 @@ def _reread_due(s: Session, ws: Workspace, today: dt.date) -> dict[str, Any]:
 
 
 def _shred(s: Session, ws: Workspace, today: dt.date) -> dict[str, int]:
-    from pipeline.shredding import OPEN_STATES, shred_list
+    from pipeline.shredding import OPEN_STATES, shred_counts
 
-    counts = dict.fromkeys(OPEN_STATES, 0)
-    for row in shred_list(s, ws.config, today=today, include_confirmed=False):
-        counts[row["state"]] = counts.get(row["state"], 0) + 1
-    return counts
+    counts = shred_counts(s, ws.config, today=today)
+    return {st: counts[st] for st in OPEN_STATES}
 
 
 def _disposal(s: Session, ws: Workspace, today: dt.date) -> dict[str, Any]:
-    from pipeline.cases import active_holds, case_dates
+    from pipeline.cases import case_dates
+    from pipeline.shredding import plain_rows
 
-    cases = list(s.scalars(select(Case).where(Case.disposed_on.is_(None)).options(selectinload(Case.holds))))
-    due = [c for c in cases if case_dates(ws.config, c.last_activity).dispose_after <= today]
-    later = [case_dates(ws.config, c.last_activity).dispose_after for c in cases if c not in due]
+    # plain columns (no ORM objects): the dates of every live case, and which are under a hold
+    cases = plain_rows(s, select(Case.id, Case.ref, Case.last_activity).where(Case.disposed_on.is_(None)))
+    held_ids = set(s.scalars(select(Hold.case_id).where(Hold.released_on.is_(None))))
+    due, later, memo = [], [], {}
+    for case_id, ref, last in cases:
+        after = memo.get(last) or memo.setdefault(last, case_dates(ws.config, last).dispose_after)
+        if after <= today:
+            due.append((case_id, ref))
+        else:
+            later.append(after)
     plans = s.scalars(select(DisposalPlanRecord).where(DisposalPlanRecord.executed_at.is_(None),
                                                       DisposalPlanRecord.expires_at > dt.datetime.combine(today, dt.time())))
     return {
         "cases_due": len(due),
-        "held": sorted(c.ref for c in due if active_holds(c)),
+        "held": sorted(ref for case_id, ref in due if case_id in held_ids),
         "next_due_on": _iso(min(later)) if later else None,
         "plans_waiting": [{"id": p.id, "as_of": _iso(p.as_of), "prepared_by": p.prepared_by,
                            "approved": p.approved_by is not None} for p in plans],
     }
 
 
-def _audit(s: Session, auth: Unlocked | None) -> dict[str, Any]:
+def _audit(s: Session, auth: Unlocked | None, max_age: float = 0) -> dict[str, Any]:
     from pipeline import audit
     from pps_archive.errors import AuditChainBroken
 
     try:
-        report = audit.verify(s, auth.master if auth is not None else None)
+        report = audit.verify_recent(s, auth.master if auth is not None else None, max_age=max_age)
     except AuditChainBroken as exc:
         return {"ok": False, "problem": str(exc), "keyed": auth is not None}
     return report.as_dict()
 
 
-def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now: dt.datetime | None = None) -> dict[str, Any]:
+def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now: dt.datetime | None = None,
+            audit_max_age: float = 0) -> dict[str, Any]:
     """The first screen: ``live`` (see :func:`live`), ``processing`` (the inputs queued or being
     processed, oldest first), ``archive_due`` (cases inactive for the archive period with work
     outstanding: ``ref``, what is left), ``discs`` (``to_build``, ``to_verify``, ``to_burn``,
@@ -145,7 +152,11 @@ def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now:
     ``reread_due`` (discs due for their read-back from the drive, or failed and to replace:
     ``count``, ``months``, ``discs`` with ``label``, ``action``, ``due_on``, ``location``), ``audit``
     (the chain verified: with ``auth`` every seal under the master key, else the structure only).
-    One read transaction."""
+    One read transaction.
+
+    ``audit_max_age`` (seconds; 0, the default, checks on every call): the audit part may be this
+    process's last check of the log if no older than that and the log's head and seals have not
+    moved since (:func:`pipeline.audit.verify_recent`)."""
     from pipeline.lifecycle import archive_due
 
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
@@ -167,7 +178,7 @@ def summary(ws: Workspace, today: dt.date, *, auth: Unlocked | None = None, now:
             "shred": _shred(s, ws, today),
             "disposal": _disposal(s, ws, today),
             "reread_due": _reread_due(s, ws, today),
-            "audit": _audit(s, auth),
+            "audit": _audit(s, auth, audit_max_age),
         }
 
 

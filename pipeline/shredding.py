@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import audit, authority
@@ -57,54 +57,113 @@ UNMARKED_ITEM = ("its scan on disc {label} has no re-hash vouched for by the mas
 UNMARKED_HINT = "Run 'pps-archive media verify --full /dev/sr0' (with the disc in the drive)."
 
 
-def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
+def plain_rows(s: Session, stmt: object) -> object:
+    """Run a select of columns on the session's connection, in its transaction: plain rows, without
+    the ORM's per-row work (tens of thousands of rows on a dashboard). Flushes first, as the
+    session's own ``execute`` would."""
+    if s.autoflush:
+        s.flush()
+    return s.connection().execute(stmt).all()
+
+
+#: beyond this many document ids, :func:`archive_state` reads every disc item and keeps those asked
+#: for (the same answer; a long ``IN (...)`` list costs more than the rows it leaves out)
+_IN_LIST_LIMIT = 500
+
+
+def archive_state(s: Session, cfg: Config, document_ids: Iterable[int] | Select | None = None, *,
                   exclude_disc: int | None = None, mark_key: bytes | None = None) -> dict[int, str | None]:
     """Per document on any disc (but ``exclude_disc``): ``None`` if its scan counts as archived,
     else why not (the reason of the disc that came closest). Documents on no disc are not in the
-    result. The verification marks count only with their MAC (:mod:`pipeline.verify_marks`): with
-    ``mark_key`` (derived from the unlocked master key) each MAC is checked; without it, only that
-    one is there."""
+    result; ``document_ids`` may be a select of ids. The verification marks count only with their
+    MAC (:mod:`pipeline.verify_marks`): with ``mark_key`` (derived from the unlocked master key)
+    each MAC is checked; without it, only that one is there."""
     from pipeline import keystore
     from pipeline import verify_marks as marks
 
     medium = cfg.section("media")["archive_medium"]
     archive = keystore.archive_id(s) if mark_key is not None else ""
-    stmt = (select(DiscItemRow.document_id, DiscItemRow.checked_at, Disc.label, Disc.status, Disc.medium_verified_at,
-                   Disc.verified_from, Disc.iso_sha256, Disc.medium_mac, DiscItemRow.vault_item, DiscItemRow.checked_mac)
-            .join(Disc).where(Disc.status != "destroyed").order_by(Disc.label))
-    if document_ids is not None:
-        stmt = stmt.where(DiscItemRow.document_id.in_(list(document_ids)))
-    if exclude_disc is not None:
-        stmt = stmt.where(Disc.id != exclude_disc)
-    best: dict[int, tuple[int, str | None]] = {}
-    for doc_id, checked_at, label, status, medium_at, read_from, iso, m_mac, item, c_mac in s.execute(stmt):
-        if mark_key is None:
-            medium_marked, item_marked = m_mac is not None, c_mac is not None
-        else:
-            medium_marked = marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac)
-            item_marked = marks.item_ok(mark_key, archive, label, iso, doc_id, item, checked_at, c_mac)
+    # what depends on the disc alone, worked out once per disc (a few hundred) rather than per item
+    # (a hundred thousand): its label, image hash, whether it counts, else its rank and reason. The
+    # discs in label order (the database's): of two discs that come as close, the first one's reason
+    per_disc: dict[int, tuple[int, str, str, bool, int, tuple | None]] = {}
+    discs = plain_rows(s, select(Disc.id, Disc.label, Disc.status, Disc.medium_verified_at, Disc.verified_from,
+                                 Disc.iso_sha256, Disc.medium_mac).where(Disc.status != "destroyed").order_by(Disc.label))
+    for order, (disc_id, label, status, medium_at, read_from, iso, m_mac) in enumerate(discs):
+        if disc_id == exclude_disc:
+            continue
+        medium_marked = (m_mac is not None if mark_key is None
+                         else marks.medium_ok(mark_key, archive, label, iso, medium_at, m_mac))
         if _disc_counts(status, medium_at, read_from, medium, medium_marked):
-            if checked_at is None:
-                rank, why = 3, Reason(
-                    f"its scan on disc {label} has never been decrypted and re-hashed: verify the disc (or its image) in full first",
-                    "Run 'pps-archive media verify --full' on it.")
-            else:
-                rank, why = (4, None) if item_marked else (3, Reason(UNMARKED_ITEM.format(label=label), UNMARKED_HINT))
+            disc = (True, 0, None)
         elif status in ARCHIVED_STATUSES and medium_at is not None and not medium_marked:
-            rank, why = 2, Reason(UNMARKED_READ.format(label=label), UNMARKED_HINT)
+            disc = (False, 2, ("unmarked-read", label))
         elif status in ARCHIVED_STATUSES:
-            rank, why = 2, Reason(f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, "
-                                  f"not from the disc: burn it to a CD and verify it from the drive or the mounted disc",
-                                  "For example 'pps-archive media verify /dev/sr0'.")
+            disc = (False, 2, ("not-from-disc", label, read_from))
         elif status == "built":
-            rank, why = 1, Reason(f"disc {label} is built but not verified: burn it and verify the disc",
-                                  "Run 'pps-archive media verify' on the disc.")
+            disc = (False, 1, ("built", label))
         else:  # failed
-            rank, why = 0, Reason(f"disc {label} failed verification: build a new disc from the vault and verify it",
-                                  "Build it with 'pps-archive media build'.")
-        if doc_id not in best or rank > best[doc_id][0]:
-            best[doc_id] = (rank, why)
-    return {doc_id: why for doc_id, (_rank, why) in best.items()}
+            disc = (False, 0, ("failed", label))
+        per_disc[disc_id] = (order, label, iso, *disc)
+    if not per_disc:
+        return {}
+    if mark_key is None:
+        stmt = select(DiscItemRow.document_id, DiscItemRow.disc_id, DiscItemRow.checked_at,
+                      DiscItemRow.checked_mac.is_not(None))
+    else:
+        stmt = select(DiscItemRow.document_id, DiscItemRow.disc_id, DiscItemRow.checked_at, DiscItemRow.checked_mac,
+                      DiscItemRow.vault_item)
+    wanted: set[int] | None = None
+    if isinstance(document_ids, Select):  # the ids as a query: the database leaves the others out
+        stmt = stmt.where(DiscItemRow.document_id.in_(document_ids))
+    elif document_ids is not None:
+        ids = list(document_ids)
+        if len(ids) > _IN_LIST_LIMIT:
+            wanted = set(ids)
+        else:
+            stmt = stmt.where(DiscItemRow.document_id.in_(ids))
+    # per document the best (rank, what the reason is made from, the disc's order); worded at the end
+    best: dict[int, tuple[int, tuple | None, int]] = {}
+    for doc_id, disc_id, checked_at, c_mac, *item in plain_rows(s, stmt):
+        if wanted is not None and doc_id not in wanted:
+            continue
+        disc = per_disc.get(disc_id)
+        if disc is None:  # destroyed, or the disc left out
+            continue
+        order, label, iso, counts, rank, why = disc
+        if counts:
+            if checked_at is None:
+                rank, why = 3, ("never-checked", label)
+            else:
+                item_marked = (bool(c_mac) if mark_key is None
+                               else marks.item_ok(mark_key, archive, label, iso, doc_id, item[0], checked_at, c_mac))
+                rank, why = (4, None) if item_marked else (3, ("unmarked-item", label))
+        prior = best.get(doc_id)
+        if prior is None or rank > prior[0] or (rank == prior[0] and order < prior[2]):
+            best[doc_id] = (rank, why, order)
+    worded: dict[tuple, Reason] = {}
+    return {doc_id: None if why is None else (worded.get(why) or worded.setdefault(why, _reason(*why)))
+            for doc_id, (_rank, why, _order) in best.items()}
+
+
+def _reason(kind: str, label: str, read_from: str | None = None) -> Reason:
+    """The words of :func:`archive_state`'s reasons, by kind."""
+    if kind == "never-checked":
+        return Reason(f"its scan on disc {label} has never been decrypted and re-hashed: verify the disc (or its image) in full first",
+                      "Run 'pps-archive media verify --full' on it.")
+    if kind == "unmarked-item":
+        return Reason(UNMARKED_ITEM.format(label=label), UNMARKED_HINT)
+    if kind == "unmarked-read":
+        return Reason(UNMARKED_READ.format(label=label), UNMARKED_HINT)
+    if kind == "not-from-disc":
+        return Reason(f"disc {label} was verified from {'its image file' if read_from == 'image' else 'a folder'}, "
+                      f"not from the disc: burn it to a CD and verify it from the drive or the mounted disc",
+                      "For example 'pps-archive media verify /dev/sr0'.")
+    if kind == "built":
+        return Reason(f"disc {label} is built but not verified: burn it and verify the disc",
+                      "Run 'pps-archive media verify' on the disc.")
+    return Reason(f"disc {label} failed verification: build a new disc from the vault and verify it",
+                  "Build it with 'pps-archive media build'.")
 
 
 def archived_document_ids(s: Session, cfg: Config, document_ids: Iterable[int] | None = None, *,
@@ -128,19 +187,34 @@ class EntryState:
 def entry_state(entry: ShredEntry, holds: list[Hold], disc_state: str | None, *, cfg: Config, today: dt.date,
                 on_disc: bool = True) -> EntryState:
     """``disc_state``: None when the scan is archived, else why not; ``on_disc`` False when it is on none."""
-    if entry.confirmed_by is not None:
-        return EntryState("confirmed", None)
-    if holds:
-        h = holds[0]
-        return EntryState("blocked", f"case is under a {HOLD_REASON_WORDS[h.reason]} hold (hold {h.id})")
     doc = entry.document
     case = doc.case
-    if case is not None and case.disposed_on is None:
-        due = case_dates(cfg, case.last_activity).archive_due
+    return _entry_state(entry.confirmed_by, [(h.id, h.reason) for h in holds], doc.decision,
+                        case.ref if case is not None else None, case is not None and case.disposed_on is None,
+                        case.last_activity if case is not None else None, disc_state, on_disc, cfg=cfg, today=today)
+
+
+def _entry_state(confirmed_by: str | None, holds: list[tuple[int, str]], decision: str, case_ref: str | None,
+                 case_live: bool, last_activity: dt.date | None, disc_state: str | None, on_disc: bool, *,
+                 cfg: Config, today: dt.date, dates: dict | None = None) -> EntryState:
+    """:func:`entry_state` from the plain values it looks at: ``holds`` the active ones as
+    ``(id, reason)``, oldest first; ``case_live`` a case not disposed of; ``dates`` a memo of
+    :func:`case_dates` by last activity."""
+    if confirmed_by is not None:
+        return EntryState("confirmed", None)
+    if holds:
+        hold_id, reason = holds[0]
+        return EntryState("blocked", f"case is under a {HOLD_REASON_WORDS[reason]} hold (hold {hold_id})")
+    if case_live:
+        due = dates.get(last_activity) if dates is not None else None
+        if due is None:
+            due = case_dates(cfg, last_activity).archive_due
+            if dates is not None:
+                dates[last_activity] = due
         if due > today:
-            return EntryState("waiting", f"case {case.ref} is still active: its paper is shredded when it is archived, "
+            return EntryState("waiting", f"case {case_ref} is still active: its paper is shredded when it is archived, "
                               f"from {due.isoformat()}", due)
-    if doc.decision == "retain" and (disc_state is not None or not on_disc):
+    if decision == "retain" and (disc_state is not None or not on_disc):
         return EntryState("blocked", disc_state if on_disc else NOT_ON_DISC)
     return EntryState("pending", None)
 
@@ -185,34 +259,70 @@ def check_states(states: Iterable[str] | None) -> tuple[str, ...]:
     return chosen
 
 
+def _list_rows(s: Session, cfg: Config, today: dt.date) -> list[tuple[tuple, EntryState]]:
+    """Every entry as the columns a listing shows, with its state: the rules of :func:`_states`
+    on plain rows (no ORM objects, one query per table), for listings and counts at any size."""
+    rows = list(plain_rows(s,
+        select(ShredEntry.id, ShredEntry.confirmed_by, ShredEntry.confirmed_on, Document.id, Document.doc_class,
+               Document.pages, Document.decision, Case.id, Case.ref, Case.disposed_on, Case.last_activity)
+        .join(Document, ShredEntry.document_id == Document.id)
+        .outerjoin(Case, Document.case_id == Case.id)
+        .order_by(ShredEntry.id)
+    ))
+    holds: dict[int, list[tuple[int, str]]] = {}
+    for case_id, hold_id, reason in plain_rows(s, select(Hold.case_id, Hold.id, Hold.reason)
+                                               .where(Hold.released_on.is_(None)).order_by(Hold.id)):
+        holds.setdefault(case_id, []).append((hold_id, reason))
+    # the disc state of documents still to do only: a confirmed entry's state does not depend on it
+    discs = archive_state(s, cfg, select(ShredEntry.document_id).where(ShredEntry.confirmed_by.is_(None)))
+    dates: dict = {}
+    out = []
+    for r in rows:
+        _id, confirmed_by, _on, doc_id, _cls, _pages, decision, case_id, ref, disposed_on, last = r
+        st = _entry_state(confirmed_by, holds.get(case_id, []) if case_id is not None else [], decision, ref,
+                          case_id is not None and disposed_on is None, last, discs.get(doc_id), doc_id in discs,
+                          cfg=cfg, today=today, dates=dates)
+        out.append((r, st))
+    return out
+
+
+def shred_counts(s: Session, cfg: Config, *, today: dt.date) -> dict[str, int]:
+    """How many entries are in each state on ``today`` (every state, zero included), as
+    :func:`shred_list` would list them. Read-only; runs in the caller's session."""
+    counts = dict.fromkeys(STATES, 0)
+    for _row, st in _list_rows(s, cfg, today):
+        counts[st.state] += 1
+    return counts
+
+
 def shred_list(s: Session, cfg: Config, *, today: dt.date, include_confirmed: bool = True,
                states: Iterable[str] | None = None) -> list[dict]:
     """The shred list on ``today``, filtered to ``states`` (default: every state, or the open ones
     without ``include_confirmed``). Read-only; runs in the caller's session."""
     wanted = check_states(states) if states is not None else (STATES if include_confirmed else OPEN_STATES)
-    entries = _entries(s)
-    rows = []
-    for e, st in zip(entries, _states(s, cfg, entries, today), strict=True):
-        doc = e.document
+    classes = cfg.classes
+    out = []
+    for (e_id, confirmed_by, confirmed_on, doc_id, doc_class, pages, decision, _case_id, ref, _disp, _last), st \
+            in _list_rows(s, cfg, today):
         if st.state not in wanted:
             continue
-        cls = cfg.classes.get(doc.doc_class or "")
-        rows.append({
-            "id": e.id,
-            "document": doc.id,
-            "case_ref": doc.case.ref if doc.case else None,
-            "class": doc.doc_class,
-            "pages": doc.pages,
+        cls = classes.get(doc_class or "")
+        out.append({
+            "id": e_id,
+            "document": doc_id,
+            "case_ref": ref,
+            "class": doc_class,
+            "pages": pages,
             "state": st.state,
             "blocked_reason": str(st.blocked_reason) if st.blocked_reason is not None else None,
             "blocked_hint": getattr(st.blocked_reason, "cli_hint", "") or None,  # the CLI's wording of what to do
             "due_on": st.due_on.isoformat() if st.due_on else None,
-            "decision": doc.decision,
+            "decision": decision,
             "holder": cls.holder if cls else None,
-            "confirmed_by": e.confirmed_by,
-            "confirmed_on": e.confirmed_on.isoformat() if e.confirmed_on else None,
+            "confirmed_by": confirmed_by,
+            "confirmed_on": confirmed_on.isoformat() if confirmed_on else None,
         })
-    return rows
+    return out
 
 
 def confirm(s: Session, cfg: Config, ids: list[int], *, auth: authority.Unlocked, today: dt.date, consent: str) -> list[int]:

@@ -4,6 +4,7 @@ entries as the logged-in person with a typed word, the printed list and the prin
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from sqlalchemy import select
@@ -90,3 +91,36 @@ def test_a_hold_blocks_an_entry_with_its_reason(browser, office, entries) -> Non
     r = browser.post("/shred/confirm", {"entry": str(entries["EHCP"]), "confirm": "SHREDDED"})
     assert r.status_code == 403 and "hold" in r.text
     assert set(_confirmed(office).values()) == {None}
+
+
+def test_a_long_list_comes_a_page_of_each_state_at_a_time(browser, office, entries, monkeypatch) -> None:  # noqa: ANN001
+    """Thousands of entries are no page: each state shows PAGE_SIZE rows (its heading the whole
+    count), and 'next' and 'previous' go through the rest, keeping the states chosen."""
+    from pipeline.models import Document, ShredEntry
+    from pipeline.web.views import shred as view
+
+    monkeypatch.setattr(view, "PAGE_SIZE", 2)
+    with office.transaction() as s:  # four more retained letters of the case, on no disc: blocked
+        letter = s.get(ShredEntry, entries["PPS-LETTER"]).document
+        copy = {c.key: getattr(letter, c.key) for c in Document.__table__.columns
+                if c.key not in ("id", "vault_item", "original_item")}
+        for _ in range(4):
+            doc = Document(**copy)
+            s.add(doc)
+            s.flush()
+            s.add(ShredEntry(document_id=doc.id))
+    browser.login("alice")
+    first = browser.get("/shred").text
+    assert "Blocked (5)" in first and "Pending (1)" in first and "Showing 1–2 of 5." in first
+    assert "Page 1 of 3" in first and 'href="/shred?page=2"' in first
+    rows = [int(m) for m in re.findall(r'<tr data-entry="(\d+)" class="state-blocked"', first)]
+    assert len(rows) == 2
+    seen = set(rows)
+    for page in (2, 3):
+        text = browser.get(f"/shred?page={page}").text
+        assert "Blocked (5)" in text and f"Page {page} of 3" in text
+        seen |= {int(m) for m in re.findall(r'<tr data-entry="(\d+)" class="state-blocked"', text)}
+    assert len(seen) == 5 and entries["PPS-LETTER"] in seen  # every entry, each on one page
+    only = browser.get("/shred?state=blocked&page=2").text
+    assert 'href="/shred?state=blocked&amp;page=1"' in only and 'href="/shred?state=blocked&amp;page=3"' in only
+    assert "Pending (" not in only

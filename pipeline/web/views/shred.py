@@ -16,6 +16,9 @@ nav = [("/shred", "Shred list", None)]
 
 #: what the person types to confirm paper shredded
 WORD = "SHREDDED"
+#: rows shown per state on one page of the list (``?page=2`` the next ones; every state's count is
+#: always the whole count)
+PAGE_SIZE = 200
 
 
 def _rows(ws, states=None) -> list[dict]:  # noqa: ANN001
@@ -26,10 +29,20 @@ async def shred_page(request: Request) -> Response:
     current(request)
     ws = workspace(request)
     wanted = request.query_params.getlist("state") or None
+    try:
+        page = max(1, int(request.query_params.get("page", "1")))
+    except ValueError:
+        page = 1
     rows = await call(_rows, ws, wanted)
     groups = {st: [r for r in rows if r["state"] == st] for st in shredding.STATES}
-    return render(request, "shred_list.html", groups=groups, states=shredding.STATES, word=WORD,
-                  shown=wanted or list(shredding.STATES))
+    totals = {st: len(g) for st, g in groups.items()}
+    start = (page - 1) * PAGE_SIZE
+    groups = {st: g[start:start + PAGE_SIZE] for st, g in groups.items()}  # a page of each: thousands of rows are no list
+    shown = wanted or list(shredding.STATES)
+    pages = max(1, -(-max((totals[st] for st in shown if st in totals), default=0) // PAGE_SIZE))
+    query = "&".join(f"state={st}" for st in wanted or ())
+    return render(request, "shred_list.html", groups=groups, totals=totals, states=shredding.STATES, word=WORD,
+                  shown=shown, page=page, pages=pages, start=start, query=query)
 
 
 async def shred_confirm(request: Request) -> Response:
