@@ -41,7 +41,7 @@ def _case_with_a_letter(office: Office, tmp: Path, ref: str, seed: int) -> None:
 
 
 def _menu_on_one_line(page) -> bool:  # noqa: ANN001
-    """At 1280 px the whole menu (a manager's twelve entries) fits on one line beside the account."""
+    """At 1280 px the whole menu (a manager's thirteen entries) fits on one line beside the account."""
     nav, link = page.locator("header.top nav"), page.locator("header.top nav a").first
     return nav.bounding_box()["height"] < 1.5 * link.bounding_box()["height"]
 
