@@ -24,5 +24,7 @@ def serve(app: AppContext, host: str | None, port: int | None) -> None:
     host, port = host or web["host"], port or web["port"]
     click.echo(f"pps-archive: serving the staff web app on http://{host}:{port}/ (Ctrl-C to stop)", err=True)
     # no access log: request lines name case references; errors still go to the log
+    # proxy headers are the app's own business (pipeline.web.app: only from the proxy on 127.0.0.1), so
+    # uvicorn does not rewrite the client or the scheme before the app sees them
     uvicorn.run(create_app(ws), host=host, port=port, log_level="warning", access_log=False, server_header=False,
-                proxy_headers=True, forwarded_allow_ips="127.0.0.1")
+                proxy_headers=False)
