@@ -18,6 +18,7 @@ from pipeline.models import AuditEvent, Base, Case
 from pipeline.workspace import Workspace
 from pps_archive.errors import AuditChainBroken, BackupExpired, IntegrityError, RestoreTargetInUse, WrongPassphrase
 from tests.conftest import PASSPHRASE, _pg_admin_url, _pg_exec, pg_drop_database
+from tests.auth_helpers import unlocked
 
 TODAY = dt.date.today()
 REFS = ("PPS-2024-0137", "PPS-2024-0138", "PPS-2025-0001")
@@ -31,7 +32,7 @@ def set_up_archive(ws: Workspace) -> None:
         keystore.authenticate_keys(s, master, ws.data_dir, actor="init")
     with ws.transaction() as s:
         for ref in REFS:
-            cases.open_case(s, ws.config, ref, today=TODAY, actor="alice", consent_to_store=True, passphrase=PASSPHRASE.encode())
+            cases.open_case(s, ws.config, ref, today=TODAY, auth=unlocked(s, None, "alice"), consent_to_store=True)
         audit.seal_on_commit(s, keystore.unlock(s, PASSPHRASE.encode()))
 
 
