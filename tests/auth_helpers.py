@@ -5,6 +5,29 @@ from __future__ import annotations
 from pipeline.config import Config
 from tests.conftest import PASSPHRASE
 
+#: the staff accounts the tests log in as (invented names): two staff, two managers
+PASSWORDS = {
+    "alice": "violet harbour cinnamon 42",
+    "bob": "tangerine glacier pylon 17",
+    "carol": "moss lantern quarry 93 owl",
+    "dave": "brass kettle meadow 58 fern",
+}
+ROLES = {"alice": "staff", "bob": "staff", "carol": "manager", "dave": "manager"}
+
+
+def add_staff(ws, roles: dict[str, str] | None = None):  # noqa: ANN001, ANN201 - a Workspace, returned
+    """Key the archive in ``ws`` with the recovery passphrase, as ``init`` does, and add the
+    accounts ``roles`` (default :data:`ROLES`) with their :data:`PASSWORDS`, as on day one."""
+    from pipeline import authority, keystore, staff
+
+    with ws.transaction() as s:
+        archive = keystore.ensure_archive_id(s)
+        keystore.ensure_master_key(s, ws.config, PASSPHRASE.encode(), archive, actor="init")
+    recovery = authority.recover(ws, PASSPHRASE.encode())
+    for name, role in (ROLES if roles is None else roles).items():
+        staff.add(ws, recovery, name, role, PASSWORDS[name].encode())
+    return ws
+
 
 def unlocked(s, cfg: Config | None, actor: str = "alice"):  # noqa: ANN001, ANN201 - a Session; pipeline.authority.Unlocked
     """Set up the master key in this database if needed (``cfg``: its KDF settings; None: the

@@ -18,28 +18,15 @@ from pps_archive.errors import (
 )
 from tests.conftest import PASSPHRASE
 
-PASSWORDS = {
-    "alice": "violet harbour cinnamon 42",
-    "bob": "tangerine glacier pylon 17",
-    "carol": "moss lantern quarry 93 owl",
-    "dave": "brass kettle meadow 58 fern",
-}
-ROLES = {"alice": "staff", "bob": "staff", "carol": "manager", "dave": "manager"}
+from tests.auth_helpers import PASSWORDS, ROLES, add_staff
+
 CASE = "PPS-2024-0311"
 
 
 @pytest.fixture
 def office(workspace):  # noqa: ANN001, ANN201
     """A keyed archive with two staff and two manager accounts, added with the recovery passphrase."""
-    from pipeline import authority, keystore, staff
-
-    with workspace.transaction() as s:
-        archive = keystore.ensure_archive_id(s)
-        keystore.ensure_master_key(s, workspace.config, PASSPHRASE.encode(), archive, actor="init")
-    recovery = authority.recover(workspace, PASSPHRASE.encode())
-    for name, role in ROLES.items():
-        staff.add(workspace, recovery, name, role, PASSWORDS[name].encode())
-    return workspace
+    return add_staff(workspace)
 
 
 def _login(ws, name: str, password: str | None = None, now: dt.datetime | None = None):  # noqa: ANN001, ANN202

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.auth_helpers import PASSWORDS, ROLES
 from tests.intake._helpers import kill_group, pps, pps_env, start
 
 CHROMIUM = os.environ.get("PPS_ARCHIVE_TEST_CHROMIUM", "/usr/bin/chromium")
@@ -30,13 +31,6 @@ SHOTS = Path(os.environ.get("PPS_ARCHIVE_SCREENSHOTS", ROOT / "test-output" / "s
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
-PASSWORDS = {
-    "alice": "violet harbour cinnamon 42",
-    "bob": "tangerine glacier pylon 17",
-    "carol": "moss lantern quarry 93 owl",
-    "dave": "brass kettle meadow 58 fern",
-}
-ROLES = {"alice": "staff", "bob": "staff", "carol": "manager", "dave": "manager"}
 
 pytestmark = pytest.mark.slow
 

@@ -6,16 +6,8 @@ import re
 
 import pytest
 
+from tests.auth_helpers import PASSWORDS, ROLES, add_staff, unlocked
 from tests.conftest import PASSPHRASE
-from tests.auth_helpers import unlocked
-
-PASSWORDS = {
-    "alice": "violet harbour cinnamon 42",
-    "bob": "tangerine glacier pylon 17",
-    "carol": "moss lantern quarry 93 owl",
-    "dave": "brass kettle meadow 58 fern",
-}
-ROLES = {"alice": "staff", "bob": "staff", "carol": "manager", "dave": "manager"}
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -23,16 +15,8 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 @pytest.fixture
 def office(workspace, monkeypatch):  # noqa: ANN001, ANN201
     """A keyed archive with two staff (alice, bob) and two manager (carol, dave) accounts."""
-    from pipeline import authority, keystore, staff
-
     monkeypatch.setenv("PPS_ARCHIVE__LIFECYCLE__DISPOSAL_APPROVERS", "2")
-    with workspace.transaction() as s:
-        archive = keystore.ensure_archive_id(s)
-        keystore.ensure_master_key(s, workspace.config, PASSPHRASE.encode(), archive, actor="init")
-    recovery = authority.recover(workspace, PASSPHRASE.encode())
-    for name, role in ROLES.items():
-        staff.add(workspace, recovery, name, role, PASSWORDS[name].encode())
-    return workspace
+    return add_staff(workspace)
 
 
 @pytest.fixture

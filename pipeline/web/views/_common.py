@@ -66,6 +66,17 @@ def ids(data: FormData, name: str) -> list[int]:
     return out
 
 
+def disc_source(ws: Workspace, data: FormData, name: str = "source") -> Path:
+    """The one drive or mounted disc typed on a form, as :func:`pipeline.source_paths.check_source`
+    allows a web form to name it."""
+    from pipeline.source_paths import check_source
+
+    value = text(data, name).strip()
+    if not value:
+        raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
+    return check_source(ws, value)
+
+
 def paths(ws: Workspace, value: str) -> list[Path]:
     """One path or device a line (the discs presented: the drive, a mounted disc, an image in the
     data directory's image folder), each allowed by :func:`pipeline.source_paths.check_source`."""

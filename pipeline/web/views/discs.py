@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException
 from pipeline import authority, burning, disc_rounds, media
 from pipeline.web.app import call, current, flash_url, form, render, see_other, workspace
 from pipeline.web.jobs import jobs
-from pipeline.web.views._common import in_transaction, text, today
+from pipeline.web.views._common import disc_source, in_transaction, text, today
 from pps_archive.errors import InvalidValue
 
 nav = [("/discs", "Discs", None)]
@@ -71,12 +71,7 @@ async def discs_verify(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     ws = workspace(request)
-    source = text(data, "source").strip()
-    if not source:
-        raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    from pipeline.source_paths import check_source
-
-    result = await call(media.verify, ws, check_source(ws, source), full=bool(data.get("full")), auth=sess.auth)
+    result = await call(media.verify, ws, disc_source(ws, data), full=bool(data.get("full")), auth=sess.auth)
     return render(request, "discs_verified.html", r=result)
 
 
@@ -100,16 +95,6 @@ async def discs_destroy(request: Request) -> Response:
     await call(in_transaction, ws, lambda s: media.destroy(s, ws.config, label, auth=sess.auth, today=today(),
                                                            consent=consent).label)
     return see_other(request, "/discs", flash=f"Disc {label}: recorded as destroyed on {today().isoformat()}.")
-
-
-def _source(request: Request, data) -> Path:  # noqa: ANN001 - the form
-    """The drive or mounted disc typed on the form, as the library allows a web form to read it."""
-    from pipeline.source_paths import check_source
-
-    value = text(data, "source").strip()
-    if not value:
-        raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    return check_source(workspace(request), value)
 
 
 BURN_TITLE = "Burning disc"
@@ -170,7 +155,7 @@ async def discs_reread_read(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     request.state.back = REREAD["page"]
-    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.VERIFY, _source(request, data),
+    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.VERIFY, disc_source(workspace(request), data),
                      auth=sess.auth, full=bool(data.get("full")))
     return render(request, "discs_round.html", st=out["round"], r=out["result"], where=REREAD, device=text(data, "source"))
 

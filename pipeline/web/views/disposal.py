@@ -15,7 +15,7 @@ from pipeline import authority, disc_rounds, disposal, disposal_plans
 from pipeline.db import check_id
 from pipeline.web.app import call, current, form, render, see_other, workspace
 from pipeline.web.jobs import jobs
-from pipeline.web.views._common import day, paths, reading, text, today
+from pipeline.web.views._common import day, disc_source, paths, reading, text, today
 from pps_archive.errors import InvalidValue
 
 nav = [("/disposal", "Disposal", None)]
@@ -124,14 +124,9 @@ async def round_read(request: Request) -> Response:
     sess = current(request)
     data = await form(request)
     request.state.back = ROUND["page"]
-    source = text(data, "source").strip()
-    if not source:
-        raise InvalidValue("give the drive or the disc to read: a device such as /dev/sr0, or where the CD is mounted")
-    from pipeline.source_paths import check_source
-
-    checked = check_source(workspace(request), source)  # what a web form may make the server read
-    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.DISPOSE, checked, auth=sess.auth)
-    return render(request, "discs_round.html", st=out["round"], r=out["result"], where=ROUND, device=source)
+    source = disc_source(workspace(request), data)
+    out = await call(disc_rounds.present_next, workspace(request), disc_rounds.DISPOSE, source, auth=sess.auth)
+    return render(request, "discs_round.html", st=out["round"], r=out["result"], where=ROUND, device=str(source))
 
 
 async def round_new(request: Request) -> Response:
